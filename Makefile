@@ -1,0 +1,34 @@
+# TrustLadder: `make run` (set up and run the headline study), `make test` (set up and test).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test venv bench lint regime clean browser
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m sim.cli headline
+
+test: $(STAMP)
+	$(VENV)/bin/trustladder --version
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+bench: $(STAMP)
+	$(VENV)/bin/trustladder bench
+
+regime: $(STAMP)
+	$(PY) ../shared/tools/regime-check --all
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sim tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,34 @@
+"""TrustLadder: trust between organizations along the relationship ladder.
+
+An agent-based model (specified in MODEL.md) with two implementations of one
+model: a vectorized NumPy engine for batches of runs (:func:`simulate`) and a
+Mesa 3 model for reading, teaching and checking. Both draw their randomness
+from the same counter-based streams (:mod:`sim.rng`).
+"""
+
+from . import levels, rng, rules
+from .params import PARAMETERS, ParamError, Params, param_names
+from .results import Results, simulate
+from .strategies import StrategyState, register, strategy_names, unregister
+
+__version__ = "0.1.0"
+#: Bumped whenever a change alters any run's numbers (sweeps record it to refuse a stale resume).
+MODEL_VERSION = "1"
+
+__all__ = [
+    "PARAMETERS",
+    "ParamError",
+    "Params",
+    "Results",
+    "StrategyState",
+    "levels",
+    "param_names",
+    "register",
+    "rng",
+    "rules",
+    "simulate",
+    "strategy_names",
+    "unregister",
+    "MODEL_VERSION",
+    "__version__",
+]

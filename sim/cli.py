@@ -1,0 +1,63 @@
+"""The ``trustladder`` command line: a thin layer over the Python API.
+
+Each subcommand lives in its own module under :mod:`sim.commands` and provides
+``add_parser(subparsers)``, which registers the subcommand and sets its
+handler (``parser.set_defaults(func=...)``). A handler takes the parsed
+arguments and returns an exit status. Errors a user can fix (a bad parameter,
+a missing file) print one clear line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from . import __version__
+from .params import ParamError
+
+
+class UserError(Exception):
+    """A mistake in the user's input: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trustladder",
+        description=(
+            "TrustLadder: simulate trust between organizations along the relationship ladder "
+            "(networking, coordination, cooperation, collaboration, multisector collaboration)."
+        ),
+        epilog="Run 'trustladder COMMAND --help' for a command's options. Parameters use MODEL.md's names.",
+    )
+    parser.add_argument("--version", action="version", version=f"trustladder {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from . import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except (ParamError, UserError, FileNotFoundError) as exc:
+        print(f"trustladder {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"trustladder {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

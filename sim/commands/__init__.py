@@ -1,0 +1,1 @@
+"""Subcommands of the ``trustladder`` CLI, one module each (see :mod:`sim.cli`)."""

@@ -1,0 +1,167 @@
+"""Counter-based random streams keyed by (run seed, step, purpose, index).
+
+Every random number of the model is a pure function of four integers: the
+run's seed, the step (0 for set-up), the purpose of the draw (below) and an
+index (an organization ``i``, or a pair ``i * MAX_ORGS + j``). There is no
+generator state to carry, so a run draws the same numbers alone or in a batch
+of a million, first or last, on any worker, and the Mesa model draws exactly
+what the vectorized engine draws.
+
+The generator is SplitMix64 (Steele, Lea & Flood 2014, "Fast splittable
+pseudorandom number generators"; the finalizer is Stafford's Mix13): the value
+at ``index`` is the ``index``-th output of a SplitMix64 sequence whose state
+starts at a key derived from (seed, step, purpose). ``tests/test_rng.py``
+checks it bit for bit against a pure-Python SplitMix64 and its published
+first outputs, and checks uniformity and independence with scipy.stats. It
+costs about 9 integer operations a draw over NumPy uint64 arrays, about three
+times cheaper than Philox-4x32-10 in NumPy.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+from scipy.special import ndtri
+
+__all__ = [
+    "Purpose",
+    "MAX_ORGS",
+    "mix64",
+    "splitmix64",
+    "run_seeds",
+    "run_keys",
+    "step_keys",
+    "bits",
+    "uniforms",
+    "normals",
+    "pair_index",
+]
+
+MAX_ORGS = 64
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = (np.uint64(s) for s in (30, 27, 31, 11))
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
+
+
+class Purpose(IntEnum):
+    """What a draw is for. Values are part of the stream's key: never renumber."""
+
+    SECTOR = 1
+    GROUP = 2
+    TRAITS = 3  # index = trait * MAX_ORGS + i, traits in the order k, l, u, h
+    TRUST = 4  # index = i * MAX_ORGS + j
+    CONTRIBUTE = 5  # index = i
+    SUCCESS = 6  # index = 0
+    MISJUDGE = 7  # index = i * MAX_ORGS + j
+    EXIT = 8  # index = i
+
+
+def mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer (Stafford Mix13) of uint64 values, in place when ``z`` is an array."""
+    z = np.asarray(z, dtype=np.uint64)
+    if z.ndim == 0:
+        z = z.reshape(1)
+        return _mix_inplace(z)[0]
+    return _mix_inplace(z)
+
+
+def _mix_inplace(z: np.ndarray) -> np.ndarray:
+    tmp = z >> _S30
+    z ^= tmp
+    z *= _M1
+    np.right_shift(z, _S27, out=tmp)
+    z ^= tmp
+    z *= _M2
+    np.right_shift(z, _S31, out=tmp)
+    z ^= tmp
+    return z
+
+
+def splitmix64(state: int, n: int) -> np.ndarray:
+    """The first ``n`` outputs of SplitMix64 started at ``state`` (as in Vigna's reference C)."""
+    z = np.uint64(state) + np.arange(1, n + 1, dtype=np.uint64) * GOLDEN
+    return _mix_inplace(z)
+
+
+def run_seeds(root_seed: int, n_runs: int, start: int = 0) -> np.ndarray:
+    """Per-run seeds: run ``i`` of root seed ``s`` is output ``i`` of SplitMix64(s).
+
+    Run ``i``'s seed does not depend on ``n_runs`` or ``start``, so a batch,
+    a chunk of a sweep and a single run agree.
+    """
+    if not (0 <= int(root_seed) < 2**64):
+        raise ValueError(f"seed = {root_seed!r} is out of range (allowed: 0..2**64-1)")
+    i = np.arange(start + 1, start + n_runs + 1, dtype=np.uint64)
+    return _mix_inplace(np.uint64(root_seed) + i * GOLDEN)
+
+
+def run_keys(seeds: np.ndarray | int) -> np.ndarray:
+    """A run's key (its seed mixed once); compute it once per run."""
+    return mix64(np.array(seeds, dtype=np.uint64, copy=True))
+
+
+def _step_purpose_key(step: int, purpose: int) -> np.uint64:
+    return mix64(np.uint64(step) * np.uint64(256) + np.uint64(purpose) + GOLDEN)
+
+
+def step_keys(keys: np.ndarray, step: int, purpose: Purpose) -> np.ndarray:
+    """The SplitMix64 starting state of each run's stream for (step, purpose)."""
+    k = np.asarray(keys, dtype=np.uint64) ^ _step_purpose_key(step, int(purpose))
+    return mix64(k)
+
+
+def bits(keys: np.ndarray, step: int, purpose: Purpose, index: np.ndarray) -> np.ndarray:
+    """Raw uint64 draws, shape ``keys.shape + index.shape``."""
+    k = step_keys(keys, step, purpose)
+    idx = (np.asarray(index, dtype=np.uint64) + np.uint64(1)) * GOLDEN
+    z = np.add.outer(k, idx) if np.ndim(k) else k + idx
+    return _mix_inplace(np.asarray(z, dtype=np.uint64))
+
+
+def uniforms(keys: np.ndarray, step: int, purpose: Purpose, index: np.ndarray) -> np.ndarray:
+    """Uniform doubles in [0, 1) with 53 random bits, shape ``keys.shape + index.shape``.
+
+    ``u < p`` is then an event of probability exactly ``p`` (to 2**-53).
+    """
+    return (bits(keys, step, purpose, index) >> _S11).astype(np.float64) * _TO_UNIT
+
+
+def normals(keys: np.ndarray, step: int, purpose: Purpose, index: np.ndarray) -> np.ndarray:
+    """Standard normal draws by the inverse CDF of (0, 1)-uniforms (one uniform each)."""
+    u = ((bits(keys, step, purpose, index) >> _S11).astype(np.float64) + 0.5) * _TO_UNIT
+    return ndtri(u)
+
+
+def pair_index(n: int) -> np.ndarray:
+    """Indices ``i * MAX_ORGS + j`` of the ordered pairs of an ``n``-organization table, shape (n, n)."""
+    i = np.arange(n, dtype=np.uint64)
+    return i[:, None] * np.uint64(MAX_ORGS) + i[None, :]
+
+
+def step_uniforms(keys: np.ndarray, step: int, layout: list[tuple[Purpose, np.ndarray]]) -> list[np.ndarray]:
+    """Several purposes' uniforms for one step in one pass: ``[uniforms(keys, step, p, idx) for p, idx in layout]``.
+
+    The values equal separate :func:`uniforms` calls bit for bit; drawing them
+    together just saves NumPy call overhead on the engine's hot path.
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    sizes = [int(np.size(idx)) for _, idx in layout]
+    z = np.empty((keys.shape[0], sum(sizes)), dtype=np.uint64)
+    off = 0
+    for (purpose, idx), size in zip(layout, sizes):
+        k = step_keys(keys, step, purpose)
+        flat = (np.asarray(idx, dtype=np.uint64).reshape(-1) + np.uint64(1)) * GOLDEN
+        np.add(k[:, None], flat[None, :], out=z[:, off:off + size])
+        off += size
+    _mix_inplace(z)
+    z >>= _S11
+    u = z.astype(np.float64)
+    u *= _TO_UNIT
+    out, off = [], 0
+    for (_, idx), size in zip(layout, sizes):
+        out.append(u[:, off:off + size].reshape((keys.shape[0],) + np.shape(idx)))
+        off += size
+    return out
