@@ -104,7 +104,7 @@ def run_keys(seeds: np.ndarray | int) -> np.ndarray:
 
 
 def _step_purpose_key(step: int, purpose: int) -> np.uint64:
-    return mix64(np.uint64(step) * np.uint64(256) + np.uint64(purpose) + GOLDEN)
+    return mix64(np.array([step * 256 + purpose], dtype=np.uint64) + GOLDEN)[0]
 
 
 def step_keys(keys: np.ndarray, step: int, purpose: Purpose) -> np.ndarray:
@@ -115,10 +115,11 @@ def step_keys(keys: np.ndarray, step: int, purpose: Purpose) -> np.ndarray:
 
 def bits(keys: np.ndarray, step: int, purpose: Purpose, index: np.ndarray) -> np.ndarray:
     """Raw uint64 draws, shape ``keys.shape + index.shape``."""
-    k = step_keys(keys, step, purpose)
-    idx = (np.asarray(index, dtype=np.uint64) + np.uint64(1)) * GOLDEN
-    z = np.add.outer(k, idx) if np.ndim(k) else k + idx
-    return _mix_inplace(np.asarray(z, dtype=np.uint64))
+    k = np.atleast_1d(step_keys(keys, step, purpose))
+    shape = np.shape(keys) + np.shape(index)
+    idx = (np.atleast_1d(np.asarray(index, dtype=np.uint64)).reshape(-1) + np.uint64(1)) * GOLDEN
+    z = np.add.outer(k, idx)  # arrays wrap silently on overflow, as SplitMix64 intends
+    return _mix_inplace(z).reshape(shape)
 
 
 def uniforms(keys: np.ndarray, step: int, purpose: Purpose, index: np.ndarray) -> np.ndarray:

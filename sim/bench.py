@@ -1,0 +1,80 @@
+"""The project's benchmark: engine throughput and memory on a stated workload.
+
+Throughput is measured without tracing; peak memory in a separate pass with
+:mod:`tracemalloc` (NumPy reports its buffers to it), so tracing does not
+slow the timed pass. Quote results as ratios measured in one run: the
+machines are noisy.
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .results import DEFAULT_CHUNK, simulate
+
+__all__ = ["Workload", "engine_throughput", "engine_peak_memory", "run_benchmark"]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What is timed: ``runs`` partnerships of ``n_orgs`` for ``n_steps`` under ``strategy``."""
+
+    runs: int = 10_000
+    n_orgs: int = 6
+    n_steps: int = 120
+    strategy: str = "stepwise"
+    seed: int = 1
+    chunk_size: int = DEFAULT_CHUNK
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_steps(self) -> int:
+        return self.runs * self.n_steps
+
+    def simulate(self, runs: int | None = None, **kw: Any):
+        return simulate(n_runs=runs or self.runs, seed=self.seed, n_orgs=self.n_orgs, n_steps=self.n_steps,
+                        strategy=self.strategy, chunk_size=self.chunk_size, **self.params, **kw)
+
+
+def engine_throughput(w: Workload, repeats: int = 3) -> dict[str, float]:
+    """Best-of-``repeats`` wall time of the whole workload, in run-steps per second."""
+    w.simulate(runs=min(w.runs, 256))  # warm caches and imports outside the timing
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        w.simulate()
+        times.append(time.perf_counter() - t0)
+    best = min(times)
+    return {"seconds": best, "run_steps_per_second": w.run_steps / best, "repeats": repeats}
+
+
+def engine_peak_memory(w: Workload, runs: int) -> dict[str, float]:
+    """Peak traced memory (MiB) of simulating ``runs`` runs of the workload, keeping every series."""
+    tracemalloc.start()
+    try:
+        res = w.simulate(runs=runs)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del res
+    return {"runs": runs, "peak_mib": peak / 2**20, "bytes_per_run": peak / runs}
+
+
+def run_benchmark(w: Workload, *, memory_runs: tuple[int, ...] = (5_000, 20_000), repeats: int = 3,
+                  extrapolate_to: int = 100_000) -> dict[str, Any]:
+    """Throughput and memory of the engine on ``w``; memory measured at ``memory_runs`` and extrapolated linearly."""
+    out: dict[str, Any] = {"workload": asdict(w), "engine": engine_throughput(w, repeats)}
+    mem = [engine_peak_memory(w, r) for r in memory_runs]
+    out["memory"] = mem
+    if len(mem) >= 2:
+        (r0, m0), (r1, m1) = (mem[0]["runs"], mem[0]["peak_mib"]), (mem[-1]["runs"], mem[-1]["peak_mib"])
+        slope = (m1 - m0) / (r1 - r0)
+        out["memory_model"] = {
+            "mib_per_1000_runs": slope * 1000,
+            "fixed_mib": m0 - slope * r0,
+            f"predicted_mib_at_{extrapolate_to}": m0 + slope * (extrapolate_to - r0),
+        }
+    return out

@@ -1,0 +1,54 @@
+"""``trustladder bench``: engine throughput (run-steps per second) and peak memory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ..bench import Workload, run_benchmark
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark the engine (run-steps per second, peak memory)",
+        description=(
+            "Time the vectorized engine on a stated workload (default: 10,000 runs x 6 organizations x 120 "
+            "steps, stepwise) and measure its peak memory at two batch sizes, extrapolated linearly."
+        ),
+    )
+    p.add_argument("--runs", type=int, default=Workload.runs, help="runs in the timed batch (default: %(default)s)")
+    p.add_argument("--orgs", type=int, default=Workload.n_orgs, help="organizations per run (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=Workload.n_steps, help="steps per run (default: %(default)s)")
+    p.add_argument("--strategy", default=Workload.strategy, help="strategy (default: %(default)s)")
+    p.add_argument("--chunk-size", type=int, default=Workload.chunk_size, help="runs advanced together")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats; the best is reported (default: 3)")
+    p.add_argument("--memory-runs", type=int, nargs="+", default=[5_000, 20_000], metavar="N",
+                   help="batch sizes at which peak memory is measured (default: 5000 20000)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..params import Params
+
+    Params(n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy)  # validates before timing
+    w = Workload(runs=args.runs, n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy,
+                 chunk_size=args.chunk_size)
+    out = run_benchmark(w, memory_runs=tuple(args.memory_runs), repeats=args.repeats)
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    e = out["engine"]
+    print(f"workload: {w.runs:,} runs x {w.n_orgs} organizations x {w.n_steps} steps, {w.strategy}, "
+          f"chunks of {w.chunk_size}")
+    print(f"engine:   {e['run_steps_per_second']:,.0f} run-steps/s ({e['seconds']:.2f} s, best of {e['repeats']})")
+    for m in out["memory"]:
+        print(f"memory:   {m['runs']:,} runs, every series kept: peak {m['peak_mib']:,.1f} MiB "
+              f"({m['bytes_per_run'] / 1024:.1f} KiB per run)")
+    if "memory_model" in out:
+        mm = out["memory_model"]
+        pred = next(v for k, v in mm.items() if k.startswith("predicted"))
+        print(f"          linear: {mm['mib_per_1000_runs']:.1f} MiB per 1,000 runs + {mm['fixed_mib']:.1f} MiB; "
+              f"100,000 runs -> {pred:,.0f} MiB")
+    return 0

@@ -1,0 +1,93 @@
+"""The parameter vocabulary: defaults, ranges and the errors for each kind of mistake."""
+
+import math
+
+import numpy as np
+import pytest
+
+import sim
+from sim.params import PARAMETERS, ParamError, Params, batch_params, coerce_value
+
+MODEL_MD_NAMES = """n_orgs n_steps strategy initial_trust trust_noise cultural_distance prejudice cultural_learning
+communication ground_rules leadership individualism identity gain_rate loss_rate free_rider_penalty celebration
+capacity_growth climb_margin climb_patience retreat_after fixed_level forced_level grant deadline benefit_target
+schedule_interval grant_term quorum trait_spread miscommunication misperception contribution_bias success_bias
+success_slope exit_base exit_gap identity_weight""".split()
+
+
+def test_vocabulary_is_model_md():
+    assert list(PARAMETERS) == MODEL_MD_NAMES
+    for spec in PARAMETERS.values():
+        assert spec.meaning
+        if spec.name != "strategy":
+            assert spec.low <= spec.default <= spec.high
+
+
+def test_defaults_validate_and_roundtrip():
+    p = Params()
+    assert p.n_orgs == 6 and p.strategy == "stepwise"
+    assert Params(**p.to_dict()) == p
+    assert p.replace(initial_trust=0.7).initial_trust == 0.7
+
+
+@pytest.mark.parametrize(
+    "name, value, fragment",
+    [
+        ("n_orgs", -3, "n_orgs = -3 is out of range (allowed: 2..64)"),
+        ("n_orgs", 65, "allowed: 2..64"),
+        ("n_orgs", 2.5, "n_orgs = 2.5 must be a whole number"),
+        ("initial_trust", 1.5, "initial_trust = 1.5 is out of range (allowed: 0..1)"),
+        ("loss_rate", float("nan"), "loss_rate = nan is out of range"),
+        ("benefit_target", -1.0, "(allowed: >= 0)"),
+        ("strategy", "stepwize", "did you mean 'stepwise'"),
+        ("strategy", 3, "is not a registered strategy"),
+        ("grant", "half", "grant = 'half' is not a number"),
+        ("contribution_bias", 11, "allowed: -10..10"),
+    ],
+)
+def test_bad_values_name_the_parameter_and_range(name, value, fragment):
+    with pytest.raises(ParamError) as err:
+        Params(**{name: value})
+    assert fragment in str(err.value)
+    with pytest.raises(ParamError) as err:
+        sim.simulate(n_runs=2, **{name: value})
+    assert name in str(err.value)
+
+
+def test_unknown_name_suggests_closest():
+    with pytest.raises(ParamError, match="did you mean 'initial_trust'"):
+        sim.simulate(n_runs=2, initail_trust=0.3)
+    with pytest.raises(ParamError, match="did you mean 'leadership'"):
+        Params().replace(leadershp=0.3)
+    with pytest.raises(TypeError):
+        Params(leadershp=0.3)
+
+
+def test_batch_per_run_values_and_errors():
+    p = batch_params(3, {"initial_trust": [0.1, 0.5, 0.9], "n_orgs": 8})
+    assert p["initial_trust"].tolist() == [0.1, 0.5, 0.9]
+    assert p["n_orgs"].dtype == np.int64 and p["n_orgs"].tolist() == [8, 8, 8]
+    assert p["quorum"].tolist() == [0.5] * 3
+    with pytest.raises(ParamError, match=r"initial_trust = 1.2 \(run 1\) is out of range"):
+        batch_params(3, {"initial_trust": [0.1, 1.2, 0.9]})
+    with pytest.raises(ParamError, match="got 2 values for 3 runs"):
+        batch_params(3, {"initial_trust": [0.1, 0.2]})
+    with pytest.raises(ParamError, match="n_runs = 0"):
+        batch_params(0, {})
+    with pytest.raises(ParamError, match="not a registered strategy"):
+        batch_params(2, {"strategy": ["stepwise", "nope"]})
+
+
+def test_cli_text_coercion():
+    assert coerce_value("n_orgs", "12") == 12 and isinstance(coerce_value("n_orgs", "12"), int)
+    assert coerce_value("initial_trust", "0.25") == 0.25
+    assert coerce_value("benefit_target", "1e3") == 1000.0
+    with pytest.raises(ParamError, match="initial_trust = 'abc' is not a number"):
+        coerce_value("initial_trust", "abc")
+    with pytest.raises(ParamError, match="allowed: 1..5"):
+        coerce_value("fixed_level", "6")
+
+
+def test_ranges_include_infinite_upper_bound():
+    assert PARAMETERS["benefit_target"].high == math.inf
+    assert Params(benefit_target=1e9).benefit_target == 1e9
