@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m sim.cli headline
+	$(PY) experiments/headline.py
 
 test: $(STAMP)
 	$(VENV)/bin/trustladder --version

@@ -14,8 +14,8 @@ purpose, index); every equation from :mod:`sim.rules`; every strategy from
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -173,7 +173,8 @@ class _Batch:
         """Drop the rows not in ``keep`` (dissolved runs) from every working array."""
         for name in ("rows", "keys", "sector", "k", "l", "u", "h", "active", "T", "other", "dist", "cap",
                      "n_active", "pairs", "n_sectors", "min_members", "strategy", "level", "funded", "climb",
-                     "streak", "cumben", "rowsum", "misjudge_base", "lead_soften", "alive", "mean_k", "total_cap", "no_pair"):
+                     "streak", "cumben", "rowsum", "misjudge_base", "lead_soften", "alive", "mean_k", "total_cap",
+                     "no_pair"):
             setattr(self, name, getattr(self, name)[keep])
         self.params = {key: v[keep] for key, v in self.params.items()}
         present = dict.fromkeys(self.strategy.tolist())
@@ -333,10 +334,7 @@ def run_batch(
             everyone = bool(alive.all())
             at = rows if everyone else rows[alive]
 
-            def record(name, values):
-                if name in out:
-                    out[name][at, col] = values if everyone else values[alive]
-
+            record = _Recorder(out, col, at, None if everyone else alive)
             lvl = level if everyone else level[alive]
             np.maximum.at(peak, at, lvl)
             seen = first[at, lvl - 1]
@@ -396,6 +394,17 @@ def run_batch(
         **{f"first_step_level_{k}": first[:, k - 1] for k in range(1, N_LEVELS + 1)},
     }
     return BatchOutput(out, outcomes)
+
+
+class _Recorder:
+    """Writes one step's values of the kept series for the rows still alive."""
+
+    def __init__(self, out: dict[str, np.ndarray], col: int, at: np.ndarray, alive: np.ndarray | None):
+        self.out, self.col, self.at, self.alive = out, col, at, alive
+
+    def __call__(self, name: str, values: np.ndarray) -> None:
+        if name in self.out:
+            self.out[name][self.at, self.col] = values if self.alive is None else values[self.alive]
 
 
 def _empty_series(name: str, n_runs: int, n_steps: int) -> np.ndarray:

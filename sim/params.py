@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -94,8 +95,12 @@ class Params:
     misperception: float = _p(
         0.15, 0.0, 1.0, "chance of misjudging a partner's contribution at zero communication skill"
     )
-    contribution_bias: float = _p(2.0, -10.0, 10.0, "propensity to contribute when trust meets the level's need", "log-odds")
-    success_bias: float = _p(1.5, -10.0, 10.0, "log-odds of success when trust meets the level's need", "log-odds")
+    contribution_bias: float = _p(
+        2.0, -10.0, 10.0, "propensity to contribute when trust meets the level's need", "log-odds"
+    )
+    success_bias: float = _p(
+        1.5, -10.0, 10.0, "log-odds of success when trust meets the level's need", "log-odds"
+    )
     success_slope: float = _p(8.0, 0.0, 50.0, "how sharply success depends on trust above or below the need")
     exit_base: float = _p(0.007, 0.0, 1.0, "monthly chance a member leaves for reasons outside the partnership", "1/month")
     exit_gap: float = _p(0.3, 0.0, 10.0, "exit pressure per unit of trust below the level's need")
@@ -105,7 +110,7 @@ class Params:
         for name, value in asdict(self).items():
             check_value(name, value)
 
-    def replace(self, **changes: Any) -> "Params":
+    def replace(self, **changes: Any) -> Params:
         """A copy with some values changed (validated)."""
         unknown = [k for k in changes if k not in PARAMETERS]
         if unknown:
@@ -236,7 +241,8 @@ def batch_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray
             bad |= arr != np.round(arr)
         if bad.any():
             i = int(np.argmax(bad))
-            what = "must be a whole number" if spec.kind is int and arr[i] == arr[i] and spec.low <= arr[i] <= spec.high else "is out of range"
+            in_range = bool(spec.low <= arr[i] <= spec.high)
+            what = "must be a whole number" if spec.kind is int and in_range else "is out of range"
             where = f" (run {i})" if np.ndim(value) else ""
             raise ParamError(f"{name} = {arr[i].item()!r}{where} {what} (allowed: {spec.range_text()})")
         out[name] = arr.astype(np.int64 if spec.kind is int else np.float64)

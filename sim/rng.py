@@ -152,7 +152,7 @@ def step_uniforms(keys: np.ndarray, step: int, layout: list[tuple[Purpose, np.nd
     sizes = [int(np.size(idx)) for _, idx in layout]
     z = np.empty((keys.shape[0], sum(sizes)), dtype=np.uint64)
     off = 0
-    for (purpose, idx), size in zip(layout, sizes):
+    for (purpose, idx), size in zip(layout, sizes, strict=False):
         k = step_keys(keys, step, purpose)
         flat = (np.asarray(idx, dtype=np.uint64).reshape(-1) + np.uint64(1)) * GOLDEN
         np.add(k[:, None], flat[None, :], out=z[:, off:off + size])
@@ -162,7 +162,7 @@ def step_uniforms(keys: np.ndarray, step: int, layout: list[tuple[Purpose, np.nd
     u = z.astype(np.float64)
     u *= _TO_UNIT
     out, off = [], 0
-    for (_, idx), size in zip(layout, sizes):
+    for (_, idx), size in zip(layout, sizes, strict=False):
         out.append(u[:, off:off + size].reshape((keys.shape[0],) + np.shape(idx)))
         off += size
     return out

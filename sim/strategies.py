@@ -24,8 +24,8 @@ elementwise. The Mesa model calls the same functions with arrays of one run.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 

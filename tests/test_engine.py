@@ -217,9 +217,10 @@ def test_keep_subset_of_series_and_errors():
         sim.simulate(n_runs=2, n_steps=[10, 20])
 
 
+CAPS = {"n_steps": 40, "n_orgs": 16}
 valid_value = {
     name: (
-        st.integers(int(spec.low), int(min(spec.high, 40 if name == "n_steps" else 16 if name == "n_orgs" else spec.high)))
+        st.integers(int(spec.low), int(min(spec.high, CAPS.get(name, spec.high))))
         if spec.kind is int
         else st.floats(spec.low, min(spec.high, 100.0), allow_nan=False)
     )
