@@ -102,7 +102,9 @@ class Params:
         1.5, -10.0, 10.0, "log-odds of success when trust meets the level's need", "log-odds"
     )
     success_slope: float = _p(8.0, 0.0, 50.0, "how sharply success depends on trust above or below the need")
-    exit_base: float = _p(0.007, 0.0, 1.0, "monthly chance a member leaves for reasons outside the partnership", "1/month")
+    exit_base: float = _p(
+        0.007, 0.0, 1.0, "monthly chance a member leaves for reasons outside the partnership", "1/month"
+    )
     exit_gap: float = _p(0.3, 0.0, 10.0, "exit pressure per unit of trust below the level's need")
     identity_weight: float = _p(0.005, 0.0, 1.0, "exit pressure from identity threat at levels above cooperation")
 
