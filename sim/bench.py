@@ -15,7 +15,7 @@ from typing import Any
 
 from .results import DEFAULT_CHUNK, simulate
 
-__all__ = ["Workload", "engine_throughput", "engine_peak_memory", "run_benchmark"]
+__all__ = ["Workload", "engine_throughput", "engine_peak_memory", "mesa_throughput", "run_benchmark"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,32 @@ def engine_throughput(w: Workload, repeats: int = 3) -> dict[str, float]:
     return {"seconds": best, "run_steps_per_second": w.run_steps / best, "repeats": repeats}
 
 
+def mesa_throughput(w: Workload, runs: int = 30, repeats: int = 3) -> dict[str, float]:
+    """Best-of-``repeats`` wall time of the Mesa twin on the workload's first ``runs`` runs, in run-steps per second.
+
+    The runs have the seeds of the engine's first ``runs`` runs (the same
+    partnerships). Timed: building each :class:`sim.model.PartnershipModel` and
+    ``run_model()`` to its end, with its DataCollector recording the model
+    reporters and the per-organization reporters every step, as the model is
+    used. Run-steps are counted as for the engine: ``runs * n_steps``, dissolved
+    runs included (both stop working on a run once it dissolves).
+    """
+    from .model import PartnershipModel
+    from .rng import run_seeds
+
+    seeds = [int(s) for s in run_seeds(w.seed, runs)]
+    params = dict(n_orgs=w.n_orgs, n_steps=w.n_steps, strategy=w.strategy, **w.params)
+    PartnershipModel(seed=seeds[0], **params).run_model()  # warm imports and caches outside the timing
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for seed in seeds:
+            PartnershipModel(seed=seed, **params).run_model()
+        times.append(time.perf_counter() - t0)
+    best = min(times)
+    return {"runs": runs, "seconds": best, "run_steps_per_second": runs * w.n_steps / best, "repeats": repeats}
+
+
 def engine_peak_memory(w: Workload, runs: int) -> dict[str, float]:
     """Peak traced memory (MiB) of simulating ``runs`` runs of the workload, keeping every series."""
     tracemalloc.start()
@@ -64,9 +90,17 @@ def engine_peak_memory(w: Workload, runs: int) -> dict[str, float]:
 
 
 def run_benchmark(w: Workload, *, memory_runs: tuple[int, ...] = (5_000, 20_000), repeats: int = 3,
-                  extrapolate_to: int = 100_000) -> dict[str, Any]:
-    """Throughput and memory of the engine on ``w``; memory measured at ``memory_runs`` and extrapolated linearly."""
+                  extrapolate_to: int = 100_000, mesa_runs: int = 30) -> dict[str, Any]:
+    """Throughput and memory of the engine on ``w``; memory measured at ``memory_runs`` and extrapolated linearly.
+
+    With ``mesa_runs`` > 0 the Mesa twin is timed on the workload's first
+    ``mesa_runs`` runs too, and ``engine_over_mesa`` is the ratio of the two
+    throughputs (run-steps per second), measured in this one call.
+    """
     out: dict[str, Any] = {"workload": asdict(w), "engine": engine_throughput(w, repeats)}
+    if mesa_runs > 0:
+        out["mesa"] = mesa_throughput(w, min(mesa_runs, w.runs), repeats)
+        out["engine_over_mesa"] = out["engine"]["run_steps_per_second"] / out["mesa"]["run_steps_per_second"]
     mem = [engine_peak_memory(w, r) for r in memory_runs]
     out["memory"] = mem
     if len(mem) >= 2:

@@ -350,8 +350,12 @@ def run_batch(
                 flat = T.reshape(len(T), -1)
                 record("min_trust", np.min(flat + b.no_pair, axis=1))
             if "sd_trust" in out:
-                sq = _rowsum(_rowsum(T * T)) / np.maximum(n_pairs, 1)
-                record("sd_trust", np.sqrt(np.maximum(sq - m_after * m_after, 0.0)))
+                # Deviations from the mean, not sqrt(E[T^2] - m^2): once trust converges near 1 that
+                # difference cancels catastrophically (e.g. 1.5e-8 reported for a true sd of 7e-17).
+                dev = T - m_after[:, None, None]
+                dev *= b.pairs
+                dev *= dev
+                record("sd_trust", np.sqrt(_rowsum(_rowsum(dev)) / np.maximum(n_pairs, 1)))
             if dissolving.any():
                 # The dissolving step's benefit is lost with the partnership.
                 b.cumben[dissolving] -= benefit[dissolving]

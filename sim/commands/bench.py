@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats; the best is reported (default: 3)")
     p.add_argument("--memory-runs", type=int, nargs="+", default=[5_000, 20_000], metavar="N",
                    help="batch sizes at which peak memory is measured (default: 5000 20000)")
+    p.add_argument("--mesa-runs", type=int, default=30, metavar="N",
+                   help="also time the Mesa twin on the workload's first N runs and report the engine/Mesa "
+                        "ratio; 0 skips it (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=main)
 
@@ -35,7 +38,11 @@ def main(args: argparse.Namespace) -> int:
     Params(n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy)  # validates before timing
     w = Workload(runs=args.runs, n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy,
                  chunk_size=args.chunk_size)
-    out = run_benchmark(w, memory_runs=tuple(args.memory_runs), repeats=args.repeats)
+    if args.mesa_runs < 0:
+        from ..cli import UserError
+
+        raise UserError(f"--mesa-runs {args.mesa_runs}: must be 0 (skip) or more")
+    out = run_benchmark(w, memory_runs=tuple(args.memory_runs), repeats=args.repeats, mesa_runs=args.mesa_runs)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -43,6 +50,11 @@ def main(args: argparse.Namespace) -> int:
     print(f"workload: {w.runs:,} runs x {w.n_orgs} organizations x {w.n_steps} steps, {w.strategy}, "
           f"chunks of {w.chunk_size}")
     print(f"engine:   {e['run_steps_per_second']:,.0f} run-steps/s ({e['seconds']:.2f} s, best of {e['repeats']})")
+    if "mesa" in out:
+        m = out["mesa"]
+        print(f"mesa:     {m['run_steps_per_second']:,.0f} run-steps/s (Mesa twin, first {m['runs']} runs, model and "
+              f"agent reporters collected every step; {m['seconds']:.2f} s, best of {m['repeats']})")
+        print(f"          engine / mesa: {out['engine_over_mesa']:,.0f}x")
     for m in out["memory"]:
         print(f"memory:   {m['runs']:,} runs, every series kept: peak {m['peak_mib']:,.1f} MiB "
               f"({m['bytes_per_run'] / 1024:.1f} KiB per run)")
