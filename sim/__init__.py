@@ -11,6 +11,13 @@ from .params import PARAMETERS, ParamError, Params, param_names
 from .results import Results, simulate
 from .strategies import StrategyState, register, strategy_names, unregister
 
+
+def load_results(path: "str | os.PathLike[str]") -> "sweep.SweepResults":  # noqa: F821 (imported on use)
+    """Load a sweep's results folder: ``.runs``, ``.bands``, ``.manifest`` (see :func:`sim.sweep.load_results`)."""
+    from .sweep.store import load_results as _load  # imported on use: keeps `import sim` light
+
+    return _load(path)
+
 __version__ = "0.1.0"
 #: Bumped whenever a change alters any run's numbers (sweeps record it to refuse a stale resume).
 MODEL_VERSION = "1"

@@ -170,11 +170,11 @@ class Organization(mesa.Agent):
 
     def learn_culture(self) -> None:
         """Phase 5, level >= 2: working together wears down the perceived cultural distance."""
-        self.distance = self.distance * (1.0 - self.model.params.cultural_learning)
+        self.distance = rules.learned_distance(self.distance, self.model.params.cultural_learning)
 
     def grow(self) -> None:
         """Phase 6: a contributor to a success at level >= 4 gains capacity."""
-        self.capacity = self.capacity * (1.0 + self.model.params.capacity_growth)
+        self.capacity = float(rules.grown_capacity(self.capacity, self.model.params.capacity_growth))
 
     def consider_exit(self, level: int, need: float, funded: bool) -> None:
         """Phase 7: decide whether to leave, reading trust after this step's update.

@@ -86,15 +86,13 @@ def initial_state(keys: np.ndarray, params: Mapping[str, np.ndarray], n: int) ->
     trait_idx = np.arange(N_TRAITS, dtype=np.uint64)[:, None] * np.uint64(MAX_ORGS) + idx[None, :]
     z = normals(keys, 0, Purpose.TRAITS, trait_idx)  # (R, 4, n)
     means = np.stack([params[name] for name in _TRAIT_PARAMS], axis=1)[:, :, None]
-    traits = np.clip(means + params["trait_spread"][:, None, None] * z, 0.0, 1.0)
+    traits = rules.initial_trait(means, params["trait_spread"][:, None, None], z)
     other = group[:, :, None] != group[:, None, :]
     d = params["cultural_distance"][:, None, None] * other
     zt = normals(keys, 0, Purpose.TRUST, pair_index(n))
-    trust = np.clip(
-        params["initial_trust"][:, None, None] - params["prejudice"][:, None, None] * d
-        + params["trust_noise"][:, None, None] * zt,
-        0.0,
-        1.0,
+    trust = rules.initial_trust(
+        params["initial_trust"][:, None, None], params["prejudice"][:, None, None], d,
+        params["trust_noise"][:, None, None], zt,
     )
     pairs = active[:, :, None] & active[:, None, :] & ~np.eye(n, dtype=bool)
     trust *= pairs
@@ -248,7 +246,7 @@ def run_batch(
             # 3. Payoffs.
             benefit = rules.community_benefit(success, MULT[level], contributed, p["n_orgs"], level, b.n_sectors)
             b.cumben += benefit
-            paid = np.where(b.funded, p["grant"] * COST[level] * contributed, 0.0)
+            paid = np.where(b.funded, rules.funder_payment(p["grant"], COST[level], contributed), 0.0)
 
             # 4. Perception: i sees j as a free rider if j held back, unless i misjudges (or the reverse).
             stakes = STAKES[level]
@@ -274,12 +272,12 @@ def run_batch(
             np.clip(T, 0.0, 1.0, out=T)
             T *= b.pairs
             learning = level >= 2
-            b.dist = np.where(learning, b.dist * (1.0 - p["cultural_learning"]), b.dist)
+            b.dist = np.where(learning, rules.learned_distance(b.dist, p["cultural_learning"]), b.dist)
 
             # 6. Capacity.
             grow = (success & (level >= 4))[:, None] & x
             if grow.any():
-                b.cap = np.where(grow, b.cap * (1.0 + p["capacity_growth"][:, None]), b.cap)
+                b.cap = np.where(grow, rules.grown_capacity(b.cap, p["capacity_growth"][:, None]), b.cap)
                 b.total_cap = _rowsum(b.cap)
 
             # 7. Exit, reading trust after the update.

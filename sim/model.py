@@ -201,12 +201,12 @@ class PartnershipModel(mesa.Model):
         for i in range(n):
             z = self._setup_normals(Purpose.TRAITS, np.arange(len(_TRAITS), dtype=np.uint64) * MAX_ORGS + i)
             traits = {
-                name: float(np.clip(getattr(p, name) + p.trait_spread * z[t], 0.0, 1.0))
+                name: float(rules.initial_trait(getattr(p, name), p.trait_spread, z[t]))
                 for t, name in enumerate(_TRAITS)
             }
             distance = p.cultural_distance * (group != group[i])
             z_trust = self._setup_normals(Purpose.TRUST, i * MAX_ORGS + org)
-            trust = np.clip(p.initial_trust - p.prejudice * distance + p.trust_noise * z_trust, 0.0, 1.0)
+            trust = rules.initial_trust(p.initial_trust, p.prejudice, distance, p.trust_noise, z_trust)
             trust[i] = np.nan  # no trust in oneself
             Organization(self, i, SECTORS[sector[i]], int(group[i]), trust=trust, distance=distance, **traits)
         self.by_index: tuple[Organization, ...] = tuple(self.organizations)
@@ -342,7 +342,7 @@ class PartnershipModel(mesa.Model):
         benefit = float(rules.community_benefit(
             success, MULT[level], contributed_capacity, p.n_orgs, level, self.n_sectors))
         self.cumulative_benefit += benefit
-        paid = p.grant * COST[level] * contributed_capacity if self.funded else 0.0
+        paid = rules.funder_payment(p.grant, COST[level], contributed_capacity) if self.funded else 0.0
 
         # 4. Perception: who seemed to hold back.
         contributed = np.array([o.contributed for o in self.by_index])

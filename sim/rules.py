@@ -14,6 +14,11 @@ import numpy as np
 from .levels import MIN_SECTORS_LEVEL_5
 
 __all__ = [
+    "initial_trait",
+    "initial_trust",
+    "funder_payment",
+    "grown_capacity",
+    "learned_distance",
     "sigmoid",
     "contribution_probability",
     "pair_misunderstanding",
@@ -28,6 +33,16 @@ __all__ = [
     "quorum_size",
     "level_for_sectors",
 ]
+
+
+def initial_trait(mean, trait_spread, z):
+    """Set-up: a trait drawn around its mean, ``clip(mean + trait_spread z, 0, 1)``."""
+    return np.clip(mean + trait_spread * z, 0.0, 1.0)
+
+
+def initial_trust(initial_trust, prejudice, distance, trust_noise, z):
+    """Set-up: ``T_ij = clip(initial_trust - prejudice d_ij + trust_noise z_ij, 0, 1)``."""
+    return np.clip(initial_trust - prejudice * distance + trust_noise * z, 0.0, 1.0)
 
 
 def sigmoid(x):
@@ -62,6 +77,11 @@ def community_benefit(success, mult, contributed_capacity, n_orgs, level, n_sect
     return np.where(level == 5, b * n_sectors / 3.0, b)
 
 
+def funder_payment(grant, cost, contributed_capacity):
+    """Phase 3: what the funder pays while funded, ``grant`` times the cost of the contributions."""
+    return grant * cost * contributed_capacity
+
+
 def misjudge_probability(misperception, k_i, k_j, d_ij):
     """Phase 4: chance ``i`` misjudges whether ``j`` contributed."""
     return misperception * (1.0 - (k_i + k_j) / 2.0) * (0.5 + d_ij)
@@ -80,6 +100,16 @@ def trust_after_failure(trust, loss_rate, stakes, leadership_i):
 def trust_after_free_riding(trust, free_rider_penalty, stakes, seen_free):
     """Phase 5: trust lost in a partner seen not doing its share, then clipped to [0, 1]."""
     return np.clip(trust - free_rider_penalty * stakes * trust * seen_free, 0.0, 1.0)
+
+
+def learned_distance(distance, cultural_learning):
+    """Phase 5, level >= 2: working together wears the perceived cultural distance down."""
+    return distance * (1.0 - cultural_learning)
+
+
+def grown_capacity(capacity, capacity_growth):
+    """Phase 6: a contributor's capacity after a success at level >= 4."""
+    return capacity * (1.0 + capacity_growth)
 
 
 def exit_probability(

@@ -1,0 +1,106 @@
+"""``trustladder sweep SPEC``: run a parameter sweep (in-process, a local pool, or Dask) into a results folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="run a parameter sweep from an experiment spec (TOML)",
+        description=(
+            "Expand an experiment spec into runs (stable run_id and seed each), cut them into chunks, run the chunks "
+            "with the vectorized engine and write a results folder: manifest.json, the per-run table "
+            "(runs/*.parquet), per-cell quantile bands of the kept series (bands.parquet). Read it back with "
+            "sim.load_results(DIR). Results are identical whatever the chunk size, executor or worker count."
+        ),
+        epilog="See docs/sweeps.md for the spec format, the results schema and how to start a Dask cluster.",
+    )
+    p.add_argument("spec", type=Path, help="experiment spec, e.g. experiments/example.toml")
+    p.add_argument("--out", type=Path, help="results folder (default: results/<name>)")
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--workers", type=int, metavar="N", help="run chunks in N local worker processes")
+    ex.add_argument("--dask-local", type=int, metavar="N",
+                    help="start a Dask LocalCluster of N worker processes on 127.0.0.1 and run there")
+    ex.add_argument("--dask-scheduler", metavar="ADDRESS",
+                    help="run on an existing Dask cluster (e.g. tcp://10.0.0.5:8786)")
+    p.add_argument("--chunk-size", type=int, metavar="K",
+                   help="runs per chunk (default: the spec's chunk_size, else 4096; resume keeps the original)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue an unfinished sweep in --out")
+    mode.add_argument("--force", action="store_true", help="delete --out and start over")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the number of runs and chunks and an estimated time; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(func=main)
+
+
+def _fmt_seconds(s: float) -> str:
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..cli import UserError
+    from ..sweep import ResumeError, SpecError, make_executor, plan_sweep, run_sweep
+    from ..sweep.runner import probe_rate
+
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise UserError(f"--chunk-size {args.chunk_size}: must be at least 1")
+    try:
+        plan = plan_sweep(args.spec, args.chunk_size)
+    except SpecError as exc:
+        for line in exc.problems:
+            print(f"trustladder sweep: error: {line}", file=sys.stderr)
+        return 2
+    spec = plan.spec
+    out = args.out or Path("results") / spec.name
+
+    if args.dry_run:
+        workers = args.workers or args.dask_local or 1
+        rate = probe_rate(plan)
+        lo, hi = plan.min_runs, plan.max_runs
+        runs = f"{lo:,}" if lo == hi else f"{lo:,} (round 0) to {hi:,} (every cell at max_replicates)"
+        chunks = f"{plan.n_chunks(lo):,}" if lo == hi else f"{plan.n_chunks(lo):,} to {plan.n_chunks(hi):,}"
+        print(f"{spec.name}: {plan.design.n_points:,} points x {len(spec.strategies)} strategies = "
+              f"{plan.n_cells:,} cells, {spec.n_steps} steps")
+        print(f"runs:    {runs}")
+        print(f"chunks:  {chunks} of {plan.chunk_size:,} runs")
+        where = "per worker" if args.dask_scheduler else f"on {workers} worker{'s' if workers > 1 else ''}"
+        est = lo / rate / (1 if args.dask_scheduler else workers)
+        est_txt = _fmt_seconds(est) if lo == hi else f"{_fmt_seconds(est)} to {_fmt_seconds(est * hi / lo)}"
+        print(f"time:    about {est_txt} {where} (probe: {rate:,.0f} runs/s, "
+              f"{rate * spec.n_steps:,.0f} run-steps/s on one core)")
+        print(f"out:     {out}" + (" (exists)" if out.exists() else ""))
+        return 0
+
+    try:
+        executor = make_executor(args.workers, args.dask_local, args.dask_scheduler)
+    except (ValueError, ImportError) as exc:
+        raise UserError(str(exc)) from None
+    t0 = time.perf_counter()
+    try:
+        with executor:
+            if not args.quiet:
+                print(f"{spec.name}: {plan.n_cells:,} cells, {plan.min_runs:,}"
+                      f"{'+' if spec.precision else ''} runs in chunks of {plan.chunk_size:,} on {executor.label}",
+                      file=sys.stderr)
+            run_sweep(spec, out, executor=executor, chunk_size=args.chunk_size, resume=args.resume,
+                      force=args.force, progress=False if args.quiet else None)
+    except ResumeError as exc:
+        raise UserError(str(exc)) from None
+    elapsed = time.perf_counter() - t0
+    if not args.quiet:
+        from ..sweep.store import read_manifest
+
+        n = read_manifest(out)["n_runs"]
+        print(f"wrote {out}: {n:,} runs in {_fmt_seconds(elapsed)} ({n / elapsed:,.0f} runs/s); "
+              f"load it with sim.load_results({str(out)!r})")
+    return 0

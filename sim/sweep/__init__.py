@@ -1,0 +1,38 @@
+"""Parameter sweeps: experiment specs, samplers, chunked resumable runs, executors and a results store.
+
+A sweep is described by a TOML spec (:mod:`sim.sweep.spec`), expanded into a
+design (:mod:`sim.sweep.design`: grid, Latin hypercube, Saltelli/Sobol or
+Morris points), cut into chunks of runs with stable ids and seeds
+(:mod:`sim.sweep.plan`), run in-process, in a local process pool or on Dask
+(:mod:`sim.sweep.executors`) and written to a results folder
+(:mod:`sim.sweep.store`) that :func:`load_results` reads back. See
+``docs/sweeps.md``.
+"""
+
+from .design import Design, build_design
+from .executors import DaskExecutor, Executor, InProcessExecutor, PoolExecutor, make_executor
+from .runner import ResumeError, SweepPlan, plan_sweep, run_sweep
+from .spec import Spec, SpecError, check_spec_file, load_spec, parse_spec
+from .store import SweepResults, export_csv, load_results
+
+__all__ = [
+    "DaskExecutor",
+    "Design",
+    "Executor",
+    "InProcessExecutor",
+    "PoolExecutor",
+    "ResumeError",
+    "Spec",
+    "SpecError",
+    "SweepPlan",
+    "SweepResults",
+    "build_design",
+    "check_spec_file",
+    "export_csv",
+    "load_results",
+    "load_spec",
+    "make_executor",
+    "parse_spec",
+    "plan_sweep",
+    "run_sweep",
+]

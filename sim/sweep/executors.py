@@ -1,0 +1,193 @@
+"""Where chunks run: in this process, in a local process pool, or on a Dask cluster.
+
+An executor's :meth:`~Executor.map` takes an iterable of chunk tasks and
+yields their results as they complete, keeping only a few tasks in flight so
+memory stays bounded whatever the sweep's size. Results do not depend on the
+executor: every run's numbers are a function of its parameters and seed.
+
+Dask (``pip install 'trustladder[cluster]'``) is imported only when used.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from .chunk import ChunkResult, run_chunk
+from .plan import ChunkTask
+
+__all__ = ["Executor", "InProcessExecutor", "PoolExecutor", "DaskExecutor", "make_executor"]
+
+
+class Executor:
+    """Runs chunk tasks; use as a context manager so workers are shut down."""
+
+    #: Processes that run chunks at once (for time estimates).
+    workers: int = 1
+    label: str = "in-process"
+
+    def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release workers and connections."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class InProcessExecutor(Executor):
+    """Run each chunk in this process, one after the other."""
+
+    def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        for task in tasks:
+            yield run_chunk(task)
+
+
+class PoolExecutor(Executor):
+    """A local pool of ``workers`` spawned processes (``concurrent.futures``).
+
+    Spawn, not fork: ``import mesa`` forces it process-wide anyway, and it is
+    the same on every platform. The calling script must be ``__main__``-guarded.
+    """
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ValueError(f"workers = {workers!r} must be at least 1")
+        self.workers = int(workers)
+        self.label = f"{self.workers} local worker process{'es' if self.workers > 1 else ''}"
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        it = iter(tasks)
+        pending: set = set()
+        try:
+            while True:
+                while len(pending) < 2 * self.workers:
+                    task = next(it, None)
+                    if task is None:
+                        break
+                    pending.add(self._pool.submit(run_chunk, task))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=lambda f: f.result().index):
+                    yield fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            "Dask execution needs the optional 'cluster' extra: pip install 'trustladder[cluster]' "
+            f"(import failed: {exc})"
+        ) from None
+    return distributed
+
+
+class DaskExecutor(Executor):
+    """Run chunks on a Dask cluster.
+
+    Parameters
+    ----------
+    address : str, optional
+        A running scheduler (``tcp://host:8786``) to join.
+    n_workers : int, optional
+        Without ``address``: start a ``LocalCluster`` of this many single-threaded
+        worker processes on the loopback interface (127.0.0.1).
+    client : distributed.Client, optional
+        An existing client to use (not closed by :meth:`close`).
+
+    If a worker dies while it runs a chunk, the scheduler re-runs the chunk
+    elsewhere (``distributed.scheduler.allowed-failures`` times), so no run is
+    lost; a chunk's result does not depend on where it ran.
+    """
+
+    def __init__(self, address: str | None = None, n_workers: int | None = None, client: Any = None):
+        distributed = _import_distributed()
+        self._cluster = None
+        self._own_client = client is None
+        if client is not None:
+            self.client = client
+            self.label = "Dask client"
+        elif address:
+            self.client = distributed.Client(address, timeout="30s")
+            self.label = f"Dask scheduler {address}"
+        else:
+            n = int(n_workers or 1)
+            self._cluster = distributed.LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",  # loopback only, any free port (8787 may be taken)
+            )
+            self.client = distributed.Client(self._cluster)
+            self.label = (f"Dask LocalCluster of {n} worker{'s' if n > 1 else ''} on 127.0.0.1 "
+                          f"(dashboard {self._cluster.dashboard_link})")
+        self.workers = max(1, sum(self.client.nthreads().values()))
+        import uuid
+
+        self._token = uuid.uuid4().hex[:8]
+
+    def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:
+        distributed = _import_distributed()
+        it = iter(tasks)
+        in_flight = max(2, 2 * self.workers)
+        ac = distributed.as_completed([], with_results=True)
+        n_pending = 0
+
+        def submit() -> bool:
+            task = next(it, None)
+            if task is None:
+                return False
+            ac.add(self.client.submit(run_chunk, task, key=f"trustladder-chunk-{task.index}-{self._token}",
+                                      pure=False))
+            return True
+
+        try:
+            while n_pending < in_flight and submit():
+                n_pending += 1
+            for fut, result in ac:
+                n_pending -= 1
+                fut.release()
+                yield result
+                if submit():
+                    n_pending += 1
+        finally:
+            for fut in list(ac.futures):
+                fut.cancel()
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(workers: int | None = None, dask_local: int | None = None, dask_scheduler: str | None = None
+                  ) -> Executor:
+    """The executor the command-line options ask for (at most one of them)."""
+    given = [x for x in (workers, dask_local, dask_scheduler) if x is not None]
+    if len(given) > 1:
+        raise ValueError("choose one of --workers, --dask-local, --dask-scheduler")
+    if dask_scheduler is not None:
+        return DaskExecutor(address=dask_scheduler)
+    if dask_local is not None:
+        if dask_local < 1:
+            raise ValueError(f"--dask-local {dask_local}: must be at least 1")
+        return DaskExecutor(n_workers=dask_local)
+    if workers is not None and workers > 1:
+        return PoolExecutor(workers)
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers {workers}: must be at least 1")
+    return InProcessExecutor()
