@@ -319,7 +319,7 @@ def run_batch(
                 else:
                     sel = b.strategy == strat.name
                     s = StrategyState(t, level[sel], m_after[sel], success[sel], b.streak[sel], b.climb[sel],
-                                      b.funded[sel], b.cumben[sel], {key: v[sel] for key, v in p.items()})
+                                      b.funded[sel], b.cumben[sel], _Rows(p, sel))
                     next_level[sel] = strat.rule(s)
                     b.climb[sel] = s.climb_count
                     b.funded[sel] = s.funded
@@ -396,6 +396,24 @@ def run_batch(
         **{f"first_step_level_{k}": first[:, k - 1] for k in range(1, N_LEVELS + 1)},
     }
     return BatchOutput(out, outcomes)
+
+
+class _Rows(Mapping):
+    """The parameters of some runs, indexed on first use (a strategy reads only a few)."""
+
+    def __init__(self, params: Mapping[str, np.ndarray], rows: np.ndarray):
+        self._params, self._rows, self._cache = params, rows, {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            self._cache[name] = self._params[name][self._rows]
+        return self._cache[name]
+
+    def __iter__(self):
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
 
 
 class _Recorder:
