@@ -6,6 +6,12 @@ and plots. Each field carries its default, its allowed range and its meaning in
 the dataclass metadata; everything else (validation, the CLI's help, the docs
 table) is read from there.
 
+The defaults are MODEL.md's, except four rule constants of exit and
+dissolution (``exit_base``, ``exit_gap``, ``identity_weight``, ``quorum``),
+calibrated against the survival of funded community coalitions (Feinberg,
+Bontempo & Greenberg 2008): see ``docs/calibration.md``. MODEL.md's reference
+values are kept in :data:`REFERENCE_DEFAULTS`.
+
 Validation happens once, here. :class:`Params` checks one run's values;
 :func:`batch_params` checks a batch in which every run may have its own value of
 any parameter. The engine and the Mesa model take what these return and never
@@ -86,7 +92,7 @@ class Params:
     schedule_interval: int = _p(6, 1, 10000, "funder_schedule: steps between forced climbs", "months")
     grant_term: int = _p(36, 1, 10000, "funder: steps after which every grant ends", "months")
     quorum: float = _p(
-        0.5, 0.0, 1.0, "share of the founding members below which the partnership dissolves (at least 2 remain)"
+        0.9, 0.0, 1.0, "share of the founding members below which the partnership dissolves (at least 2 remain)"
     )
     trait_spread: float = _p(0.1, 0.0, 0.5, "spread (sd) of the organizations' traits around their means")
     miscommunication: float = _p(
@@ -103,10 +109,10 @@ class Params:
     )
     success_slope: float = _p(8.0, 0.0, 50.0, "how sharply success depends on trust above or below the need")
     exit_base: float = _p(
-        0.007, 0.0, 1.0, "monthly chance a member leaves for reasons outside the partnership", "1/month"
+        0.0012, 0.0, 1.0, "monthly chance a member leaves for reasons outside the partnership", "1/month"
     )
-    exit_gap: float = _p(0.3, 0.0, 10.0, "exit pressure per unit of trust below the level's need")
-    identity_weight: float = _p(0.005, 0.0, 1.0, "exit pressure from identity threat at levels above cooperation")
+    exit_gap: float = _p(0.05, 0.0, 10.0, "exit pressure per unit of trust below the level's need")
+    identity_weight: float = _p(0.0009, 0.0, 1.0, "exit pressure from identity threat at levels above cooperation")
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -157,6 +163,8 @@ PARAMETERS: dict[str, ParamSpec] = {
     )
     for f in fields(Params)
 }
+#: MODEL.md's reference values of the constants calibrated here (docs/calibration.md).
+REFERENCE_DEFAULTS: dict[str, float] = {"exit_base": 0.007, "exit_gap": 0.3, "identity_weight": 0.005, "quorum": 0.5}
 INT_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is int)
 FLOAT_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is float)
 

@@ -82,6 +82,6 @@ def test_replicates_of_a_fixed_seed_are_identical_so_sweep_the_seed():
 
 def test_max_steps_below_n_steps_stops_early():
     # Mesa runs while model.steps <= max_steps, so max_steps=5 plays 6 steps.
-    rows = pd.DataFrame(batch_run(PartnershipModel, parameters={"seed": 1, "n_steps": 40, "n_orgs": 3},
+    rows = pd.DataFrame(batch_run(PartnershipModel, parameters={"seed": 1, "n_steps": 40, "n_orgs": 3, "quorum": 0.0},
                                   max_steps=5, data_collection_period=1, display_progress=False))
     assert rows["Step"].max() == 5

@@ -64,7 +64,8 @@ def test_invariants_each_strategy(strategy):
 
 def test_level_five_only_with_three_sectors():
     n = 400
-    p = batch_params(n, {"strategy": "fixed", "fixed_level": 5, "n_orgs": 3, "initial_trust": 0.95, "n_steps": 30})
+    p = batch_params(n, {"strategy": "fixed", "fixed_level": 5, "n_orgs": 3, "initial_trust": 0.95, "n_steps": 30,
+                         "quorum": 0.0, "exit_base": 0.0})
     seeds = run_seeds(5, n)
     out = run_batch(seeds, p, 30)
     init = initial_state(run_keys(seeds), p, 3)

@@ -67,7 +67,7 @@ def test_batch_per_run_values_and_errors():
     p = batch_params(3, {"initial_trust": [0.1, 0.5, 0.9], "n_orgs": 8})
     assert p["initial_trust"].tolist() == [0.1, 0.5, 0.9]
     assert p["n_orgs"].dtype == np.int64 and p["n_orgs"].tolist() == [8, 8, 8]
-    assert p["quorum"].tolist() == [0.5] * 3
+    assert p["quorum"].tolist() == [PARAMETERS["quorum"].default] * 3
     with pytest.raises(ParamError, match=r"initial_trust = 1.2 \(run 1\) is out of range"):
         batch_params(3, {"initial_trust": [0.1, 1.2, 0.9]})
     with pytest.raises(ParamError, match="got 2 values for 3 runs"):

@@ -23,7 +23,7 @@ from sim.agents import Organization
 from sim.engine import SERIES, SUMMARY_OUTCOMES
 from sim.levels import SECTORS
 from sim.model import AGENT_REPORTERS, PartnershipModel
-from sim.params import PARAMETERS, ParamError
+from sim.params import PARAMETERS, REFERENCE_DEFAULTS, ParamError
 
 #: MODEL.md's five strategies (not strategy_names(): other tests may register more meanwhile).
 STRATEGIES = ("stepwise", "funder_forced", "funder_schedule", "fixed", "funder_patient")
@@ -344,7 +344,7 @@ def test_trust_statistics_equal_numpy_on_the_trust_matrix(seed):
     """Both implementations' trust series are those of the trust matrix, also once trust has converged to 1
     (where sqrt(E[T^2] - m^2), the engine's former formula, was off by up to 2e-8)."""
     params = dict(n_orgs=8, initial_trust=0.9, gain_rate=0.9, celebration=0.0, free_rider_penalty=0.0,
-                  strategy="fixed", fixed_level=4, n_steps=60)
+                  strategy="fixed", fixed_level=4, n_steps=60, **REFERENCE_DEFAULTS)
     engine = sim.simulate(seeds=[seed], **params)
     model = PartnershipModel(seed=seed, **params)
     smallest_sd = math.inf
