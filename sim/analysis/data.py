@@ -11,9 +11,10 @@ the sweep, and how each outcome is computed from the runs table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,10 +111,8 @@ def as_results(results: Any) -> Any:
         path = Path(results)
         if not path.exists():
             raise FileNotFoundError(f"results folder {path} does not exist")
-        try:
-            from .. import load_results
-        except ImportError as exc:  # the sweep layer is not installed in this tree
-            raise AnalysisError(f"cannot load {path}: sim.load_results is not available ({exc})") from None
+        from .. import load_results
+
         return load_results(path)
     missing = [a for a in ("runs", "bands", "manifest") if not hasattr(results, a)]
     if missing:
@@ -139,13 +138,15 @@ def factor_names(results: Any) -> list[str]:
 def strategy_order(results: Any) -> list[str]:
     """Strategies in the spec's order (then any others in order of appearance)."""
     present = list(pd.unique(results.runs["strategy"].astype(str)))
-    spec = (results.manifest.get("spec") or {}).get("strategies") or []
+    spec = results.manifest.get("strategies") or (results.manifest.get("spec") or {}).get("strategies") or []
     ordered = [s for s in spec if s in present]
     return ordered + [s for s in present if s not in ordered]
 
 
 def horizon(results: Any) -> int:
     """Steps simulated (``spec['n_steps']``, else the runs' ``n_steps``)."""
+    if results.manifest.get("n_steps") is not None:
+        return int(results.manifest["n_steps"])
     spec = results.manifest.get("spec") or {}
     if "n_steps" in spec:
         return int(spec["n_steps"])

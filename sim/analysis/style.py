@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import matplotlib as mpl
 import numpy as np

@@ -1,0 +1,160 @@
+"""``trustladder analyze DIR``: statistics tables (and sensitivity indices) of a sweep, printed and saved."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+_METHODS = ("auto", "summary", "sobol", "morris")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="statistics of a sweep: outcomes with CIs, effect sizes, survival, Sobol/Morris sensitivity",
+        description=(
+            "Analyse a sweep's results folder. 'summary' gives per-strategy means and medians with bootstrap "
+            "CIs, differences to a reference strategy with effect sizes, Kaplan-Meier survival, log-rank tests "
+            "and survival in the months after grant_term; 'sobol'/'morris' gives sensitivity indices with CIs "
+            "(for sweeps sampled that way). Tables are printed and saved as CSV and JSON into DIR/analysis/."
+        ),
+    )
+    p.add_argument("dir", type=Path, help="results folder written by 'trustladder sweep'")
+    p.add_argument("--method", choices=_METHODS, default="auto",
+                   help="what to compute (default auto: summary, plus sobol/morris when the sweep was sampled so)")
+    p.add_argument("--outcome", action="append", metavar="NAME", default=None,
+                   help="outcome to analyse; repeat for several (default: a standard set; see docs/analysis.md)")
+    p.add_argument("--by", default="none", metavar="FACTORS",
+                   help="summary per cell: 'factors' (every factor), comma-separated factor names, or 'none' "
+                        "(pool over the design; default)")
+    p.add_argument("--where", action="append", metavar="NAME=VALUE", default=[],
+                   help="keep runs with this parameter value; repeat for several")
+    p.add_argument("--reference", help="strategy the others are compared with (default stepwise, else the first)")
+    p.add_argument("--window", type=int, default=24, help="months after grant_term for survival after the grant "
+                                                          "(default: %(default)s)")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default: %(default)s)")
+    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="do not print the tables")
+    p.set_defaults(func=main)
+
+
+def parse_where(items: list[str]) -> dict[str, Any]:
+    """``["initial_trust=0.3", "strategy=stepwise"]`` -> ``{"initial_trust": 0.3, ...}`` (values checked)."""
+    from ..cli import UserError
+    from ..params import coerce_value
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--where {item!r}: expected name=value, e.g. --where initial_trust=0.3")
+        name, text = (s.strip() for s in item.split("=", 1))
+        out[name] = coerce_value(name, text)
+    return out
+
+
+def parse_by(text: str, results: Any) -> list[str] | None:
+    from ..analysis.data import factor_names
+
+    if text in ("", "none"):
+        return None
+    if text == "factors":
+        return factor_names(results)
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def write_table(df: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
+    """``stem.csv`` and ``stem.json`` (records) in ``folder``, atomically."""
+    from ..manifest import write_bytes_atomic
+
+    csv = folder / f"{stem}.csv"
+    js = folder / f"{stem}.json"
+    write_bytes_atomic(csv, df.to_csv(index=False).encode())
+    write_bytes_atomic(js, (df.to_json(orient="records", indent=1, double_precision=10) + "\n").encode())
+    return [csv, js]
+
+
+def _show(title: str, df: pd.DataFrame, quiet: bool) -> None:
+    if quiet:
+        return
+    print(f"\n== {title} ==")
+    if df.empty:
+        print("(no rows)")
+        return
+    with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_rows", 200,
+                           "display.float_format", lambda v: f"{v:.4g}"):
+        print(df.to_string(index=False))
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..analysis import compare_strategies, outcome_table
+    from ..analysis.data import as_results, strategy_order
+    from ..analysis.sensitivity import sensitivity
+    from ..analysis.survival import logrank_tests, survival_after_grant, survival_summary
+    from ..cli import UserError
+    from ..manifest import now_iso, write_json_atomic
+
+    if not args.dir.is_dir():
+        raise UserError(f"{args.dir} is not a results folder")
+    if args.resamples < 100:
+        raise UserError(f"--resamples {args.resamples}: must be at least 100")
+    if not 0 < args.confidence < 1:
+        raise UserError(f"--confidence {args.confidence}: must be between 0 and 1")
+    results = as_results(args.dir)
+    out = args.dir / "analysis"
+    where = parse_where(args.where)
+    by = parse_by(args.by, results)
+    sampling = (results.manifest.get("sampling") or {}).get("method", "grid")
+    method = args.method
+    todo = {"summary"} if method in ("auto", "summary") else set()
+    if method == "auto" and sampling in ("sobol", "morris"):
+        todo.add(sampling)
+    if method in ("sobol", "morris"):
+        todo.add(method)
+    boot = {"n_resamples": args.resamples, "seed": args.seed, "confidence_level": args.confidence}
+    written: list[Path] = []
+    record: dict[str, Any] = {"results": str(args.dir), "made": now_iso(), "method": sorted(todo),
+                              "where": where, "by": by, "bootstrap": boot, "tables": {}}
+    if "summary" in todo:
+        multi = len(strategy_order(results)) > 1
+        tables = {
+            "outcomes": outcome_table(results, args.outcome, by=by, where=where, **boot),
+            "survival": survival_summary(results, by=by, where=where, confidence_level=args.confidence),
+            "survival_after_grant": survival_after_grant(results, args.window, by=by, where=where,
+                                                         confidence_level=args.confidence),
+        }
+        if multi:
+            tables["comparisons"] = compare_strategies(results, args.outcome, reference=args.reference, by=by,
+                                                       where=where, **boot)
+            tables["logrank"] = logrank_tests(results, reference=args.reference, by=by, where=where)
+            tables["logrank_after_grant"] = logrank_tests(results, reference=args.reference, by=by, where=where,
+                                                          after_grant=True, window=args.window)
+        for stem, df in tables.items():
+            _show(stem.replace("_", " "), df, args.quiet)
+            written += write_table(df, out, stem)
+            record["tables"][stem] = f"{stem}.csv"
+    for sm in sorted(todo - {"summary"}):
+        if where:
+            raise UserError("--where cannot be combined with sobol/morris: SALib needs the whole design")
+        res = sensitivity(results, sm, outcomes=args.outcome, num_resamples=max(args.resamples, 100),
+                          confidence_level=args.confidence, seed=args.seed)
+        _show(f"{sm} indices", res.indices, args.quiet)
+        written += write_table(res.indices, out, sm)
+        record["tables"][sm] = f"{sm}.csv"
+        if res.second_order is not None:
+            _show("second-order Sobol indices", res.second_order, args.quiet)
+            written += write_table(res.second_order, out, f"{sm}_second_order")
+            record["tables"][f"{sm}_second_order"] = f"{sm}_second_order.csv"
+        _show(f"{sm}: share of variance that is replicate noise (near 1: add replicates)", res.noise, args.quiet)
+        written += write_table(res.noise, out, f"{sm}_noise")
+        record["tables"][f"{sm}_noise"] = f"{sm}_noise.csv"
+        for note in res.notes:
+            print(f"note: {note}")
+        record[f"{sm}_problem"] = res.problem
+        record[f"{sm}_notes"] = res.notes
+    write_json_atomic(out / "analysis.json", record)
+    print(f"\nwrote {len(written) + 1} files into {out}/ (CSV and JSON per table, analysis.json)")
+    return 0
