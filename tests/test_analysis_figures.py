@@ -106,23 +106,28 @@ def test_trajectories_refuse_too_many_points(grid):
 
 def test_level_occupancy_from_series_and_from_runs_agree_on_dissolution(grid):
     fig = plot_level_occupancy(grid, where={"deadline": 12, "initial_trust": 0.3})
-    assert fig.trustladder_source == "series"
+    assert fig.trustladder_source == "bands"
     axes = visible_axes(fig)
     assert [ax.get_title() for ax in axes] == ["stepwise", "funder forced", "funder schedule"]
     assert all(len(ax.collections) == 6 for ax in axes)  # dissolved + five levels
     assert "share of runs" in texts(fig)
     where = {"deadline": 12, "initial_trust": 0.3}
     exact, src = level_shares(grid, where=where)
-    fallback, src2 = level_shares(SweepData(grid.runs, grid.bands, grid.manifest), where=where)
-    assert (src, src2) == ("series", "peak")
+    no_shares = grid.bands[~grid.bands["series"].str.startswith("level_share_")]
+    fallback, src2 = level_shares(SweepData(grid.runs, no_shares, grid.manifest), where=where)
+    assert (src, src2) == ("bands", "peak")
     runs = grid.runs[(grid.runs["deadline"] == 12) & (grid.runs["initial_trust"] == 0.3)]
+    level = grid.series("level")[runs.index.to_numpy()]
     for s in STRATEGIES:
+        lv = level[(runs["strategy"] == s).to_numpy()]
+        from_series = np.stack([(lv == k).mean(axis=0) for k in range(6)], axis=1)
+        np.testing.assert_allclose(exact[s], from_series, atol=1e-12)
         np.testing.assert_allclose(exact[s].sum(axis=1), 1.0)
         np.testing.assert_allclose(exact[s][:, 0], fallback[s][:, 0])  # level 0 = dissolved, exact both ways
         sel = runs[runs["strategy"] == s]
         assert exact[s][-1, 0] == pytest.approx(sel["dissolved"].mean())
         assert exact[s][0, 1:].argmax() + 1 == (4 if s == "funder_forced" else 1)  # the starting level
-    fig2 = plot_level_occupancy(SweepData(grid.runs, grid.bands, grid.manifest), where=where)
+    fig2 = plot_level_occupancy(SweepData(grid.runs, no_shares, grid.manifest), where=where)
     assert fig2.trustladder_source == "peak" and "highest level reached so far" in legend_texts(fig2) + [
         fig2.legends[0].get_title().get_text()]
 

@@ -92,12 +92,17 @@ def test_each_run_is_what_simulate_gives_for_its_seed_and_parameters(reference):
 def test_bands_agree_with_the_full_series(reference):
     runs, bands = reference.runs, reference.bands
     cell = (runs["point_id"] * 3 + runs["strategy"].map({"stepwise": 0, "funder_forced": 1, "fixed": 2})).to_numpy()
-    assert set(bands["series"]) == {"level", "mean_trust", "cumulative_benefit", "success"}
-    assert len(bands) == N_CELLS * 4 * 40
+    shares = {f"level_share_{k}" for k in range(6)}
+    assert set(bands["series"]) == {"level", "mean_trust", "cumulative_benefit", "success"} | shares
+    assert len(bands) == N_CELLS * (4 + 6) * 40
     assert {"initial_trust", "n_orgs"} <= set(bands.columns)
-    tolerance = {"level": 0.0, "success": 0.0, "mean_trust": 0.0005, "cumulative_benefit": None}
+    tolerance = {"level": 0.0, "success": 0.0, "mean_trust": 0.0005, "cumulative_benefit": None,
+                 **{s: 0.0 for s in shares}}
     for series, tol in tolerance.items():
-        values = reference.series(series).astype(float)
+        if series.startswith("level_share_"):  # the 0/1 indicator of playing that level (0 = dissolved)
+            values = (reference.series("level") == int(series[-1])).astype(float)
+        else:
+            values = reference.series(series).astype(float)
         b = bands[bands["series"] == series]
         for c in range(N_CELLS):
             rows = b[(b["point_id"] == c // 3) & (b["strategy"] == reference.manifest["strategies"][c % 3])]

@@ -194,6 +194,22 @@ class BandAccumulator:
                 out[col][a:a + block] = np.where(nn[..., 0] > 0, values[first], np.nan)
         return out
 
+    def _level_shares(self, frame: dict, n: np.ndarray) -> list[pd.DataFrame]:
+        """Series ``level_share_k``: the share of a cell's runs playing level k (0 = dissolved) at each step.
+
+        The level histogram is exact, so are these shares (``mean``); their quantiles are those of
+        the 0/1 indicator (inverted CDF: 1 where more than 1 - q of the runs are at level k).
+        """
+        out = []
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for k in range(self.hist["level"].shape[-1]):
+                share = (self.hist["level"][..., k] / n).reshape(-1)
+                quant = {col: np.where(np.isnan(share), np.nan, (1.0 - share < pct / 100.0).astype(float))
+                         for col, pct in QUANTILES.items()}
+                out.append(pd.DataFrame({**frame, "series": f"level_share_{k}", "n": n.reshape(-1),
+                                         "mean": share, **quant}))
+        return out
+
     def table(self, strategies: Sequence[str], points: pd.DataFrame) -> pd.DataFrame:
         """The long ``bands`` table: point_id, strategy, series, step, n, mean, q05..q95, factor columns."""
         n_strat = len(strategies)
@@ -209,6 +225,8 @@ class BandAccumulator:
                 **{k: v.reshape(-1) for k, v in st.items()},
             }
             frames.append(pd.DataFrame(frame))
+            if s == "level":
+                frames.extend(self._level_shares(frame, st["n"]))
         cols = ["point_id", "strategy", "series", "step", "n", "mean", *QUANTILES]
         if not frames:
             out = pd.DataFrame({"point_id": np.zeros(0, dtype=np.int64), "strategy": np.zeros(0, dtype=object),
