@@ -19,6 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/trustladder --version
+	bash scripts/install-browser.sh
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)

@@ -1,0 +1,45 @@
+"""``trustladder animate``: an animated GIF of one run for slides."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from ..params import PARAMETERS, coerce_value
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "animate",
+        help="write an animated GIF of one run (network, ladder, plots) for slides",
+        description=(
+            "Run one partnership with the Mesa model and write an animated GIF of it, month by month: the "
+            "network of organizations, the ladder with the current rung and a trust gauge, and the mean "
+            "trust, level and cumulative benefit so far, drawn as on the classroom page (trustladder demo)."
+        ),
+    )
+    p.add_argument("--strategy", default=PARAMETERS["strategy"].default, help="strategy name (default: %(default)s)")
+    p.add_argument("--seed", required=True, help="the run's seed (a whole number), as shown on the page")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.gif", help="the GIF to write")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                   help="set a parameter by its MODEL.md name; repeat for several (e.g. --set initial_trust=0.5)")
+    p.add_argument("--steps", type=int, help="months to show (default: the run's n_steps; stops if it dissolves)")
+    p.add_argument("--fps", type=float, default=4.0, help="months per second (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..animate import animate_run
+    from ..cli import UserError
+    from .run import parse_sets
+
+    params = parse_sets(args.set)
+    params["strategy"] = coerce_value("strategy", args.strategy)
+    if args.out.exists() and not args.force:
+        raise UserError(f"{args.out} exists; pass --force to overwrite it")
+    t0 = time.perf_counter()
+    frames = animate_run(args.out, seed=args.seed, steps=args.steps, fps=args.fps, **params)
+    print(f"wrote {args.out}: {frames} frames in {time.perf_counter() - t0:.1f} s")
+    return 0

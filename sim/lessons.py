@@ -1,0 +1,314 @@
+"""Ready lessons for the classroom page: scenarios a teacher picks in front of a class.
+
+Each lesson sets the page's parameters and seed, asks the class to predict
+what will happen before anyone presses play, and says in two lines what to
+watch for. Each also states its story as a check (:attr:`Lesson.story`) that
+the run must show: the seeds below were picked by running the model, and
+``tests/test_app.py`` replays every lesson through the page's own models to
+prove the story still shows (a model change that breaks one fails the tests
+rather than a class).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .model import PartnershipModel
+from .teaching import PageState, build_model, runs_of
+
+__all__ = ["Lesson", "LESSONS", "Played", "story_problems", "play", "find_seeds"]
+
+#: A story check: the finished runs (one, or left and right) -> what the run fails to show (empty: it shows it).
+Story = Callable[[Sequence["Played"]], list[str]]
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A ready scenario.
+
+    Attributes
+    ----------
+    name : str
+        Its name in the page's address (``lesson=NAME``).
+    title : str
+        What the lesson selector shows.
+    mode : str
+        ``"single"`` or a comparison of :data:`sim.teaching.COMPARISONS`.
+    seed : int
+        A seed whose run shows the story (checked by :attr:`story`).
+    params : dict
+        Parameters the lesson sets (MODEL.md names); the rest keep their defaults.
+    predict : str
+        The question to put to the class before pressing play.
+    watch : str
+        Two lines: what to watch for.
+    note : str
+        How the lesson approximates what the model cannot say directly ("" if nothing).
+    story : callable
+        The check that the run shows what the lesson promises.
+    """
+
+    name: str
+    title: str
+    mode: str
+    seed: int
+    predict: str
+    watch: str
+    story: Story
+    params: Mapping[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def state(self) -> PageState:
+        """The page state this lesson opens."""
+        return PageState(mode=self.mode, lesson=self.name, seed=self.seed, params=dict(self.params))
+
+
+@dataclass
+class Played:
+    """A finished run of a lesson: the model, and its trust matrix at the start and after every month."""
+
+    model: PartnershipModel
+    trust: list[np.ndarray] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+def play(state: PageState, steps: int | None = None) -> list[Played]:
+    """Build the page's model for ``state``, step it to the end (or ``steps`` months), return its runs."""
+    model = build_model(state)
+    runs = [Played(run, [run.trust_matrix()]) for run in runs_of(model)]
+    for _ in range(steps if steps is not None else max(r.n_steps for r in runs)):
+        model.step()
+        for run in runs:
+            run.trust.append(run.model.trust_matrix())
+    return runs
+
+
+def story_problems(lesson: Lesson, seed: int | None = None) -> list[str]:
+    """What a lesson's run (with its own seed, or ``seed``) fails to show; empty when the story shows."""
+    state = lesson.state()
+    if seed is not None:
+        state = PageState(mode=state.mode, lesson=state.lesson, seed=seed, params=state.params)
+    return lesson.story(play(state))
+
+
+def find_seeds(lesson: Lesson, seeds: Iterable[int] = range(1000), limit: int = 5) -> list[int]:
+    """Seeds whose runs show the lesson's story (the first ``limit`` found among ``seeds``).
+
+    When a change to the model stops a lesson's seed from showing its story
+    (``tests/test_app.py`` says so), pick a new one from these and check the
+    lesson's text still describes its run.
+    """
+    found = []
+    for seed in seeds:
+        if not story_problems(lesson, seed):
+            found.append(seed)
+            if len(found) >= limit:
+                break
+    return found
+
+
+# --- the stories -----------------------------------------------------------------------------
+
+
+def _levels(run: Played) -> np.ndarray:
+    return np.asarray(run.datacollector.model_vars["level"][1:], dtype=int)
+
+
+def _first_at(run: Played, level: int) -> int | None:
+    reached = np.flatnonzero(_levels(run) >= level)
+    return int(reached[0]) + 1 if reached.size else None
+
+
+def _forced_marriage(runs: Sequence[Played]) -> list[str]:
+    stepwise, forced = runs
+    deadline = forced.params.deadline
+    out = []
+    if not forced.dissolved or forced.dissolved_step > deadline:
+        out.append(f"funder_forced should dissolve by the deadline (month {deadline}); dissolved_step = "
+                   f"{forced.dissolved_step}")
+    elif forced.dissolved_step < 6:
+        out.append(f"funder_forced dissolves in month {forced.dissolved_step}: too fast for a class to watch")
+    if stepwise.dissolved:
+        out.append(f"stepwise should survive all {stepwise.n_steps} months; "
+                   f"dissolved in month {stepwise.dissolved_step}")
+    if _first_at(stepwise, 4) is None:
+        out.append("stepwise should reach collaboration (level 4)")
+    return out
+
+
+def _slow_and_steady(runs: Sequence[Played]) -> list[str]:
+    (run,) = runs
+    out = []
+    levels = _levels(run)
+    first = _first_at(run, 4)
+    if run.dissolved:
+        out.append(f"should survive all {run.n_steps} months; dissolved in month {run.dissolved_step}")
+    if first is None:
+        out.append("should reach collaboration (level 4)")
+    else:
+        if first < 24:
+            out.append(f"reaches collaboration in month {first}: the lesson says it takes years")
+        if (np.diff(levels[:first]) < 0).any():
+            out.append("should climb without stepping back before collaboration")
+    return out
+
+
+def _hen(run: Played) -> tuple[int, float, float]:
+    """The least willing member (most individualistic), its individualism, and the highest of the others'."""
+    u = np.array([o.individualism for o in run.organizations])
+    hen = int(np.argmax(u))
+    return hen, float(u[hen]), float(np.delete(u, hen).max())
+
+
+def _little_red_hen(runs: Sequence[Played]) -> list[str]:
+    (run,) = runs
+    hen, u_hen, u_rest = _hen(run)
+    out = []
+    if u_hen < 0.85 or u_rest > 0.45:
+        out.append(f"one member should believe in going alone (individualism {u_hen:.2f}) and no other "
+                   f"(highest other {u_rest:.2f})")
+    for month in (24, 48):
+        if len(run.trust) <= month or np.isnan(run.trust[month][:, hen]).all():
+            out.append(f"organization {hen + 1} should still be a member at month {month}")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # members who left: an all-NaN column
+            received = np.nanmean(run.trust[month], axis=0)  # partners' mean trust in each member
+        if np.nanargmin(received) != hen:
+            out.append(f"at month {month} partners should trust organization {hen + 1} least")
+    member = np.array([not np.isnan(t[:, hen]).all() for t in run.trust[1:]])
+    if member.all():
+        out.append(f"organization {hen + 1} should leave the partnership in the end")
+    if run.dissolved:
+        out.append(f"the others should carry on; dissolved in month {run.dissolved_step}")
+    held_back = (_levels(run)[member[: len(_levels(run))]] >= 4).mean() if member.any() else 1.0
+    if held_back > 0.25:
+        out.append(f"while organization {hen + 1} is a member the partnership should rarely collaborate; "
+                   f"it does {held_back:.0%} of the months")
+    return out
+
+
+def _culture_gap(runs: Sequence[Played]) -> list[str]:
+    without, with_learning = runs
+    out = []
+    if _first_at(without, 4) is not None:
+        out.append(f"without cultural learning the partnership should never reach collaboration; "
+                   f"it did in month {_first_at(without, 4)}")
+    if without.dissolved:
+        out.append("without cultural learning the partnership should stall, not dissolve")
+    first = _first_at(with_learning, 4)
+    if first is None or first > 60:
+        out.append(f"with cultural learning the partnership should reach collaboration (level 4) within five "
+                   f"years; first month at it: {first}")
+    elif (_levels(with_learning) >= 4).sum() < 24:
+        out.append("with cultural learning the partnership should hold collaboration for two years or more")
+    if with_learning.dissolved:
+        out.append("with cultural learning the partnership should survive")
+    return out
+
+
+def _bad_year(runs: Sequence[Played]) -> list[str]:
+    weak, strong = runs
+    out = []
+    if strong.dissolved:
+        out.append(f"strong leadership should weather it; dissolved in month {strong.dissolved_step}")
+    if not weak.dissolved:
+        out.append("weak leadership should break up")
+        return out
+    failures = 1 - np.asarray(strong.datacollector.model_vars["success"][1:], dtype=int)
+    end = weak.dissolved_step
+    window = failures[max(0, end - 18):end]
+    worst = max((int(window[k:k + 12].sum()) for k in range(max(1, len(window) - 11))), default=0)
+    if worst < 5:
+        out.append(f"both sides should have a bad year (5+ failed months in 12) before month {end}; worst {worst}")
+    if _first_at(strong, 3) is None or _first_at(strong, 3) > end:
+        out.append("the bad year should come after the partnership has climbed to cooperation")
+    if end < 24:
+        out.append(f"the weak side breaks up in month {end}: before the bad year could be seen")
+    return out
+
+
+LESSONS: dict[str, Lesson] = {
+    lesson.name: lesson
+    for lesson in (
+        Lesson(
+            name="forced_marriage",
+            title="A forced marriage",
+            mode="stepwise_vs_forced",
+            seed=12,
+            predict=("These partners barely trust each other (initial_trust 0.3). A funder demands full "
+                     "collaboration from day one and reviews the grant at month 24. Who is still together "
+                     "at the review: the forced partnership (right) or the one that starts by networking (left)?"),
+            watch=("Right: collaboration's stakes are high, so each failure tears trust down faster than "
+                   "successes build it, and members walk out.\n"
+                   "Left: small, cheap projects first; the ladder is climbed only once trust holds."),
+            story=_forced_marriage,
+        ),
+        Lesson(
+            name="slow_and_steady",
+            title="Slow and steady",
+            mode="single",
+            seed=14,
+            predict=("The same wary partners (initial_trust 0.3) start with networking and climb a rung only "
+                     "once trust has held above the next rung's need for six months. How long until they "
+                     "collaborate, and will they get there at all?"),
+            watch=("The trust gauge must rise past a rung before the partnership steps onto it: each modest "
+                   "success adds a little trust.\n"
+                   "Collaboration comes after years, not months, but the partnership holds together."),
+            story=_slow_and_steady,
+        ),
+        Lesson(
+            name="little_red_hen",
+            title="The Little Red Hen",
+            mode="single",
+            seed=319,
+            params={"trait_spread": 0.5, "free_rider_penalty": 0.3, "quorum": 0.5},
+            predict=("One of these six organizations believes it does better going alone and rarely does "
+                     "its share of the work. What happens to the others' trust in it, and to the partnership?"),
+            watch=("Watch organization 2's edges stay red while every other tie turns blue: partners who see "
+                   "it hold back trust it less.\n"
+                   "The partnership is stuck on cooperation for years; in the end organization 2 walks out."),
+            note=("The model has no setting for one member alone: this lesson widens the spread of traits "
+                  "(trait_spread 0.5) and raises free_rider_penalty to 0.3, and its seed happens to give "
+                  "organization 2 an individualism of 1 while every other member's stays below 0.4. "
+                  "quorum 0.5 lets the others carry on when one member leaves."),
+            story=_little_red_hen,
+        ),
+        Lesson(
+            name="culture_gap",
+            title="The culture gap",
+            mode="culture_learning",
+            seed=63,
+            params={"initial_trust": 0.5, "cultural_distance": 1.0, "misperception": 0.8,
+                    "free_rider_penalty": 0.1},
+            predict=("Two cultural groups who read each other badly (cultural_distance 1) work together. "
+                     "On the right they learn each other's ways a little every month; on the left they "
+                     "never do. Same people, same luck: does learning change where they get to?"),
+            watch=("Misjudging a partner's effort across the culture line costs trust; learning shrinks "
+                   "the misjudging month by month.\n"
+                   "Left stalls at cooperation; right climbs to collaboration around month 45 and holds it."),
+            note=("misperception is raised to 0.8 and free_rider_penalty to 0.1, so that misjudging across "
+                  "the culture line matters enough to be seen in one run."),
+            story=_culture_gap,
+        ),
+        Lesson(
+            name="bad_year",
+            title="Strong leadership weathers a bad year",
+            mode="leadership",
+            seed=164,
+            predict=("Both partnerships draw exactly the same luck, including a bad year of failed projects. "
+                     "One has weak leaders, the other strong. Which survives the bad year?"),
+            watch=("For four years the two sides rise together; then, around month 50, a run of failed projects "
+                   "hits both.\n"
+                   "Strong leaders soften the loss of trust and keep members in: right recovers, left breaks up."),
+            story=_bad_year,
+        ),
+    )
+}

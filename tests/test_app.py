@@ -1,0 +1,346 @@
+"""The classroom page without a browser (``solara.render``, as Mesa tests its own pages), its lessons,
+its shareable address, its drawings, and the ``demo`` and ``animate`` commands."""
+
+from __future__ import annotations
+
+import socket
+
+import ipyvuetify as v
+import ipywidgets as widgets
+import numpy as np
+import pytest
+import solara
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from PIL import Image
+
+import sim
+from sim.app import Page
+from sim.cli import main as cli
+from sim.commands.demo import server_command
+from sim.lessons import LESSONS, find_seeds, play, story_problems
+from sim.levels import LEVEL_NAMES, NEED
+from sim.model import PartnershipModel
+from sim.params import PARAMETERS, ParamError
+from sim.teaching import (
+    COMPARISONS,
+    GONE_COLOUR,
+    SLIDER_PARAMS,
+    ClassroomModel,
+    PageState,
+    SideBySideModel,
+    build_model,
+    draw_ladder,
+    draw_network,
+    parse_seed,
+    widget_specs,
+)
+
+# --- the page, rendered without a browser ------------------------------------------------------
+
+
+def render():
+    # AppLayout, as solara's server wraps a page: it shows what SolaraViz puts in the sidebar.
+    return solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+
+
+def find(box, cls, **attrs) -> list:
+    """Widgets of a class (and attribute values) in the rendered tree.
+
+    Walks the tree from the top rather than using ``rc.find``: what SolaraViz puts in the sidebar
+    travels through a portal, and after a remount ``rc.find`` no longer sees it.
+    """
+    out, seen, todo = [], set(), [box]
+    while todo:
+        w = todo.pop()
+        if id(w) in seen or not isinstance(w, widgets.Widget):
+            continue
+        seen.add(id(w))
+        if isinstance(w, cls) and all(getattr(w, k, None) == val for k, val in attrs.items()):
+            out.append(w)
+        todo.extend(getattr(w, "children", None) or [])
+        for slot in getattr(w, "v_slots", None) or []:
+            todo.append(slot.get("children"))
+    return out
+
+
+def one(box, cls, **attrs):
+    found = find(box, cls, **attrs)
+    assert len(found) == 1, f"expected one {cls.__name__} with {attrs}, found {len(found)}"
+    return found[0]
+
+
+def figures(box) -> list[bytes]:
+    return [w.value for w in find(box, widgets.Image) if "tl-figure" in w._dom_classes]
+
+
+def html_text(box, css_class: str) -> str:
+    """The HTML of the page's ``solara.HTML`` blocks of a CSS class."""
+    return " ".join(w.unsafe_innerHTML for w in find(box, solara.widgets.HTML)
+                    if css_class in w.attributes.get("class", ""))
+
+
+def all_text(widget) -> str:
+    """Every string shown in a widget tree."""
+    out = []
+    for child in getattr(widget, "children", None) or []:
+        out.append(child if isinstance(child, str) else all_text(child))
+    return " ".join(out)
+
+
+def button(box, label: str):
+    found = [b for b in find(box, v.Btn) if label in b.children]
+    assert len(found) == 1, f"expected one {label!r} button, found {len(found)}"
+    return found[0]
+
+
+def click(box, label: str, times: int = 1) -> None:
+    for _ in range(times):
+        button(box, label).click()
+
+
+def select(box, label: str, value: str) -> None:
+    one(box, v.Select, label=label).v_model = value
+
+
+def link_of(box) -> str:
+    return one(box, v.TextField, label="Link to this run (view, lesson, seed, parameters)").v_model
+
+
+def test_page_shows_network_ladder_and_plots_and_steps_them():
+    box, _ = render()
+    for label in ("Reset", "▶", "Step", "New seed"):
+        button(box, label)
+    before = figures(box)
+    assert len(before) == 2  # network-and-ladder, and the three plots
+    click(box, "Step", times=3)
+    after = figures(box)
+    assert all(a != b for a, b in zip(before, after, strict=True))
+    assert "Step: 3" in all_text(box)  # SolaraViz's own step counter
+    assert "seed 0" in html_text(box, "tl-settings") and "strategy stepwise" in html_text(box, "tl-settings")
+    assert link_of(box).endswith("?mode=single&seed=0")
+
+
+def test_widgets_come_from_the_parameter_vocabulary():
+    box, _ = render()
+    sliders = {w.label: w for w in find(box, v.Slider)}
+    for name in SLIDER_PARAMS:
+        spec = PARAMETERS[name]
+        if name == "strategy":
+            assert one(box, v.Select, label="strategy").items == sim.strategy_names()
+            continue
+        slider = sliders[name]
+        assert slider.v_model == spec.default and slider.min == spec.low
+        # months run up to the run's length at most (deadline's own range goes to 10000)
+        assert slider.max == (min(spec.high, PARAMETERS["n_steps"].default) if spec.unit == "months" else spec.high)
+
+
+def test_reset_rebuilds_from_the_sliders_and_the_address_follows():
+    box, _ = render()
+    slider = one(box, v.Slider, label="n_orgs")
+    slider.v_model = 9
+    click(box, "Reset")
+    assert "n_orgs 9" in html_text(box, "tl-settings")
+    assert figures(box)  # redrawn for the new model
+    assert link_of(box).endswith("?mode=single&seed=0&n_orgs=9")
+
+
+def test_seed_box_checks_what_is_typed_and_restarts_the_run():
+    box, _ = render()
+    seed_box = one(box, v.TextField, label="seed")
+    seed_box.v_model = "-4"
+    seed_box.fire_event("focusout", None)
+    assert "seed = -4 must be a whole number" in " ".join(all_text(w) for w in find(box, v.Alert))
+    assert "seed 0" in html_text(box, "tl-settings")  # the run on screen is kept
+    seed_box.v_model = "17"
+    seed_box.fire_event("focusout", None)
+    assert "seed 17 " in html_text(box, "tl-settings") + " "
+    assert not find(box, v.Alert)
+
+
+def test_side_by_side_view_steps_both_and_hides_the_compared_setting():
+    box, _ = render()
+    select(box, "View", COMPARISONS["stepwise_vs_forced"].title)
+    assert len(figures(box)) == 3  # two partnerships and the shared plots
+    assert not find(box, v.Select, label="strategy")
+    assert "only <b>strategy</b> differs" in html_text(box, "tl-caption")
+    before = figures(box)
+    click(box, "Step", times=2)
+    assert all(a != b for a, b in zip(before, figures(box), strict=True))
+    assert "mode=stepwise_vs_forced" in link_of(box)
+    click(box, "Reset")  # Mesa rebuilds the pair from its widgets: the same start, drawn identically
+    assert figures(box) == before
+
+
+def test_choosing_a_lesson_sets_its_parameters_and_asks_the_class():
+    box, _ = render()
+    lesson = LESSONS["culture_gap"]
+    select(box, "Lesson", lesson.title)
+    predict = html_text(box, "tl-predict")
+    assert "ask the class" in predict and "cultural_distance 1" in predict
+    shown = html_text(box, "tl-settings")
+    assert "misperception 0.8" in shown and f"seed {lesson.seed}" in shown
+    sliders = {w.label: w.v_model for w in find(box, v.Slider)}
+    assert sliders["initial_trust"] == lesson.params["initial_trust"]
+    assert "cultural_learning" not in sliders  # the comparison sets it per side
+    assert "have changed" not in html_text(box, "tl-changed")
+    click(box, "New seed")
+    assert "have changed since the lesson was chosen" in html_text(box, "tl-changed")
+
+
+# --- the address ------------------------------------------------------------------------------
+
+
+def test_address_round_trips_exactly():
+    state = PageState(mode="leadership", lesson="bad_year", seed=2**64 - 1,
+                      params={"initial_trust": 0.1 + 0.2, "n_orgs": 9, "strategy": "funder_patient"})
+    back, problems = PageState.from_query(state.to_query())
+    assert problems == [] and back == state
+    assert back.params["initial_trust"] == 0.1 + 0.2  # not rounded: the link reproduces the run bit for bit
+    # defaults are left out of the address
+    assert PageState(params={"n_orgs": PARAMETERS["n_orgs"].default}).to_query() == "mode=single&seed=0"
+
+
+def test_bad_address_entries_are_reported_and_dropped():
+    state, problems = PageState.from_query("?seed=x&n_org=5&initial_trust=2&mode=sideways&lesson=nope&loss_rate=0.4")
+    assert state == PageState(params={"loss_rate": 0.4})
+    text = "\n".join(problems)
+    assert "seed = 'x' must be a whole number" in text
+    assert "did you mean 'n_orgs'" in text
+    assert "initial_trust = 2.0 is out of range (allowed: 0..1)" in text
+    assert "mode = 'sideways' is not a page mode" in text and "lesson = 'nope' is not a lesson" in text
+
+
+def test_seed_text_seeds_like_the_number():
+    assert parse_seed(" 42 ") == 42
+    a, b = ClassroomModel(seed="42"), PartnershipModel(seed=42)
+    for _ in range(10):
+        a.step()
+        b.step()
+    np.testing.assert_array_equal(a.trust_matrix(), b.trust_matrix())
+    for bad in ("4.5", "-1", "", str(2**64)):
+        with pytest.raises(ParamError, match="seed = .* must be a whole number"):
+            parse_seed(bad)
+
+
+# --- the side-by-side model ---------------------------------------------------------------------
+
+
+def test_side_by_side_sides_match_the_engine_run_for_run():
+    model = SideBySideModel(compare="stepwise_vs_forced", seed=12, initial_trust=0.5)
+    for _ in range(30):
+        model.step()
+    for side, strategy in ((model.left, "stepwise"), (model.right, "funder_forced")):
+        engine = sim.simulate(seeds=[12], strategy=strategy, initial_trust=0.5, n_steps=30)
+        got = np.asarray(side.datacollector.model_vars["level"][1:])
+        np.testing.assert_array_equal(got, engine.series("level")[0, : len(got)])
+    assert model.params.initial_trust == 0.5
+    assert PageState.from_model(model) == PageState(mode="stepwise_vs_forced", seed=12, params={"initial_trust": 0.5})
+    with pytest.raises(ParamError, match="compare = 'x' is not a comparison"):
+        SideBySideModel(compare="x")
+
+
+# --- lessons ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_each_lesson_shows_its_story(name):
+    lesson = LESSONS[name]
+    assert story_problems(lesson) == []
+    assert lesson.predict.rstrip().endswith("?")
+    assert len(lesson.watch.splitlines()) == 2
+
+
+def test_story_checks_tell_a_failing_run_apart():
+    lesson = LESSONS["forced_marriage"]
+    failing = next(s for s in range(100) if story_problems(lesson, s))
+    assert story_problems(lesson, failing)
+    assert find_seeds(lesson, range(lesson.seed, lesson.seed + 1), limit=1) == [lesson.seed]
+
+
+def test_little_red_hen_text_names_the_member_its_seed_makes_the_hen():
+    lesson = LESSONS["little_red_hen"]
+    (run,) = play(lesson.state(), steps=0)
+    u = [o.individualism for o in run.organizations]
+    hen = int(np.argmax(u)) + 1
+    assert f"organization {hen}" in lesson.watch and f"organization {hen}" in lesson.note
+
+
+# --- drawings -----------------------------------------------------------------------------------
+
+
+def test_network_greys_out_members_who_left_and_draws_one_edge_per_active_pair():
+    (run,) = play(LESSONS["little_red_hen"].state())
+    active = np.array([o.active for o in run.organizations])
+    assert 0 < active.sum() < len(active)
+    ax = Figure().add_subplot()
+    draw_network(ax, run.model)
+    edges, members, gone = ax.collections
+    k = int(active.sum())
+    assert len(edges.get_segments()) == k * (k - 1) // 2
+    assert len(members.get_offsets()) == k and len(gone.get_offsets()) == (~active).sum()
+    assert np.allclose(gone.get_facecolors()[0], to_rgba(GONE_COLOUR))
+
+
+def test_ladder_highlights_the_current_rung_and_stamps_a_dissolved_run():
+    model = PartnershipModel(seed=1, strategy="fixed", fixed_level=3)
+    ax = Figure().add_subplot()
+    draw_ladder(ax, model)
+    rungs = [t for t in ax.texts if t.get_text()[:2] in {f"{k} " for k in range(1, 6)}]
+    assert [t.get_text() for t in rungs if t.get_fontweight() == "bold"] == [f"3 {LEVEL_NAMES[3]}"]
+    # the gauge shows the mean trust on the rungs' scale
+    assert f"{model.mean_trust:.2f}" in [t.get_text() for t in ax.texts]
+    assert NEED[3] in [line.get_ydata()[0] for line in ax.lines]
+    (run,) = play(LESSONS["forced_marriage"].state())[1:]
+    ax = Figure().add_subplot()
+    draw_ladder(ax, run.model)
+    assert any(t.get_text() == f"DISSOLVED\nin month {run.dissolved_step}" for t in ax.texts)
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def test_animate_writes_a_gif_of_the_run(tmp_path, capsys):
+    out = tmp_path / "slides" / "run.gif"
+    assert cli(["animate", "--strategy", "funder_forced", "--seed", "12", "--out", str(out), "--steps", "3",
+                "--fps", "2", "--set", "initial_trust=0.35"]) == 0
+    assert "4 frames" in capsys.readouterr().out
+    with Image.open(out) as gif:
+        assert gif.n_frames == 4 and gif.size == (1120, 720)  # month 0 and months 1..3
+        assert gif.info["duration"] == 500  # 2 months a second
+        gif.seek(3)
+        assert gif.info["duration"] == 2000  # the outcome is held for two seconds
+    assert [p.name for p in out.parent.iterdir()] == ["run.gif"]  # no temporary file left behind
+    assert cli(["animate", "--seed", "1", "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "x", "--out", "a.gif"], "seed = 'x' must be a whole number"),
+    (["--seed", "1", "--out", "a.png"], "must be a .gif file"),
+    (["--seed", "1", "--out", "a.gif", "--steps", "121"], "steps = 121 is out of range (allowed: 1..120"),
+    (["--seed", "1", "--out", "a.gif", "--set", "quorum=2"], "quorum = 2.0 is out of range"),
+])
+def test_animate_rejects_bad_input(tmp_path, capsys, argv, message):
+    argv = [a if not a.endswith((".gif", ".png")) else str(tmp_path / a) for a in argv]
+    assert cli(["animate", *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_demo_refuses_a_busy_port_and_serves_the_page_app(capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        assert cli(["demo", "--port", str(port)]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert cli(["demo", "--port", "70000"]) == 2
+    command = server_command("127.0.0.1", 8765)
+    assert command[1:4] == ["-m", "solara", "run"] and command[4].endswith("sim/app.py")
+    assert "--production" in command
+
+
+def test_page_models_build_from_state():
+    assert isinstance(build_model(PageState()), ClassroomModel)
+    assert widget_specs(PageState(mode="leadership"))["compare"] == "leadership"
+    assert "leadership" not in widget_specs(PageState(mode="leadership"))
