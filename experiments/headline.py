@@ -499,9 +499,30 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": sim.Params().to_dict(),
         **provenance(),
     })
+    print()
+    print(comparison(res, numbers["early"]).to_string())
+    print()
     print(f"wrote {OUT.relative_to(ROOT)}/findings.md, report.html, figures/, tables/ "
           f"in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def comparison(res: Any, early: pd.DataFrame) -> pd.DataFrame:
+    """Stepwise against funder_forced at low and high trust (deadline 24, cultural distance 0.5): the console view."""
+    runs = res.runs
+    runs = runs[(runs["deadline"] == 24) & (runs["cultural_distance"] == 0.5)
+                & runs["strategy"].isin(["stepwise", "funder_forced"]) & runs["initial_trust"].isin([0.3, 0.85])]
+    g = runs.groupby(["initial_trust", "strategy"], sort=False)
+    table = pd.DataFrame({
+        "runs": g.size(),
+        "dissolved by month 120": g["dissolved"].mean().round(3),
+        "reached collaboration": g["first_step_level_4"].apply(lambda s: s.notna().mean()).round(3),
+        "mean benefit, 120 months": g["cumulative_benefit"].mean().round(1),
+    })
+    e = early.set_index("initial_trust")
+    table["mean benefit, first 24 months"] = [
+        round(float(e.loc[t, s]), 1) for t, s in table.index]
+    return table
 
 
 if __name__ == "__main__":
