@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..params import PARAMETERS, coerce_value
+from .run import add_set_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", default=PARAMETERS["strategy"].default, help="strategy name (default: %(default)s)")
     p.add_argument("--seed", required=True, help="the run's seed (a whole number), as shown on the page")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.gif", help="the GIF to write")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
-                   help="set a parameter by its MODEL.md name; repeat for several (e.g. --set initial_trust=0.5)")
+    add_set_option(p)
     p.add_argument("--steps", type=int, help="months to show (default: the run's n_steps; stops if it dissolves)")
     p.add_argument("--fps", type=float, default=4.0, help="months per second (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")

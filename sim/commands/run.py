@@ -14,6 +14,12 @@ import pandas as pd
 from ..params import PARAMETERS, coerce_value
 
 
+def add_set_option(p: argparse.ArgumentParser) -> None:
+    """``--set NAME=VALUE`` (repeatable): a parameter by its MODEL.md name, parsed by :func:`parse_sets`."""
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                   help="set a parameter by its MODEL.md name; repeat for several (e.g. --set initial_trust=0.5)")
+
+
 def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
     """``["name=value", ...]`` -> validated ``{name: value}``."""
     from ..cli import UserError
@@ -54,8 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategy", default=PARAMETERS["strategy"].default, help="strategy name (default: %(default)s)")
     p.add_argument("--runs", type=int, default=1000, help="number of runs (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
-                   help="set a parameter by its MODEL.md name; repeat for several (e.g. --set initial_trust=0.5)")
+    add_set_option(p)
     p.add_argument("--out", type=Path, help="folder to write runs.parquet and manifest.json into")
     p.add_argument("--series", action="store_true", help="also write every per-step series to series.npz")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out folder")
