@@ -139,7 +139,13 @@ class Organization(mesa.Agent):
     # --- its part of a step --------------------------------------------------
 
     def decide_contribution(self, need: float) -> None:
-        """Phase 1: contribute with a chance that grows with trust in the partners against the level's need."""
+        """Phase 1: contribute with a chance that grows with trust in the partners against the level's need.
+
+        A designated free rider (``index < free_riders``) never does its share.
+        """
+        if self.index < self.model.params.free_riders:
+            self.contributed = False
+            return
         p = rules.contribution_probability(
             self.mean_trust_given(), need, self.individualism, self.model.params.contribution_bias
         )

@@ -164,6 +164,9 @@ class _Batch:
         self.mean_k = _rowsum(k * self.active) / self.n_active
         self.total_cap = _rowsum(self.cap)
         org = np.arange(n, dtype=np.uint64)
+        # Members who may contribute: active, and not one of the run's designated free riders.
+        self.free_rider = org[None, :] < params["free_riders"][:, None].astype(np.uint64)
+        self.willing = self.active & ~self.free_rider
         self.draws = [(Purpose.CONTRIBUTE, org), (Purpose.SUCCESS, np.zeros(1, dtype=np.uint64)),
                       (Purpose.MISJUDGE, pair_index(n)), (Purpose.EXIT, org)]
 
@@ -172,7 +175,7 @@ class _Batch:
         for name in ("rows", "keys", "sector", "k", "l", "u", "h", "active", "T", "other", "dist", "cap",
                      "n_active", "pairs", "n_sectors", "min_members", "strategy", "level", "funded", "climb",
                      "streak", "cumben", "rowsum", "misjudge_base", "lead_soften", "alive", "mean_k", "total_cap",
-                     "no_pair"):
+                     "no_pair", "free_rider", "willing"):
             setattr(self, name, getattr(self, name)[keep])
         self.params = {key: v[keep] for key, v in self.params.items()}
         present = dict.fromkeys(self.strategy.tolist())
@@ -231,7 +234,7 @@ def run_batch(
             # 1. Contribution, reading trust at the start of the step.
             tau = b.rowsum / np.maximum(n_a - 1, 1)[:, None]
             p_contrib = rules.contribution_probability(tau, need[:, None], b.u, p["contribution_bias"][:, None])
-            x = (u_contrib < p_contrib) & b.active
+            x = (u_contrib < p_contrib) & b.willing
             contributed = _rowsum(b.cap * x)
             share = contributed / b.total_cap
             n_pairs = n_a * (n_a - 1)
@@ -293,6 +296,7 @@ def run_batch(
             left = leaving.any(axis=1)
             if left.any():
                 b.active = b.active & ~leaving
+                b.willing = b.active & ~b.free_rider
                 b.n_active = np.count_nonzero(b.active, axis=1)
                 act = b.active[left]
                 b.pairs[left] = act[:, :, None] & act[:, None, :] & ~np.eye(b.n, dtype=bool)
@@ -369,6 +373,7 @@ def run_batch(
                     out["cumulative_benefit"][gone, col:] = b.cumben[dissolving][:, None]
                 b.alive &= ~dissolving
                 b.active[dissolving] = False
+                b.willing[dissolving] = False
                 b.n_active[dissolving] = 0
                 b.pairs[dissolving] = 0.0
                 b.T[dissolving] = 0.0

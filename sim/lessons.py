@@ -160,20 +160,10 @@ def _slow_and_steady(runs: Sequence[Played]) -> list[str]:
     return out
 
 
-def _hen(run: Played) -> tuple[int, float, float]:
-    """The least willing member (most individualistic), its individualism, and the highest of the others'."""
-    u = np.array([o.individualism for o in run.organizations])
-    hen = int(np.argmax(u))
-    return hen, float(u[hen]), float(np.delete(u, hen).max())
-
-
 def _little_red_hen(runs: Sequence[Played]) -> list[str]:
     (run,) = runs
-    hen, u_hen, u_rest = _hen(run)
+    hen = 0  # free_riders = 1: organization 1 never does its share
     out = []
-    if u_hen < 0.85 or u_rest > 0.45:
-        out.append(f"one member should believe in going alone (individualism {u_hen:.2f}) and no other "
-                   f"(highest other {u_rest:.2f})")
     for month in (24, 48):
         if len(run.trust) <= month or np.isnan(run.trust[month][:, hen]).all():
             out.append(f"organization {hen + 1} should still be a member at month {month}")
@@ -268,17 +258,16 @@ LESSONS: dict[str, Lesson] = {
             name="little_red_hen",
             title="The Little Red Hen",
             mode="single",
-            seed=319,
-            params={"trait_spread": 0.5, "free_rider_penalty": 0.3, "quorum": 0.5},
-            predict=("One of these six organizations believes it does better going alone and rarely does "
-                     "its share of the work. What happens to the others' trust in it, and to the partnership?"),
-            watch=("Watch organization 2's edges stay red while every other tie turns blue: partners who see "
+            seed=30,
+            params={"free_riders": 1, "free_rider_penalty": 0.3, "quorum": 0.5},
+            predict=("One of these six organizations never does its share of the work (free_riders 1: "
+                     "organization 1). What happens to the others' trust in it, and to the partnership?"),
+            watch=("Watch organization 1's edges stay red while the other ties turn blue: partners who see "
                    "it hold back trust it less.\n"
-                   "The partnership is stuck on cooperation for years; in the end organization 2 walks out."),
-            note=("The model has no setting for one member alone: this lesson widens the spread of traits "
-                  "(trait_spread 0.5) and raises free_rider_penalty to 0.3, and its seed happens to give "
-                  "organization 2 an individualism of 1 while every other member's stays below 0.4. "
-                  "quorum 0.5 lets the others carry on when one member leaves."),
+                   "The partnership struggles to climb while it carries the free rider; in the end organization "
+                   "1 walks out."),
+            note=("free_riders 1 makes organization 1 hold back every month; free_rider_penalty 0.3 makes "
+                  "seeing it cost more trust, and quorum 0.5 lets the others carry on when one member leaves."),
             story=_little_red_hen,
         ),
         Lesson(

@@ -166,6 +166,7 @@ class PartnershipModel(mesa.Model):
         exit_base: float = _DEFAULT["exit_base"],
         exit_gap: float = _DEFAULT["exit_gap"],
         identity_weight: float = _DEFAULT["identity_weight"],
+        free_riders: int = _DEFAULT["free_riders"],
         **more: Any,
     ) -> None:
         # The keywords above are the vocabulary; `more` takes parameters added to sim.params since.

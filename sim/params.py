@@ -113,6 +113,9 @@ class Params:
     )
     exit_gap: float = _p(0.05, 0.0, 10.0, "exit pressure per unit of trust below the level's need")
     identity_weight: float = _p(0.0009, 0.0, 1.0, "exit pressure from identity threat at levels above cooperation")
+    free_riders: int = _p(
+        0, 0, 64, "members who never do their share: organizations 1..free_riders never contribute", "organizations"
+    )
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():

@@ -239,3 +239,19 @@ def test_property_invariants_hold_for_any_valid_parameters(params, strategy, see
     params.setdefault("n_steps", 30)
     r = sim.simulate(n_runs=8, seed=seed, strategy=strategy, **params)
     check_invariants(r)
+
+
+def test_designated_free_riders_never_contribute_and_lose_their_partners_trust():
+    r = sim.simulate(n_runs=400, seed=21, n_orgs=6, free_riders=2, initial_trust=0.6, quorum=0.0, n_steps=36,
+                     keep=["contribution_rate", "active", "level"])
+    rate, active = r.series("contribution_rate"), r.series("active")
+    full = active == 6
+    assert np.all(rate[full] <= 4 / 6 + 1e-12)  # organizations 1 and 2 never contribute
+    from sim.model import PartnershipModel
+
+    no_exit = dict(exit_base=0.0, exit_gap=0.0, identity_weight=0.0)
+    for seed in r.seeds[:5]:
+        m = PartnershipModel(seed=int(seed), n_orgs=6, free_riders=2, initial_trust=0.6, n_steps=36, **no_exit)
+        m.run_model()
+        received = np.nanmean(m.trust_matrix(), axis=0)  # partners' mean trust in each organization
+        assert received[:2].max() < received[2:].min()  # partners trust the free riders least

@@ -15,8 +15,13 @@ schedule_interval grant_term quorum trait_spread miscommunication misperception 
 success_slope exit_base exit_gap identity_weight""".split()
 
 
+#: Parameters the project added to MODEL.md's vocabulary (documented in docs/ODD.md).
+ADDED = ["free_riders"]
+
+
 def test_vocabulary_is_model_md():
-    assert list(PARAMETERS) == MODEL_MD_NAMES
+    assert list(PARAMETERS) == MODEL_MD_NAMES + ADDED
+    assert PARAMETERS["free_riders"].default == 0  # an addition must leave MODEL.md's model unchanged
     for spec in PARAMETERS.values():
         assert spec.meaning
         if spec.name != "strategy":

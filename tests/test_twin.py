@@ -50,6 +50,8 @@ def draw_parameters(rng: np.random.Generator, k: int) -> dict:
             hi = min(hi, 48)
         if name == "benefit_target":
             hi = 60.0
+        if name == "free_riders":
+            hi = 3  # a few designated free riders, not a table of them
         u = rng.random()
         if spec.kind is int:
             if name in ("fixed_level", "forced_level") or u < 0.15:
@@ -134,6 +136,7 @@ def test_docking_sample_covers_the_model(docking):
         assert mine.sum() >= 40, name
         assert dissolved[mine].any() and (~dissolved[mine]).any(), f"{name}: need both dissolved and surviving runs"
     assert n_orgs.min() == 2 and n_orgs.max() == 20
+    assert sum(p["free_riders"] > 0 for p in sets) >= 10, "designated free riders too rare"
     assert 0.2 < dissolved.mean() < 0.9
     assert (level == 5).any(axis=1).sum() >= 10, "level 5 (multisector) too rare"
     for k in range(1, 6):
