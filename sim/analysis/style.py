@@ -131,6 +131,7 @@ _RC = {
     "lines.linewidth": 1.8,
     "hatch.linewidth": 0.8,
     "svg.fonttype": "none",
+    "svg.hashsalt": "trustladder",  # stable element ids: the same figure gives the same SVG file
     "figure.constrained_layout.use": True,
 }
 
