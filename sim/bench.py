@@ -13,9 +13,12 @@ import tracemalloc
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .results import DEFAULT_CHUNK, simulate
 
-__all__ = ["Workload", "engine_throughput", "engine_peak_memory", "mesa_throughput", "run_benchmark"]
+__all__ = ["Workload", "engine_throughput", "engine_peak_memory", "mesa_throughput", "rng_throughput",
+           "run_benchmark"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,33 @@ def mesa_throughput(w: Workload, runs: int = 30, repeats: int = 3) -> dict[str, 
     return {"runs": runs, "seconds": best, "run_steps_per_second": runs * w.n_steps / best, "repeats": repeats}
 
 
+def rng_throughput(runs: int = 10_000, draws: int = 64, repeats: int = 5) -> dict[str, float]:
+    """Milliseconds per step to draw ``draws`` uniforms for each of ``runs`` runs.
+
+    ``streams``: the engine's counter-based SplitMix64 streams (keyed by run,
+    step, purpose and index); ``philox``: NumPy's Philox-4x32-10 generator
+    drawing as many doubles sequentially (a reference point: it is neither
+    keyed nor batch-invariant).
+    """
+    from .rng import Purpose, run_keys, run_seeds, uniforms
+
+    keys = run_keys(run_seeds(1, runs))
+    idx = np.arange(draws, dtype=np.uint64)
+    gen = np.random.Generator(np.random.Philox(1))
+
+    def best(fn) -> float:
+        times = []
+        for rep in range(repeats):
+            t0 = time.perf_counter()
+            fn(rep)
+            times.append(time.perf_counter() - t0)
+        return 1000 * min(times)
+
+    streams = best(lambda step: uniforms(keys, step + 1, Purpose.MISJUDGE, idx))
+    philox = best(lambda step: gen.random((runs, draws)))
+    return {"runs": runs, "draws": draws, "streams_ms": streams, "philox_ms": philox}
+
+
 def engine_peak_memory(w: Workload, runs: int) -> dict[str, float]:
     """Peak traced memory (MiB) of simulating ``runs`` runs of the workload, keeping every series."""
     tracemalloc.start()
@@ -101,6 +131,7 @@ def run_benchmark(w: Workload, *, memory_runs: tuple[int, ...] = (5_000, 20_000)
     if mesa_runs > 0:
         out["mesa"] = mesa_throughput(w, min(mesa_runs, w.runs), repeats)
         out["engine_over_mesa"] = out["engine"]["run_steps_per_second"] / out["mesa"]["run_steps_per_second"]
+    out["rng"] = rng_throughput()
     mem = [engine_peak_memory(w, r) for r in memory_runs]
     out["memory"] = mem
     if len(mem) >= 2:

@@ -55,6 +55,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"mesa:     {m['run_steps_per_second']:,.0f} run-steps/s (Mesa twin, first {m['runs']} runs, model and "
               f"agent reporters collected every step; {m['seconds']:.2f} s, best of {m['repeats']})")
         print(f"          engine / mesa: {out['engine_over_mesa']:,.0f}x")
+    g = out["rng"]
+    print(f"streams:  {g['streams_ms']:.1f} ms a step for {g['runs']:,} runs x {g['draws']} draws "
+          f"(NumPy's Philox-4x32-10, sequential: {g['philox_ms']:.1f} ms)")
     for m in out["memory"]:
         print(f"memory:   {m['runs']:,} runs, every series kept: peak {m['peak_mib']:,.1f} MiB "
               f"({m['bytes_per_run'] / 1024:.1f} KiB per run)")
