@@ -20,7 +20,7 @@ def load_results(path: "str | os.PathLike[str]") -> "sweep.SweepResults":  # noq
 
 __version__ = "0.1.0"
 #: Bumped whenever a change alters any run's numbers (sweeps record it to refuse a stale resume).
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 
 __all__ = [
     "PARAMETERS",

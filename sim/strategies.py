@@ -204,10 +204,7 @@ def review_grant(s: StrategyState, *, deadline_review: bool) -> None:
     ends = s.step >= p["grant_term"]
     if deadline_review:
         ends |= (s.step == p["deadline"]) & (s.cumulative_benefit < p["benefit_target"])
-    ended = s.funded & ends
-    if ended.any():
-        s.funded[ended] = False
-        s.climb_count[ended] = 0
+    s.funded[s.funded & ends] = False
 
 
 # --- the five strategies of MODEL.md ----------------------------------------

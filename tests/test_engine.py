@@ -255,3 +255,13 @@ def test_designated_free_riders_never_contribute_and_lose_their_partners_trust()
         m.run_model()
         received = np.nanmean(m.trust_matrix(), axis=0)  # partners' mean trust in each organization
         assert received[:2].max() < received[2:].min()  # partners trust the free riders least
+
+
+def test_funder_patient_without_money_is_stepwise():
+    # With grant 0 the funder pays nothing and holds no one, so "the stepwise rules with a grant until
+    # grant_term" must be stepwise exactly: the grant's end must not touch the climb counter.
+    seeds = run_seeds(31, 300)
+    patient = sim.simulate(seeds=seeds, strategy="funder_patient", grant=0.0, initial_trust=0.5, grant_term=30)
+    stepwise = sim.simulate(seeds=seeds, strategy="stepwise", grant=0.0, initial_trust=0.5, grant_term=30)
+    for name in SERIES:
+        np.testing.assert_array_equal(patient.series(name), stepwise.series(name))
