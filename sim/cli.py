@@ -51,11 +51,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ParamError, UserError, FileNotFoundError) as exc:
-        print(f"trustladder {args.command}: error: {exc}", file=sys.stderr)
+    except (ParamError, UserError, OSError) as exc:
+        # OSError: a missing file, an --out that is a file, a folder we may not write...
+        text = str(exc) if not isinstance(exc, OSError) or not exc.filename else f"{exc.strerror}: {exc.filename}"
+        print(f"trustladder {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"trustladder {args.command}: interrupted", file=sys.stderr)
+        hint = "; finished chunks are kept: run it again with --resume" if args.command == "sweep" else ""
+        print(f"trustladder {args.command}: interrupted{hint}", file=sys.stderr)
         return 130
 
 

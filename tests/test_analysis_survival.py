@@ -148,3 +148,16 @@ def test_survival_after_grant_on_a_sweep_counts_the_survivors(grid):
         assert row["alive_at_grant_term"] == len(alive)
         # Horizon 60 = grant_term + 24: every survivor is followed to the end of the window.
         assert row["survival"] == pytest.approx(1 - alive["dissolved"].mean())
+
+
+def test_after_grant_is_undefined_not_zero_when_the_grant_outlasts_the_horizon(tmp_path):
+    from sim.analysis.survival import grant_ends_in_horizon, survival_after_grant
+    from sim.sweep import load_results, run_sweep
+
+    spec = tmp_path / "short.toml"
+    spec.write_text('name = "short"\nstrategies = ["stepwise", "funder_forced"]\nreplicates = 10\nn_steps = 24\n'
+                    'seed = 3\nkeep_series = []\n[factors]\ninitial_trust = [0.3, 0.8]\n')
+    res = load_results(run_sweep(spec, tmp_path / "out", progress=False))
+    assert not grant_ends_in_horizon(res)  # grant_term 36 > 24 steps
+    table = survival_after_grant(res)
+    assert table["share_alive_at_grant_term"].isna().all() and table["survival_unconditional"].isna().all()

@@ -71,3 +71,24 @@ def test_every_subcommand_and_option_has_help():
 def test_console_script_help_runs():
     done = subprocess.run([sys.executable, "-m", "sim.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "run" in done.stdout and "bench" in done.stdout
+
+
+def test_strategy_by_set_or_flag_and_their_conflict(capsys):
+    assert main(["run", "--runs", "50", "--set", "strategy=fixed"]) == 0
+    assert "fixed" in capsys.readouterr().out
+    assert main(["run", "--runs", "50", "--strategy", "stepwise", "--set", "strategy=fixed"]) == 2
+    assert "disagree" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_and_a_run_folder_given_to_analysis(tmp_path, capsys):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("x")
+    assert main(["run", "--runs", "10", "--out", str(afile)]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    out = tmp_path / "batch"
+    assert main(["run", "--runs", "20", "--out", str(out)]) == 0
+    capsys.readouterr()
+    for argv in (["analyze"], ["plot"], ["report"], ["export", "--csv"]):
+        assert main([*argv, str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "a `trustladder run` folder, not a sweep's" in err and "Traceback" not in err

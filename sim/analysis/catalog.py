@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..params import PARAMETERS
 from .data import OUTCOMES, AnalysisError, factor_names, strategy_order
+from .survival import grant_ends_in_horizon
 
 __all__ = ["FIGURE_KINDS", "FigureSpec", "default_where", "figure_specs", "is_grid", "sampling_method"]
 
@@ -156,7 +157,7 @@ def figure_specs(results: Any, kinds: Sequence[str] | None = None, *, where: Map
                                         "Kaplan-Meier survival of the partnerships (share not dissolved), "
                                         "95 % pointwise confidence bands, censored at the horizon"
                                         + (f"; {_where_text(w)}" if w else "") + "."))
-            else:
+            elif grant_ends_in_horizon(results):
                 specs.append(FigureSpec(kind, "survival-after-grant",
                                         lambda w=w, fc=fc: F.plot_survival_after_grant(results, window, where=w,
                                                                                        facet=fc),

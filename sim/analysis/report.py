@@ -22,7 +22,7 @@ from .catalog import FigureSpec, figure_specs, is_grid, sampling_method
 from .data import OUTCOMES, as_results, factor_names, horizon, strategy_order
 from .stats import compare_strategies, outcome_table
 from .style import figure_bytes
-from .survival import DEFAULT_WINDOW, logrank_tests, survival_after_grant, survival_summary
+from .survival import DEFAULT_WINDOW, grant_ends_in_horizon, logrank_tests, survival_after_grant, survival_summary
 
 __all__ = ["build_report", "write_report", "REPORT_OUTCOMES"]
 
@@ -206,21 +206,12 @@ def build_report(results: Any, *, title: str | None = None, outcomes: Sequence[s
                          _table(cs, [*cell_by, "strategy", "n", "dissolved", "survival", "low", "high"]))
     sections.append(("survival", "Partnership survival", body))
 
-    ag = survival_after_grant(results, window)
-    body = _table(ag, ["strategy", "n", "alive_at_grant_term", "share_alive_at_grant_term", "window",
-                       "window_observed", "dissolved_in_window", "survival", "low", "high",
-                       "survival_unconditional"])
-    body += (f'<p class="note">Of the partnerships still together at the end of step grant_term, the Kaplan-Meier '
-             f"share still together {window} months later (window_observed is shorter when the horizon ends "
-             "first). survival_unconditional = share alive at grant_term &times; that survival.</p>")
-    if multi:
-        body += "<h3>Log-rank tests after the grant</h3>" + _table(logrank_tests(results, after_grant=True,
-                                                                                 window=window))
-    if cell_by:
-        ac = survival_after_grant(results, window, by=cell_by)
-        body += _details(f"Per cell ({' x '.join(cell_by)})",
-                         _table(ac, [*cell_by, "strategy", "alive_at_grant_term", "survival", "low", "high"]))
-    sections.append(("after-grant", "Survival after the money stops", body))
+    if not grant_ends_in_horizon(results):
+        body = (f'<p class="note">grant_term is at or beyond the horizon ({horizon(results)} steps) in every run: '
+                "there is no time after the grant to measure.</p>")
+        sections.append(("after-grant", "Survival after the money stops", body))
+    else:
+        sections.append(_after_grant_section(results, window, multi, cell_by))
 
     method = sampling_method(results)
     if method in ("sobol", "morris"):
@@ -276,3 +267,22 @@ def write_report(results: Any, path: str | Path | None = None, **kwargs: Any) ->
     path = Path(path)
     write_bytes_atomic(path, build_report(results, **kwargs).encode("utf-8"))
     return path
+
+
+def _after_grant_section(results: Any, window: int, multi: bool, cell_by: list[str]) -> tuple[str, str, str]:
+    """The report's "survival after the money stops" section."""
+    ag = survival_after_grant(results, window)
+    body = _table(ag, ["strategy", "n", "alive_at_grant_term", "share_alive_at_grant_term", "window",
+                       "window_observed", "dissolved_in_window", "survival", "low", "high",
+                       "survival_unconditional"])
+    body += (f'<p class="note">Of the partnerships still together at the end of step grant_term, the Kaplan-Meier '
+             f"share still together {window} months later (window_observed is shorter when the horizon ends "
+             "first). survival_unconditional = share alive at grant_term &times; that survival.</p>")
+    if multi:
+        body += "<h3>Log-rank tests after the grant</h3>" + _table(logrank_tests(results, after_grant=True,
+                                                                                 window=window))
+    if cell_by:
+        ac = survival_after_grant(results, window, by=cell_by)
+        body += _details(f"Per cell ({' x '.join(cell_by)})",
+                         _table(ac, [*cell_by, "strategy", "alive_at_grant_term", "survival", "low", "high"]))
+    return ("after-grant", "Survival after the money stops", body)

@@ -296,6 +296,19 @@ def logrank_tests(results: Any, *, reference: str | None = None, by: Sequence[st
     return pd.DataFrame(rows)
 
 
+def _grant_term_of(results: Any, runs: pd.DataFrame) -> np.ndarray:
+    if "grant_term" in runs.columns:
+        return runs["grant_term"].to_numpy(dtype=float)
+    return np.full(len(runs), _base_value(results, "grant_term"))
+
+
+def grant_ends_in_horizon(results: Any, runs: pd.DataFrame | None = None) -> bool:
+    """Whether any run's grant_term ends before its horizon (else there is no "after the grant" to measure)."""
+    results = as_results(results)
+    runs = results.runs if runs is None else runs
+    return bool(np.any(_grant_term_of(results, runs) < _horizon_of(results, runs)))
+
+
 def after_grant_data(results: Any, runs: pd.DataFrame, window: int = DEFAULT_WINDOW
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Time since grant_term, event and per-run observed window, for runs alive at grant_term.
@@ -309,10 +322,7 @@ def after_grant_data(results: Any, runs: pd.DataFrame, window: int = DEFAULT_WIN
         raise AnalysisError(f"window = {window!r} must be a whole number of months >= 1")
     hz = _horizon_of(results, runs)
     t, e = survival_data(runs, hz)
-    if "grant_term" in runs.columns:
-        g = runs["grant_term"].to_numpy(dtype=float)
-    else:
-        g = np.full(len(runs), _base_value(results, "grant_term"))
+    g = _grant_term_of(results, runs)
     alive = (t > g) & (g < hz)
     w = np.minimum(float(window), hz - g)[alive]
     rel = (t - g)[alive]
@@ -352,11 +362,13 @@ def survival_after_grant(results: Any, window: int = DEFAULT_WINDOW, *, by: Sequ
     rows, curves = [], {}
     for key, s, sub in _groups(runs, by, order):
         t, e, w = after_grant_data(results, sub, window)
+        # Runs whose grant_term is at or past their horizon say nothing about life after the grant.
+        observable = int(np.sum(_grant_term_of(results, sub) < _horizon_of(results, sub)))
         row = {**dict(zip(by, key, strict=False)), "strategy": s, "n": len(sub), "alive_at_grant_term": int(len(t)),
-               "share_alive_at_grant_term": len(t) / len(sub), "window": int(window)}
+               "share_alive_at_grant_term": len(t) / observable if observable else np.nan, "window": int(window)}
         if len(t) == 0:
             row.update({"window_observed": np.nan, "dissolved_in_window": 0, "survival": np.nan, "low": np.nan,
-                        "high": np.nan, "survival_unconditional": 0.0 if len(sub) else np.nan})
+                        "high": np.nan, "survival_unconditional": 0.0 if observable else np.nan})
         else:
             observed = int(w.min())
             curve = kaplan_meier(t, e, horizon=int(w.max()), confidence_level=confidence_level, ci_method=ci_method)
@@ -364,7 +376,7 @@ def survival_after_grant(results: Any, window: int = DEFAULT_WINDOW, *, by: Sequ
             row.update({"window_observed": observed, "dissolved_in_window": int(e.sum()),
                         "survival": curve.survival[observed], "low": curve.low[observed],
                         "high": curve.high[observed],
-                        "survival_unconditional": len(t) / len(sub) * curve.survival[observed]})
+                        "survival_unconditional": len(t) / observable * curve.survival[observed]})
         rows.append(row)
     if not rows:
         raise AnalysisError("survival_after_grant: no runs in the selection")

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ..params import PARAMETERS, coerce_value
+from ..params import PARAMETERS
 from .run import add_set_option
 
 
@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "trust, level and cumulative benefit so far, drawn as on the classroom page (trustladder demo)."
         ),
     )
-    p.add_argument("--strategy", default=PARAMETERS["strategy"].default, help="strategy name (default: %(default)s)")
+    p.add_argument("--strategy", help=f"strategy name (default: {PARAMETERS['strategy'].default})")
     p.add_argument("--seed", required=True, help="the run's seed (a whole number), as shown on the page")
     p.add_argument("--out", type=Path, required=True, metavar="FILE.gif", help="the GIF to write")
     add_set_option(p)
@@ -33,10 +33,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..animate import animate_run
     from ..cli import UserError
-    from .run import parse_sets
+    from .run import parse_sets, with_strategy
 
-    params = parse_sets(args.set)
-    params["strategy"] = coerce_value("strategy", args.strategy)
+    params = with_strategy(parse_sets(args.set), args.strategy)
+    if args.out.exists() and args.out.is_dir():
+        raise UserError(f"--out {args.out}: is a folder; give a file name ending in .gif")
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite it")
     t0 = time.perf_counter()

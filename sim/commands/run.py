@@ -33,6 +33,17 @@ def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def with_strategy(params: dict[str, Any], strategy: str | None) -> dict[str, Any]:
+    """Add ``--strategy`` to the ``--set`` parameters; both may name it, if they agree."""
+    from ..cli import UserError
+
+    if strategy is not None:
+        if "strategy" in params and params["strategy"] != strategy:
+            raise UserError(f"--strategy {strategy} and --set strategy={params['strategy']} disagree")
+        params["strategy"] = coerce_value("strategy", strategy)
+    return params
+
+
 def summary_table(summary: pd.DataFrame, n_steps: int) -> pd.DataFrame:
     """A short outcome table per strategy (mean over runs)."""
     g = summary.groupby("strategy", sort=False)
@@ -57,7 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "--out, and prints a summary table."
         ),
     )
-    p.add_argument("--strategy", default=PARAMETERS["strategy"].default, help="strategy name (default: %(default)s)")
+    p.add_argument("--strategy", help=f"strategy name (default: {PARAMETERS['strategy'].default})")
     p.add_argument("--runs", type=int, default=1000, help="number of runs (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
     add_set_option(p)
@@ -72,10 +83,11 @@ def main(args: argparse.Namespace) -> int:
     from ..cli import UserError
     from ..manifest import now_iso, provenance, write_bytes_atomic, write_json_atomic
 
-    params = parse_sets(args.set)
-    params["strategy"] = coerce_value("strategy", args.strategy)
+    params = with_strategy(parse_sets(args.set), args.strategy)
     if args.runs < 1:
         raise UserError(f"--runs {args.runs}: must be at least 1")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out}: exists and is not a folder")
     if args.out is not None and args.out.exists() and any(args.out.iterdir()) and not args.force:
         raise UserError(f"{args.out} exists and is not empty; pass --force to overwrite it")
     started = now_iso()

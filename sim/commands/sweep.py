@@ -81,6 +81,12 @@ def main(args: argparse.Namespace) -> int:
         print(f"out:     {out}" + (" (exists)" if out.exists() else ""))
         return 0
 
+    from ..sweep.store import read_manifest
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    before = read_manifest(out) if args.resume and (out / "manifest.json").exists() else {}
+    chunk_size = int(before.get("chunk_size") or plan.chunk_size)  # a resumed sweep keeps its chunks
     try:
         executor = make_executor(args.workers, args.dask_local, args.dask_scheduler)
     except (ValueError, ImportError) as exc:
@@ -90,16 +96,17 @@ def main(args: argparse.Namespace) -> int:
         with executor:
             if not args.quiet:
                 print(f"{spec.name}: {plan.n_cells:,} cells, {plan.min_runs:,}"
-                      f"{'+' if spec.precision else ''} runs in chunks of {plan.chunk_size:,} on {executor.label}",
+                      f"{'+' if spec.precision else ''} runs in chunks of {chunk_size:,} on {executor.label}"
+                      + (" (resuming)" if before else ""),
                       file=sys.stderr)
             run_sweep(spec, out, executor=executor, chunk_size=args.chunk_size, resume=args.resume,
                       force=args.force, progress=False if args.quiet else None)
     except ResumeError as exc:
         raise UserError(str(exc)) from None
     elapsed = time.perf_counter() - t0
-    if not args.quiet:
-        from ..sweep.store import read_manifest
-
+    if not args.quiet and before.get("status") == "complete":
+        print(f"{out}: already complete, nothing to do; load it with sim.load_results({str(out)!r})")
+    elif not args.quiet:
         n = read_manifest(out)["n_runs"]
         print(f"wrote {out}: {n:,} runs in {_fmt_seconds(elapsed)} ({n / elapsed:,.0f} runs/s); "
               f"load it with sim.load_results({str(out)!r})")

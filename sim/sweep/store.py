@@ -73,7 +73,15 @@ def read_manifest(out: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{out}: no {MANIFEST} (not a sweep results folder)")
     with open(path) as fh:
-        return json.load(fh)
+        manifest = json.load(fh)
+    if manifest.get("kind") == "run":
+        raise NotASweepError(f"{out}: a `trustladder run` folder, not a sweep's: read its runs.parquet with "
+                             "pandas; analyze, plot, report and export take a folder written by `trustladder sweep`")
+    return manifest
+
+
+class NotASweepError(FileNotFoundError):
+    """The folder holds results, but not a sweep's."""
 
 
 @dataclass
