@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "design) and, if the sweep saved them, series_<name>.csv, into DIR/csv (or --to)."
         ),
     )
-    p.add_argument("results", type=Path, help="a sweep's results folder (with manifest.json)")
+    p.add_argument("results", type=Path, metavar="DIR", help="a sweep's results folder (with manifest.json)")
     p.add_argument("--csv", action="store_true", required=True, help="write CSV (the only format for now)")
     p.add_argument("--to", type=Path, help="folder for the CSV files (default: RESULTS/csv)")
     p.set_defaults(func=main)

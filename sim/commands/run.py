@@ -124,5 +124,5 @@ def main(args: argparse.Namespace) -> int:
             **provenance(),
         })
         tmp.rename(args.out)
-        print(f"wrote {args.out}/runs.parquet and manifest.json")
+        print(f"wrote {args.out}/runs.parquet{', series.npz' if args.series else ''} and manifest.json")
     return 0
