@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
             "TrustLadder: simulate trust between organizations along the relationship ladder "
             "(networking, coordination, cooperation, collaboration, multisector collaboration)."
         ),
-        epilog="Run 'trustladder COMMAND --help' for a command's options. Parameters use the model's vocabulary (docs/ODD.md).",
+        epilog=("Run 'trustladder COMMAND --help' for a command's options. "
+                "Parameters use the model's vocabulary (docs/ODD.md)."),
     )
     parser.add_argument("--version", action="version", version=f"trustladder {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -177,13 +177,18 @@ def param_names() -> list[str]:
     return list(PARAMETERS)
 
 
+def did_you_mean(name: object, choices: Any) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` to ``name``, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def check_name(name: str) -> ParamSpec:
     """Return the spec of ``name`` or raise a ParamError suggesting the closest name."""
     try:
         return PARAMETERS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, PARAMETERS, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, PARAMETERS)
         raise ParamError(f"unknown parameter {name!r}{hint} (known: {', '.join(PARAMETERS)})") from None
 
 

@@ -23,7 +23,6 @@ elementwise. The Mesa model calls the same functions with arrays of one run.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -157,10 +156,9 @@ def check_strategy(name: object) -> None:
     """Raise a ParamError naming the unknown strategy and the closest registered one."""
     if isinstance(name, str) and name in _REGISTRY:
         return
-    from .params import ParamError
+    from .params import ParamError, did_you_mean
 
-    close = difflib.get_close_matches(str(name), _REGISTRY, n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, _REGISTRY)
     raise ParamError(f"strategy = {name!r} is not a registered strategy{hint} (allowed: {', '.join(_REGISTRY)})")
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..levels import LEVEL_NAMES, N_LEVELS
-from ..params import PARAMETERS, ParamError
+from ..params import PARAMETERS, ParamError, did_you_mean
 
 __all__ = [
     "SweepData",
@@ -238,10 +238,7 @@ def check_outcome(name: str) -> OutcomeInfo:
     try:
         return OUTCOMES[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, OUTCOMES, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, OUTCOMES)
         raise AnalysisError(f"unknown outcome {name!r}{hint} (known: {', '.join(OUTCOMES)})") from None
 
 

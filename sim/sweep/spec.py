@@ -30,7 +30,6 @@ Shape::
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import SERIES, SUMMARY_OUTCOMES
-from ..params import PARAMETERS, ParamError, check_value
+from ..params import PARAMETERS, ParamError, check_value, did_you_mean
 from ..strategies import strategy_names
 
 __all__ = [
@@ -210,9 +209,7 @@ def _is_num(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _suggest(name: str, choices: Any) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
+_suggest = did_you_mean
 
 
 def _param_problem(name: str, value: Any) -> str | None:
