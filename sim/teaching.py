@@ -550,7 +550,7 @@ def draw_series(axes: Sequence, runs: Sequence[PartnershipModel], labels: Sequen
     ax_level.set_yticklabels([name.split()[0] for name in LEVEL_NAMES], fontsize=_SMALL)
     ax_level.set_title("level on the ladder", fontsize=_TEXT, loc="left")
     ax_benefit.set_ylim(bottom=0)
-    ax_benefit.set_title("cumulative community benefit", fontsize=_TEXT, loc="left")
+    ax_benefit.set_title("community benefit so far", fontsize=_TEXT, loc="left")
     ax_benefit.set_xlabel("month", fontsize=_TEXT)
     for ax in axes:
         ax.set_xlim(0, n_steps)
