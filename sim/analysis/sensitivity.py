@@ -82,6 +82,15 @@ def _problem(results: Any, sampling: dict[str, Any]) -> dict[str, Any]:
     return {"num_vars": len(names), "names": names, "bounds": [list(map(float, b)) for b in problem["bounds"]]}
 
 
+def _design(results: Any, method: str, what: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The results, their sampling section and SALib problem, checked to come from ``method``'s sampler."""
+    results = as_results(results)
+    sampling = sampling_info(results)
+    if sampling["method"] != method:
+        raise AnalysisError(f"{what} a sweep sampled with method {method!r} (this one: {sampling['method']!r})")
+    return results, sampling, _problem(results, sampling)
+
+
 def point_outcomes(results: Any, outcome: str, strategy: str) -> pd.DataFrame:
     """Per point (in ``point_id`` order): the outcome averaged over replicates, their variance and count.
 
@@ -174,12 +183,7 @@ def sobol_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,
     """
     from SALib.analyze import sobol
 
-    results = as_results(results)
-    sampling = sampling_info(results)
-    if sampling["method"] != "sobol":
-        raise AnalysisError(f"Sobol indices need a sweep sampled with method 'sobol' (this one: "
-                            f"{sampling['method']!r})")
-    problem = _problem(results, sampling)
+    results, sampling, problem = _design(results, "sobol", "Sobol indices need")
     second = bool(sampling.get("calc_second_order", True))
     d = problem["num_vars"]
     rows, rows2, notes, noise = [], [], [], []
@@ -226,12 +230,7 @@ def morris_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,
     """
     from SALib.analyze import morris
 
-    results = as_results(results)
-    sampling = sampling_info(results)
-    if sampling["method"] != "morris":
-        raise AnalysisError(f"Morris screening needs a sweep sampled with method 'morris' (this one: "
-                            f"{sampling['method']!r})")
-    problem = _problem(results, sampling)
+    results, sampling, problem = _design(results, "morris", "Morris screening needs")
     d = problem["num_vars"]
     num_levels = int(sampling.get("num_levels", 4))
     x = _point_inputs(results, problem["names"])

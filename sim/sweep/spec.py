@@ -212,6 +212,20 @@ def _is_num(x: Any) -> bool:
 _suggest = did_you_mean
 
 
+def _unique_names(pr: Any, key: str, items: list[Any], allowed: list[str], what: str) -> list[str]:
+    """The items of a list that must name distinct members of ``allowed``; each problem is added to ``pr``."""
+    out: list[str] = []
+    for i, s in enumerate(items):
+        if not isinstance(s, str) or s not in allowed:
+            hint = _suggest(s, allowed) if isinstance(s, str) else ""
+            pr.add(f"{key}[{i}]", f"unknown {what} {s!r}{hint} (allowed: {', '.join(allowed)})")
+        elif s in out:
+            pr.add(f"{key}[{i}]", f"{s!r} is listed twice")
+        else:
+            out.append(s)
+    return out
+
+
 def _param_problem(name: str, value: Any) -> str | None:
     try:
         check_value(name, value)
@@ -277,14 +291,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
     elif not isinstance(raw, list) or not raw:
         pr.add("strategies", f"{raw!r} must be a non-empty list (allowed: {', '.join(known)})")
     else:
-        for i, s in enumerate(raw):
-            if not isinstance(s, str) or s not in known:
-                hint = _suggest(s, known) if isinstance(s, str) else ""
-                pr.add(f"strategies[{i}]", f"unknown strategy {s!r}{hint} (allowed: {', '.join(known)})")
-            elif s in strategies:
-                pr.add(f"strategies[{i}]", f"{s!r} is listed twice")
-            else:
-                strategies.append(s)
+        strategies = _unique_names(pr, "strategies", raw, known, "strategy")
 
     n_steps = data.get("n_steps", PARAMETERS["n_steps"].default)
     msg = _param_problem("n_steps", n_steps)
@@ -301,14 +308,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
     if not isinstance(keep, list):
         pr.add("keep_series", f"{keep!r} must be a list of series names (allowed: {', '.join(SERIES)})")
     else:
-        for i, s in enumerate(keep):
-            if not isinstance(s, str) or s not in SERIES:
-                hint = _suggest(s, SERIES) if isinstance(s, str) else ""
-                pr.add(f"keep_series[{i}]", f"unknown series {s!r}{hint} (allowed: {', '.join(SERIES)})")
-            elif s in keep_ok:
-                pr.add(f"keep_series[{i}]", f"{s!r} is listed twice")
-            else:
-                keep_ok.append(s)
+        keep_ok = _unique_names(pr, "keep_series", keep, list(SERIES), "series")
 
     save_series = data.get("save_series", False)
     if not isinstance(save_series, bool):
