@@ -34,6 +34,7 @@ import sim
 from sim import analysis as A
 from sim.analysis.style import STRATEGY_COLORS, figure_style, save_figure, strategy_label
 from sim.manifest import now_iso, provenance, write_bytes_atomic, write_json_atomic
+from sim.palette import OKABE_ITO
 from sim.sweep import PoolExecutor, ResumeError, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +234,7 @@ def plot_crossover(table: pd.DataFrame):
 
     deadlines = sorted(table["deadline"].unique())
     distances = sorted(table["cultural_distance"].unique())
-    colors = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9"]
+    colors = [OKABE_ITO[c] for c in ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue")]
     with figure_style():
         fig = matplotlib.figure.Figure(figsize=(4.2 * len(distances), 4.4), layout="constrained")
         axes = fig.subplots(1, len(distances), sharey=True, squeeze=False)[0]

@@ -2,7 +2,7 @@
 
 Each frame shows what the page shows for one partnership (the network, the
 ladder with its trust gauge, and the three time series), drawn by the same
-functions (:mod:`sim.teaching`), so a slide and the live page look alike.
+functions (:mod:`sim.classroom.drawings`), so a slide and the live page look alike.
 Frames are written with matplotlib's :class:`~matplotlib.animation.PillowWriter`
 (Pillow comes with matplotlib); the file is written under a temporary name
 and renamed into place, so a GIF is either complete or absent.
@@ -18,9 +18,10 @@ from typing import Any
 from matplotlib.animation import PillowWriter
 from matplotlib.figure import Figure
 
+from .classroom.drawings import draw_partnership, draw_series
+from .classroom.models import parse_seed
 from .model import PartnershipModel
 from .params import ParamError
-from .teaching import draw_partnership, draw_series, parse_seed
 
 __all__ = ["animate_run", "draw_frame"]
 

@@ -3,7 +3,10 @@ its shareable address, its drawings, and the ``demo`` and ``animate`` commands."
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
+import sys
 
 import ipyvuetify as v
 import ipywidgets as widgets
@@ -15,33 +18,31 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import sim
-from sim.app import Page
+from sim.classroom.drawings import draw_ladder, draw_network
+from sim.classroom.lessons import LESSONS, find_seeds, story_problems
+from sim.classroom.models import COMPARISONS, ClassroomModel, SideBySideModel, parse_seed
+from sim.classroom.page import Page
+from sim.classroom.state import SLIDER_PARAMS, PageState, widget_specs
 from sim.cli import main as cli
-from sim.commands.demo import server_command
-from sim.lessons import LESSONS, find_seeds, play, story_problems
+from sim.commands.demo import PAGE_MODULE, server_command, server_environment
 from sim.levels import LEVEL_NAMES, NEED
 from sim.model import PartnershipModel
+from sim.palette import GONE_COLOUR
 from sim.params import PARAMETERS, ParamError
-from sim.teaching import (
-    COMPARISONS,
-    GONE_COLOUR,
-    SLIDER_PARAMS,
-    ClassroomModel,
-    PageState,
-    SideBySideModel,
-    build_model,
-    draw_ladder,
-    draw_network,
-    parse_seed,
-    widget_specs,
-)
 
 # --- the page, rendered without a browser ------------------------------------------------------
 
 
-def render():
-    # AppLayout, as solara's server wraps a page: it shows what SolaraViz puts in the sidebar.
-    return solara.render(solara.AppLayout(children=[Page()]), handle_error=False)
+def render(search: str | None = None):
+    """Render the page as opened at ``/?search`` (no browser: the page then never writes its address)."""
+
+    @solara.component
+    def Opened():
+        solara.routing.router_context.provide(solara.routing.Router(f"/?{search}" if search else "/", routes=[]))
+        # AppLayout, as solara's server wraps a page: it shows what SolaraViz puts in the sidebar.
+        return solara.AppLayout(children=[Page()])
+
+    return solara.render(Opened(), handle_error=False)
 
 
 def find(box, cls, **attrs) -> list:
@@ -211,6 +212,57 @@ def test_bad_address_entries_are_reported_and_dropped():
     assert "mode = 'sideways' is not a page mode" in text and "lesson = 'nope' is not a lesson" in text
 
 
+def warnings_shown(box) -> str:
+    return " ".join(all_text(w) for w in find(box, v.Alert))
+
+
+# Each: an address as a person (or a mail program) might mangle it, the entry the note must name, and the
+# run that must be on screen instead (the entry at its default).
+ODD_LINKS = {
+    "superscript-seed": ("seed=%C2%B2", "seed = '²' must be a whole number", "seed 0 "),
+    "arabic-indic-seed": ("seed=%D9%A3", "seed = '٣' must be a whole number", "seed 0 "),
+    "5000-digit-seed": ("seed=" + "7" * 5000, "(5,000 characters)", "seed 0 "),
+    "400-digit-n_orgs": ("seed=3&n_orgs=" + "9" * 400,
+                         "n_orgs = '999999999999999999999999… (400 characters)' is too long",
+                         "seed 3 · strategy stepwise · n_orgs 6 "),
+    "empty-n_orgs": ("n_orgs=", "n_orgs = '' is not a number (allowed: 2..64)", "n_orgs 6 "),
+    "nan-trust": ("initial_trust=nan", "initial_trust = 'nan' is not a number", "initial_trust 0.3 "),
+    "inf-trust": ("initial_trust=inf", "initial_trust = 'inf' is not a number", "initial_trust 0.3 "),
+    "huge-exponent-n_orgs": ("n_orgs=1e400", "n_orgs = '1e400' is out of range (allowed: 2..64)", "n_orgs 6 "),
+    "minus-inf-deadline": ("deadline=-1e999", "deadline = '-1e999' is out of range", "deadline 24"),
+    "fraction-n_orgs": ("n_orgs=6.5", "n_orgs = 6.5 must be a whole number", "n_orgs 6 "),
+    "hex-n_orgs": ("n_orgs=0x10", "n_orgs = '0x10' is not a number", "n_orgs 6 "),
+    "unknown-key": ("seed=2&colour=red", "unknown parameter 'colour'", "seed 2 "),
+    "misspelt-key": ("n_org=5", "unknown parameter 'n_org'; did you mean 'n_orgs'?", "n_orgs 6 "),
+    "long-unknown-key": ("x" * 3000 + "=1", "unknown parameter 'xxxxxxxxxxxxxxxxxxxxxxxx… (3,000 characters)'",
+                         "seed 0 "),
+    "control-character-strategy": ("strategy=%00", "strategy = '\\x00' is not a registered strategy",
+                                   "strategy stepwise "),
+    "bad-percent-escape": ("seed=%ZZ&mode=single", "seed = '%ZZ' must be a whole number", "seed 0 "),
+    "long-lesson": ("lesson=" + "a" * 500, "lesson = 'aaaaaaaaaaaaaaaaaaaaaaaa… (500 characters)' is not a lesson",
+                    "seed 0 "),
+}
+
+
+@pytest.mark.parametrize("search, message, shown", list(ODD_LINKS.values()), ids=list(ODD_LINKS))
+def test_an_odd_link_opens_the_page_with_a_note_and_the_default(search, message, shown):
+    box, _ = render(search)
+    note = warnings_shown(box)
+    assert "left at its default" in note and message in note
+    assert "Traceback" not in all_text(box)
+    assert shown in html_text(box, "tl-settings") + " "
+    assert len(figures(box)) == 2  # the run is drawn: the page works
+    assert len(note) < 400  # one short note, not the list of every parameter
+
+
+def test_the_link_notes_stay_short_and_a_good_entry_beside_a_bad_one_is_kept():
+    box, _ = render("seed=5&n_orgs=" + "9" * 400 + "&initial_trust=0.7&bogus=1")
+    shown = html_text(box, "tl-settings")
+    assert "seed 5 " in shown and "initial_trust 0.7" in shown and "n_orgs 6 " in shown
+    notes = [all_text(w) for w in find(box, v.Alert)]
+    assert len(notes) == 2 and all(len(n) < 300 for n in notes)
+
+
 def test_seed_text_seeds_like_the_number():
     assert parse_seed(" 42 ") == 42
     a, b = ClassroomModel(seed="42"), PartnershipModel(seed=42)
@@ -260,7 +312,7 @@ def test_story_checks_tell_a_failing_run_apart():
 
 def test_little_red_hen_text_names_the_member_its_seed_makes_the_hen():
     lesson = LESSONS["little_red_hen"]
-    (run,) = play(lesson.state(), steps=0)
+    (run,) = lesson.play(steps=0)
     u = [o.individualism for o in run.organizations]
     hen = int(np.argmax(u)) + 1
     assert f"organization {hen}" in lesson.watch and f"organization {hen}" in lesson.note
@@ -270,7 +322,7 @@ def test_little_red_hen_text_names_the_member_its_seed_makes_the_hen():
 
 
 def test_network_greys_out_members_who_left_and_draws_one_edge_per_active_pair():
-    (run,) = play(LESSONS["little_red_hen"].state())
+    (run,) = LESSONS["little_red_hen"].play()
     active = np.array([o.active for o in run.organizations])
     assert 0 < active.sum() < len(active)
     ax = Figure().add_subplot()
@@ -291,7 +343,7 @@ def test_ladder_highlights_the_current_rung_and_stamps_a_dissolved_run():
     # the gauge shows the mean trust on the rungs' scale
     assert f"{model.mean_trust:.2f}" in [t.get_text() for t in ax.texts]
     assert NEED[3] in [line.get_ydata()[0] for line in ax.lines]
-    (run,) = play(LESSONS["forced_marriage"].state())[1:]
+    (run,) = LESSONS["forced_marriage"].play()[1:]
     ax = Figure().add_subplot()
     draw_ladder(ax, run.model)
     assert any(t.get_text() == f"DISSOLVED\nin month {run.dissolved_step}" for t in ax.texts)
@@ -336,11 +388,75 @@ def test_demo_refuses_a_busy_port_and_serves_the_page_app(capsys):
     assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
     assert cli(["demo", "--port", "70000"]) == 2
     command = server_command("127.0.0.1", 8765)
-    assert command[1:4] == ["-m", "solara", "run"] and command[4].endswith("sim/app.py")
+    assert command[1:4] == ["-m", "solara", "run"] and command[4] == PAGE_MODULE == Page.__module__
     assert "--production" in command
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def no_server(monkeypatch):
+    """``demo`` as far as starting the server: the command it would become is recorded instead."""
+    started = []
+
+    def execve(path, argv, env):
+        started.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("sim.commands.demo.os.execve", execve)
+    return started
+
+
+def test_demo_on_every_interface_warns_and_prints_the_real_addresses(capsys, no_server):
+    import psutil
+
+    port = free_port()
+    with pytest.raises(SystemExit):
+        cli(["demo", "--host", "0.0.0.0", "--port", str(port)])
+    out, err = capsys.readouterr()
+    assert "listens on every network interface" in err
+    assert "localhost" not in out and "0.0.0.0" not in out
+    assert f"http://127.0.0.1:{port}/  (this machine only)" in out
+    own = {a.address for addrs in psutil.net_if_addrs().values() for a in addrs if a.family == socket.AF_INET}
+    shown = set(re.findall(rf"http://([\d.]+):{port}/", out))
+    assert shown == own  # every IPv4 address of this machine, and nothing else
+    assert no_server[0][no_server[0].index("--host") + 1] == "0.0.0.0"
+
+
+def test_demo_on_loopback_prints_one_address_and_no_warning(capsys, no_server):
+    port = free_port()
+    with pytest.raises(SystemExit):
+        cli(["demo", "--port", str(port)])
+    out, err = capsys.readouterr()
+    assert out.strip() == f"TrustLadder classroom page: http://127.0.0.1:{port}/  (Ctrl+C stops it)"
+    assert "warning" not in err
+
+
+@pytest.mark.parametrize("host, message", [
+    ("not-a-host.invalid", "--host 'not-a-host.invalid': not an address or a name this machine knows"),
+    ("999.1.1.1", "--host '999.1.1.1': not an address or a name this machine knows"),
+    ("203.0.113.7", "--host 203.0.113.7: not an address of this machine"),  # TEST-NET-3: never this machine's
+])
+def test_demo_names_a_bad_host_not_the_port(capsys, no_server, host, message):
+    assert cli(["demo", "--host", host, "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "pick another port" not in err
+    assert not no_server
+
+
+def test_demo_server_keeps_solaras_cookie_warning_out_of_the_terminal():
+    # the warning solara raises for every browser connection over http to an address other than localhost
+    code = ("import warnings; warnings.warn('Cookies with samesite=none require https, but according to the asgi "
+            "framework, the scheme is http', UserWarning); warnings.warn('another warning', UserWarning)")
+    done = subprocess.run([sys.executable, "-c", code], env=server_environment(), capture_output=True, text=True)
+    assert "samesite" not in done.stderr and "another warning" in done.stderr
+
+
 def test_page_models_build_from_state():
-    assert isinstance(build_model(PageState()), ClassroomModel)
+    assert isinstance(PageState().build(), ClassroomModel)
     assert widget_specs(PageState(mode="leadership"))["compare"] == "leadership"
     assert "leadership" not in widget_specs(PageState(mode="leadership"))

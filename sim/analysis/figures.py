@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..levels import LEVEL_NAMES, N_LEVELS
+from ..palette import OKABE_ITO
 from .data import (
     AnalysisError,
     as_results,
@@ -676,12 +677,13 @@ def plot_sensitivity(results: Any, outcome: str | None = None, *, method: str | 
     order = [s for s in (strategies or pd.unique(df["strategy"])) if s in set(df["strategy"])]
     info = check_outcome(outcome)
     if sensitivity.method == "sobol":
-        cols = (("S1", "S1_conf", "first order (S1)", "#56B4E9"), ("ST", "ST_conf", "total (ST)", "#0072B2"))
+        cols = (("S1", "S1_conf", "first order (S1)", OKABE_ITO["sky_blue"]),
+                ("ST", "ST_conf", "total (ST)", OKABE_ITO["blue"]))
         xlabel = "Sobol index (share of output variance)"
         rank = "ST"
     else:
-        cols = (("mu_star", "mu_star_conf", "mu* (mean |effect|)", "#0072B2"),
-                ("sigma", None, "sigma (interactions, nonlinearity)", "#E69F00"))
+        cols = (("mu_star", "mu_star_conf", "mu* (mean |effect|)", OKABE_ITO["blue"]),
+                ("sigma", None, "sigma (interactions, nonlinearity)", OKABE_ITO["orange"]))
         xlabel = f"elementary effect ({info.unit or 'outcome units'} per factor range)"
         rank = "mu_star"
     factors = (df.groupby("factor")[rank].mean().sort_values(ascending=True).index.tolist())

@@ -1,7 +1,7 @@
 """One figure style for every TrustLadder plot.
 
-Colours come from the Okabe-Ito palette (Okabe and Ito 2002; Wong 2011, Nature
-Methods 8:441), which stays distinguishable under the common colour-vision
+Colours come from the Okabe-Ito palette (:data:`sim.palette.OKABE_ITO`, the
+project's one home for colours), which stays distinguishable under the common colour-vision
 deficiencies. Each built-in strategy has a fixed colour *and* a fixed line
 style, so a strategy looks the same in every figure and the figures still read
 in greyscale print. Strategies registered later get the remaining colours in
@@ -18,6 +18,8 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 
+from ..palette import OKABE_ITO
+
 __all__ = [
     "OKABE_ITO",
     "STRATEGY_COLORS",
@@ -32,18 +34,6 @@ __all__ = [
     "save_figure",
     "figure_bytes",
 ]
-
-#: The Okabe-Ito palette, by its usual names.
-OKABE_ITO: dict[str, str] = {
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish_purple": "#CC79A7",
-    "black": "#000000",
-}
 
 #: Fixed colour of each built-in strategy (MODEL.md "Strategies").
 STRATEGY_COLORS: dict[str, str] = {

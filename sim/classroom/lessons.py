@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .model import PartnershipModel
-from .teaching import PageState, build_model, runs_of
+from ..model import PartnershipModel
+from .models import build_model, check_mode, parse_seed, runs_of
 
 __all__ = ["Lesson", "LESSONS", "Played", "story_problems", "play", "find_seeds"]
 
@@ -38,7 +38,7 @@ class Lesson:
     title : str
         What the lesson selector shows.
     mode : str
-        ``"single"`` or a comparison of :data:`sim.teaching.COMPARISONS`.
+        ``"single"`` or a comparison of :data:`sim.classroom.models.COMPARISONS`.
     seed : int
         A seed whose run shows the story (checked by :attr:`story`).
     params : dict
@@ -63,9 +63,13 @@ class Lesson:
     params: Mapping[str, Any] = field(default_factory=dict)
     note: str = ""
 
-    def state(self) -> PageState:
-        """The page state this lesson opens."""
-        return PageState(mode=self.mode, lesson=self.name, seed=self.seed, params=dict(self.params))
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        parse_seed(self.seed)
+
+    def play(self, seed: int | None = None, steps: int | None = None) -> list[Played]:
+        """Its runs (with its own seed, or ``seed``), played to the end or for ``steps`` months."""
+        return play(self.mode, self.seed if seed is None else seed, self.params, steps)
 
 
 @dataclass
@@ -79,9 +83,9 @@ class Played:
         return getattr(self.model, name)
 
 
-def play(state: PageState, steps: int | None = None) -> list[Played]:
-    """Build the page's model for ``state``, step it to the end (or ``steps`` months), return its runs."""
-    model = build_model(state)
+def play(mode: str, seed: int, params: Mapping[str, Any], steps: int | None = None) -> list[Played]:
+    """Build the page's model for a view, seed and parameters; step it to the end (or ``steps`` months)."""
+    model = build_model(mode, seed, params)
     runs = [Played(run, [run.trust_matrix()]) for run in runs_of(model)]
     for _ in range(steps if steps is not None else max(r.n_steps for r in runs)):
         model.step()
@@ -92,10 +96,7 @@ def play(state: PageState, steps: int | None = None) -> list[Played]:
 
 def story_problems(lesson: Lesson, seed: int | None = None) -> list[str]:
     """What a lesson's run (with its own seed, or ``seed``) fails to show; empty when the story shows."""
-    state = lesson.state()
-    if seed is not None:
-        state = PageState(mode=state.mode, lesson=state.lesson, seed=seed, params=state.params)
-    return lesson.story(play(state))
+    return lesson.story(lesson.play(seed))
 
 
 def find_seeds(lesson: Lesson, seeds: Iterable[int] = range(1000), limit: int = 5) -> list[int]:

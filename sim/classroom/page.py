@@ -1,6 +1,6 @@
 """The classroom page: watch trust build step by step, or forced collaboration collapse, live.
 
-Run it with ``trustladder demo`` (or ``solara run sim/app.py``). It is Mesa's
+Run it with ``trustladder demo`` (or ``solara run sim.classroom.page``). It is Mesa's
 SolaraViz on :class:`sim.model.PartnershipModel`: SolaraViz supplies the
 sidebar's Play / Step / Reset, the speed controls and the parameter widgets
 (ranges and defaults from :mod:`sim.params`); this module adds what a class
@@ -15,7 +15,7 @@ watches in the main area:
 * a view selector: one partnership, or two side by side (the same seed and
   parameters under stepwise and funder_forced, or with and without cultural
   learning, or weak and strong leadership), stepping together;
-* ready lessons (:mod:`sim.lessons`), each with a question for the class;
+* ready lessons (:mod:`sim.classroom.lessons`), each with a question for the class;
 * an address that carries the view, lesson, seed and every non-default
   parameter, with a "copy link" box, so a link reproduces the run.
 
@@ -23,7 +23,7 @@ How SolaraViz is used: the page owns the model as a ``solara.Reactive`` and
 hands it to SolaraViz with no components of its own; SolaraViz's controls
 replace the reactive's value on Reset and step it on Play/Step, and the main
 area below draws whatever model the reactive holds. A side-by-side view is a
-:class:`sim.teaching.SideBySideModel` holding the two partnerships, so the
+:class:`sim.classroom.models.SideBySideModel` holding the two partnerships, so the
 one set of controls steps both. Choosing a lesson or a view rebuilds the
 model and remounts SolaraViz (a new ``key``), because Mesa reads its widget
 values only once, when it mounts.
@@ -54,20 +54,11 @@ warnings.filterwarnings("ignore", message=r"(?s).*ComponentsView: `use_state` fo
 from mesa.visualization import SolaraViz  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 
-from sim.lessons import LESSONS  # noqa: E402
+from sim.classroom.drawings import partnership_figure, series_figure  # noqa: E402
+from sim.classroom.lessons import LESSONS  # noqa: E402
+from sim.classroom.models import MODES, SideBySideModel, parse_seed, runs_of  # noqa: E402
+from sim.classroom.state import PageState, settings_text, widget_specs  # noqa: E402
 from sim.params import ParamError  # noqa: E402
-from sim.teaching import (  # noqa: E402
-    MODES,
-    PageState,
-    SideBySideModel,
-    build_model,
-    parse_seed,
-    partnership_figure,
-    runs_of,
-    series_figure,
-    settings_text,
-    widget_specs,
-)
 
 __all__ = ["Page", "TITLE", "PLAY_INTERVAL_MS"]
 
@@ -192,7 +183,7 @@ def LessonCard(state: PageState):
         solara.HTML(tag="div", unsafe_innerHTML=f"<b>Watch for:</b> {escape(lesson.watch)}", classes=["tl-watch"])
         if lesson.note:
             solara.HTML(tag="div", unsafe_innerHTML=escape(lesson.note), classes=["tl-note"])
-        if state != lesson.state():
+        if state != PageState.of_lesson(lesson):
             solara.HTML(tag="div", classes=["tl-note", "tl-changed"], unsafe_innerHTML=(
                 "The seed, view or settings have changed since the lesson was chosen: this run may tell a "
                 "different story."))
@@ -223,7 +214,7 @@ def Page():
     opened, opened_problems = solara.use_memo(lambda: PageState.from_query(router.search), [])
     state = solara.use_reactive(opened)
     problems = solara.use_reactive(opened_problems)
-    first_model = solara.use_memo(lambda: build_model(opened), [])
+    first_model = solara.use_memo(lambda: opened.build(), [])
     model = solara.use_reactive(first_model)
     generation = solara.use_reactive(0)
     seed_error = solara.use_reactive("")
@@ -231,13 +222,13 @@ def Page():
     def show(new: PageState) -> None:
         problems.set([])
         state.set(new)
-        model.set(build_model(new))
+        model.set(new.build())
         generation.set(generation.value + 1)
 
     def choose_lesson(title: str) -> None:
         chosen = [lesson for lesson in LESSONS.values() if lesson.title == title]
         if chosen:
-            show(chosen[0].state())
+            show(PageState.of_lesson(chosen[0]))
         else:
             show(PageState(mode=state.value.mode, seed=state.value.seed, params=state.value.params))
 

@@ -1,0 +1,209 @@
+"""The models the classroom page runs: one partnership, or two side by side for a comparison.
+
+Also the two checks every way into the page shares: the seed (a box's text or
+an address's value) and the view (``mode``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mesa
+import numpy as np
+
+from ..model import PartnershipModel
+from ..params import PARAMETERS, ParamError
+
+__all__ = [
+    "Comparison",
+    "COMPARISONS",
+    "MODES",
+    "DEFAULT_SEED",
+    "SEED_LIMIT",
+    "check_mode",
+    "parse_seed",
+    "ClassroomModel",
+    "SideBySideModel",
+    "build_model",
+    "runs_of",
+]
+
+#: The seed the page starts with when its address names none.
+DEFAULT_SEED = 0
+#: Seeds are whole numbers below this (2**64), written out for people rather than programmers.
+SEED_LIMIT = 2**64
+_SEED_RULE = f"must be a whole number from 0 to {SEED_LIMIT - 1:,}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs with the same seed and parameters except a few, stepped together.
+
+    Attributes
+    ----------
+    name : str
+        Its name in the page's address (``mode=NAME``).
+    title : str
+        What the selector shows.
+    left, right : tuple of (label, overrides)
+        Each side's label and the parameters (MODEL.md names) it sets.
+    """
+
+    name: str
+    title: str
+    left: tuple[str, Mapping[str, Any]]
+    right: tuple[str, Mapping[str, Any]]
+
+    @property
+    def varied(self) -> tuple[str, ...]:
+        """The parameters the two sides set differently (the page hides their sliders)."""
+        return tuple(dict.fromkeys([*self.left[1], *self.right[1]]))
+
+
+COMPARISONS: dict[str, Comparison] = {
+    c.name: c
+    for c in (
+        Comparison(
+            "stepwise_vs_forced",
+            "Pair: stepwise vs funder_forced",
+            ("stepwise", {"strategy": "stepwise"}),
+            ("funder_forced", {"strategy": "funder_forced"}),
+        ),
+        Comparison(
+            "culture_learning",
+            "Pair: cultural_learning 0 vs 0.1",
+            ("cultural_learning 0", {"cultural_learning": 0.0}),
+            ("cultural_learning 0.1", {"cultural_learning": 0.1}),
+        ),
+        Comparison(
+            "leadership",
+            "Pair: leadership 0.1 vs 0.9",
+            ("leadership 0.1 (weak)", {"leadership": 0.1}),
+            ("leadership 0.9 (strong)", {"leadership": 0.9}),
+        ),
+    )
+}
+
+#: What the page can show: one partnership, or one of the comparisons.
+MODES: dict[str, str] = {"single": "One partnership", **{c.name: c.title for c in COMPARISONS.values()}}
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is a page mode; otherwise raise a ParamError listing the modes."""
+    if mode not in MODES:
+        raise ParamError(f"mode = {mode!r} is not a page mode (allowed: {', '.join(MODES)})")
+    return mode
+
+
+def parse_seed(seed: Any) -> int:
+    """A run seed from an int or the text of the page's seed box or address.
+
+    Solara's text box hands the seed over as a string, and a string would seed
+    differently from the number it spells, so it is converted here, once.
+    Only the ASCII digits 0-9 count (Python's ``int`` would also read ``²``'s
+    neighbours such as Arabic-Indic digits), and the length is checked before
+    converting, so a 5,000-digit seed is refused in constant time.
+
+    Raises
+    ------
+    ParamError
+        Naming the seed and what is allowed.
+    """
+    if isinstance(seed, str):
+        text = seed.strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > len(str(SEED_LIMIT)):
+            raise ParamError(f"seed = {_short(seed)!r} {_SEED_RULE}")
+        seed = int(text)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < SEED_LIMIT:
+        raise ParamError(f"seed = {_short(seed)!r} {_SEED_RULE}")
+    return int(seed)
+
+
+def _short(value: Any, limit: int = 24) -> Any:
+    """A value as a message shows it: long text is cut, with its length said."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return value
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+class ClassroomModel(PartnershipModel):
+    """:class:`sim.model.PartnershipModel` whose seed may arrive as the text of the page's seed box.
+
+    Mesa's Reset rebuilds the model as ``type(model)(**widget_values)``; this
+    class is what makes the typed-in seed the same number as in the address.
+    """
+
+    # Mesa's widget check accepts extra keywords only through a parameter named exactly ``kwargs``.
+    def __init__(self, *, seed: Any = DEFAULT_SEED, **kwargs: Any) -> None:
+        super().__init__(seed=parse_seed(seed), **kwargs)
+
+
+class SideBySideModel(mesa.Model):
+    """Two partnerships with the same seed and parameters but for a :class:`Comparison`, stepped together.
+
+    SolaraViz controls one model; this wrapper is that model, so Play, Step
+    and Reset drive both sides at once and they can never drift apart in
+    time. Because every random number is keyed by (seed, step, purpose,
+    index), the two sides draw the same luck: they part only where the
+    compared setting makes them part.
+
+    Parameters
+    ----------
+    compare : str
+        A name in :data:`COMPARISONS`.
+    seed : int or str
+        The shared run seed.
+    **kwargs
+        MODEL.md parameters shared by both sides (a compared one is overridden per side).
+
+    Attributes
+    ----------
+    left, right : PartnershipModel
+        The two runs; ``left.label`` and ``right.label`` name them.
+    params : sim.params.Params
+        The shared parameters, as given.
+    """
+
+    def __init__(self, *, compare: str = "stepwise_vs_forced", seed: Any = DEFAULT_SEED, **kwargs: Any) -> None:
+        if compare not in COMPARISONS:
+            raise ParamError(f"compare = {compare!r} is not a comparison (allowed: {', '.join(COMPARISONS)})")
+        seed = parse_seed(seed)
+        super().__init__(seed=seed)
+        self.seed = seed
+        self.comparison = COMPARISONS[compare]
+        self.left = PartnershipModel(seed=seed, **{**kwargs, **self.comparison.left[1]})
+        self.right = PartnershipModel(seed=seed, **{**kwargs, **self.comparison.right[1]})
+        self.left.label, self.right.label = self.comparison.left[0], self.comparison.right[0]
+        given = {name: kwargs.get(name, PARAMETERS[name].default) for name in self.comparison.varied}
+        self.params = self.left.params.replace(**given)
+
+    @property
+    def n_steps(self) -> int:
+        return self.left.n_steps
+
+    @property
+    def steps_played(self) -> int:
+        return max(self.left.steps_played, self.right.steps_played)
+
+    def step(self) -> None:
+        """One month on both sides (a side that has ended stays as it is)."""
+        self.left.step()
+        self.right.step()
+        self.running = self.left.running or self.right.running
+
+
+def build_model(mode: str, seed: Any, params: Mapping[str, Any]) -> mesa.Model:
+    """The model the page shows for a view, a seed and the parameters that differ from their defaults."""
+    if check_mode(mode) == "single":
+        return ClassroomModel(seed=seed, **params)
+    return SideBySideModel(compare=mode, seed=seed, **params)
+
+
+def runs_of(model: mesa.Model) -> list[PartnershipModel]:
+    """The partnerships a page model shows: one, or the two sides of a comparison."""
+    if isinstance(model, SideBySideModel):
+        return [model.left, model.right]
+    return [model]

@@ -1,0 +1,248 @@
+"""The classroom page's shareable state: what its address carries, read defensively, and its widgets.
+
+A link is typed, pasted, mangled by mail programs and shortened by chat apps,
+so :meth:`PageState.from_query` never raises: every entry is checked on its
+own (its length before anything is converted, only ASCII digits for numbers,
+no ``nan`` or ``inf``), and an entry the page cannot use is reported in plain
+words and left at its default.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import mesa
+
+from ..params import PARAMETERS, ParamError, check_value, coerce_value, did_you_mean
+from ..strategies import strategy_names
+from .lessons import LESSONS, Lesson
+from .models import COMPARISONS, DEFAULT_SEED, SideBySideModel, build_model, check_mode, parse_seed
+
+__all__ = [
+    "PageState",
+    "read_setting",
+    "SLIDER_PARAMS",
+    "MAX_VALUE_CHARS",
+    "widget_specs",
+    "settings_text",
+]
+
+#: Longest text an address's value may have: a float's shortest round-trip form has at most 24 characters.
+MAX_VALUE_CHARS = 32
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def read_setting(name: str, text: str) -> Any:
+    """The value of parameter ``name`` from its text in an address, checked; raise a ParamError otherwise.
+
+    Unlike :func:`sim.params.coerce_value` (the command line's reader), this
+    refuses before converting anything a link should never carry: a name not
+    in the vocabulary (with a did-you-mean, not the list of every name), text
+    longer than :data:`MAX_VALUE_CHARS`, characters that are not part of a
+    plain decimal number, and ``nan`` or ``inf``.
+    """
+    if name not in PARAMETERS:
+        raise ParamError(f"unknown parameter {_short(name)!r}{did_you_mean(name, PARAMETERS)}")
+    spec = PARAMETERS[name]
+    if len(text) > MAX_VALUE_CHARS:
+        raise ParamError(f"{name} = {_short(text)!r} is too long to be a value (allowed: {spec.range_text()})")
+    if spec.kind is not str:
+        text = text.strip()  # an address's "+" arrives as a space
+        if not text or not set(text) <= _NUMBER_CHARS:
+            raise ParamError(f"{name} = {text!r} is not a number (allowed: {spec.range_text()})")
+        try:
+            number = float(text)
+        except ValueError:
+            raise ParamError(f"{name} = {text!r} is not a number (allowed: {spec.range_text()})") from None
+        if not math.isfinite(number):
+            raise ParamError(f"{name} = {text!r} is out of range (allowed: {spec.range_text()})")
+    return coerce_value(name, text)
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What the page's address carries: enough to rebuild exactly the run the class saw.
+
+    Attributes
+    ----------
+    mode : str
+        ``"single"`` or a :data:`~sim.classroom.models.COMPARISONS` name.
+    lesson : str or None
+        The chosen lesson (its text only; its parameters are carried explicitly).
+    seed : int
+        The run seed.
+    params : dict
+        Parameters that differ from their defaults (MODEL.md names, validated).
+    """
+
+    mode: str = "single"
+    lesson: str | None = None
+    seed: int = DEFAULT_SEED
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        if self.lesson is not None and self.lesson not in LESSONS:
+            raise ParamError(f"lesson = {_short(str(self.lesson))!r} is not a lesson "
+                             f"(allowed: {', '.join(LESSONS)})")
+        object.__setattr__(self, "seed", parse_seed(self.seed))
+        for name, value in self.params.items():
+            check_value(name, value)
+        # vocabulary order, so equal states give equal addresses
+        cleaned = {n: self.params[n] for n in PARAMETERS
+                   if n in self.params and self.params[n] != PARAMETERS[n].default}
+        object.__setattr__(self, "params", cleaned)
+
+    @classmethod
+    def of_lesson(cls, lesson: Lesson) -> PageState:
+        """The state a lesson opens: its view, seed and parameters."""
+        return cls(mode=lesson.mode, lesson=lesson.name, seed=lesson.seed, params=dict(lesson.params))
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the model this state shows."""
+        kwargs: dict[str, Any] = {**self.params, "seed": self.seed}
+        if self.mode != "single":
+            kwargs["compare"] = self.mode
+        return kwargs
+
+    def build(self) -> mesa.Model:
+        """The model this state shows."""
+        return build_model(self.mode, self.seed, self.params)
+
+    def to_query(self) -> str:
+        """The query string: ``mode``, ``lesson``, ``seed``, then every non-default parameter.
+
+        Floats are written with ``repr``, the shortest text that reads back as
+        the same number, so a shared link reproduces the run bit for bit.
+        """
+        items: list[tuple[str, str]] = [("mode", self.mode)]
+        if self.lesson:
+            items.append(("lesson", self.lesson))
+        items.append(("seed", str(self.seed)))
+        items += [(k, v if isinstance(v, str) else repr(v)) for k, v in self.params.items()]
+        return urlencode(items)
+
+    @classmethod
+    def from_query(cls, search: str | None) -> tuple[PageState, list[str]]:
+        """Read an address's query string; return the state and the problems found. Never raises.
+
+        A bad entry is reported (naming it, its value and what is allowed) and
+        left at its default, so a mistyped link still opens the page.
+        """
+        problems: list[str] = []
+        mode, lesson, seed = "single", None, DEFAULT_SEED
+        params: dict[str, Any] = {}
+        try:
+            entries = parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
+        except ValueError:  # parse_qsl refuses only more fields than its limit
+            return cls(), ["the link's settings could not be read, so every setting is at its default"]
+        for key, text in entries:
+            try:
+                if key == "mode":
+                    mode = check_mode(text)
+                elif key == "lesson":
+                    if text not in LESSONS:
+                        raise ParamError(f"lesson = {_short(text)!r} is not a lesson (allowed: {', '.join(LESSONS)})")
+                    lesson = text
+                elif key == "seed":
+                    seed = parse_seed(text)
+                else:
+                    params[key] = read_setting(key, text)
+            except (ValueError, OverflowError, TypeError) as exc:  # ParamError is a ValueError
+                problems.append(str(exc) if isinstance(exc, ParamError)
+                                else f"{_short(key)} = {_short(text)!r} could not be read")
+        return cls(mode=mode, lesson=lesson, seed=seed, params=params), problems
+
+    @classmethod
+    def from_model(cls, model: mesa.Model, *, lesson: str | None = None) -> PageState:
+        """The state of a model the page runs (after Mesa's Reset rebuilt it from the widgets)."""
+        mode = model.comparison.name if isinstance(model, SideBySideModel) else "single"
+        params = model.params.to_dict()
+        if isinstance(model, SideBySideModel):
+            for name in model.comparison.varied:
+                params.pop(name)
+        return cls(mode=mode, lesson=lesson, seed=model.seed, params=params)
+
+
+#: The parameters a class changes on the page (the rest travel in the address and lessons).
+SLIDER_PARAMS = (
+    "strategy",
+    "n_orgs",
+    "initial_trust",
+    "cultural_distance",
+    "cultural_learning",
+    "communication",
+    "leadership",
+    "individualism",
+    "free_rider_penalty",
+    "gain_rate",
+    "loss_rate",
+    "deadline",
+)
+
+
+def _slider_step(name: str) -> float:
+    spec = PARAMETERS[name]
+    if spec.kind is int:
+        return 1
+    # Fine enough to hit every default exactly (0.01 for cultural_learning, 0.05 elsewhere).
+    return 0.01 if round(spec.default / 0.05, 9) % 1 else 0.05
+
+
+def widget_specs(state: PageState) -> dict[str, Any]:
+    """Mesa ``model_params`` for a page state: widgets for :data:`SLIDER_PARAMS`, fixed values for the rest.
+
+    The seed is a fixed value too: Mesa's text box would hand it over as
+    unchecked text, and a mistyped seed would crash its Reset; the page has
+    its own seed box, which checks what is typed.
+
+    Ranges and defaults come from :data:`sim.params.PARAMETERS`; month-valued
+    sliders stop at the default run length, as a class watches one run of it.
+    Parameters a comparison varies get no widget (each side sets its own).
+    """
+    varied = COMPARISONS[state.mode].varied if state.mode != "single" else ()
+    values = {name: spec.default for name, spec in PARAMETERS.items()} | dict(state.params)
+    out: dict[str, Any] = {}
+    for name in SLIDER_PARAMS:
+        if name in varied:
+            continue
+        spec = PARAMETERS[name]
+        if name == "strategy":
+            out[name] = {"type": "Select", "value": values[name], "values": strategy_names(), "label": name}
+        elif spec.kind is int:
+            high = spec.high if spec.unit != "months" else min(spec.high, PARAMETERS["n_steps"].default)
+            out[name] = {"type": "SliderInt", "value": int(values[name]), "min": int(spec.low), "max": int(high),
+                         "step": 1, "label": name}
+        else:
+            out[name] = {"type": "SliderFloat", "value": float(values[name]), "min": spec.low, "max": spec.high,
+                         "step": _slider_step(name), "label": name}
+    out["seed"] = state.seed  # fixed here: the page's own seed box (validated) sets it
+    for name, value in state.params.items():
+        if name not in out and name not in varied:
+            out[name] = value  # a fixed parameter: passed to the model as it is
+    if state.mode != "single":
+        out["compare"] = state.mode
+    return out
+
+
+def settings_text(model: mesa.Model) -> str:
+    """One line naming the settings the run on screen was built with (the sliders may have moved since)."""
+    p = model.params.to_dict()
+    varied = model.comparison.varied if isinstance(model, SideBySideModel) else ()
+    shown = [n for n in SLIDER_PARAMS if n not in varied]
+    shown += [n for n, v in p.items() if n not in SLIDER_PARAMS and n not in varied and v != PARAMETERS[n].default]
+    return " · ".join([f"seed {model.seed}"] + [f"{n} {_fmt(p[n])}" for n in shown])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
