@@ -1,58 +1,43 @@
 """The vectorized engine: MODEL.md's eight phases for a whole batch of runs at once.
 
 State arrays have the run axis first; organizations are padded to the chunk's
-largest ``n_orgs`` and masked by ``active``. Trust ``T[r, i, j]`` is kept at 0
-outside the active pairs (and on the diagonal), so a row sum over ``j`` is the
-sum over active partners. Runs that dissolve are dropped from the working
+largest ``n_orgs`` and masked by ``active``. Trust ``trust[r, i, j]`` is kept
+at 0 outside the active pairs (and on the diagonal), so a row sum over ``j`` is
+the sum over active partners. Runs that dissolve are dropped from the working
 arrays from time to time (they draw nothing that matters), so a batch in
 which most partnerships collapse early runs faster.
 
+A step is the sequence :data:`PHASES` of phase functions, each named like the
+Mesa model's method for the same phase (:class:`sim.model.PartnershipModel`)
+and working on the batch's state (:class:`Batch`, the same names as the Mesa
+model's state) and the step's working values (:class:`Step`). A later model
+adds a phase by writing one more ``phase(batch, step)`` function and placing it
+in the sequence (``run_batch(..., phases=...)``).
+
 Every random number comes from :mod:`sim.rng` keyed by (run seed, step,
 purpose, index); every equation from :mod:`sim.rules`; every strategy from
-:mod:`sim.strategies`. The Mesa model (:mod:`sim.model`) uses the same three.
+:mod:`sim.strategies`; every output's name, dtype and fill from
+:mod:`sim.outputs`. The Mesa model uses the same four.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from . import rules
+from . import outputs, rules
 from .levels import COST, MULT, N_LEVELS, NEED, SECTORS, STAKES
-from .rng import MAX_ORGS, Purpose, normals, pair_index, run_keys, step_uniforms, uniforms
+from .rng import TRAITS, Purpose, normals, pair_index, run_keys, step_draws, step_layout, trait_index, uniforms
 from .strategies import StrategyState, get_strategy
 
-__all__ = ["SERIES", "SUMMARY_OUTCOMES", "run_batch", "initial_state", "InitialState"]
+__all__ = ["SERIES", "SUMMARY_OUTCOMES", "PHASES", "Batch", "Step", "run_batch", "initial_state", "InitialState"]
 
-#: The per-step series (MODEL.md "Outputs") and their dtypes.
-SERIES: dict[str, np.dtype] = {
-    "level": np.dtype(np.int8),
-    "active": np.dtype(np.int8),
-    "mean_trust": np.dtype(np.float64),
-    "min_trust": np.dtype(np.float64),
-    "sd_trust": np.dtype(np.float64),
-    "success": np.dtype(np.int8),
-    "benefit": np.dtype(np.float64),
-    "cumulative_benefit": np.dtype(np.float64),
-    "contribution_rate": np.dtype(np.float64),
-    "grant": np.dtype(np.float64),
-}
-
-#: Per-run outcomes the engine tracks whatever series are kept.
-SUMMARY_OUTCOMES = (
-    "dissolved",
-    "dissolved_step",
-    "final_level",
-    "peak_level",
-    "final_trust",
-    "cumulative_benefit",
-    *(f"first_step_level_{k}" for k in range(1, N_LEVELS + 1)),
-)
-
-N_TRAITS = 4  # communication k, leadership l, individualism u, identity h (stream order)
-_TRAIT_PARAMS = ("communication", "leadership", "individualism", "identity")
+#: Each series' dtype (an alias of :data:`sim.outputs.SERIES_DTYPES`, the vocabulary being :mod:`sim.outputs`).
+SERIES: dict[str, np.dtype] = outputs.SERIES_DTYPES
+#: Per-run outcomes the engine tracks whatever series are kept (alias of :data:`sim.outputs.SUMMARY_OUTCOMES`).
+SUMMARY_OUTCOMES = outputs.SUMMARY_OUTCOMES
 
 
 @dataclass
@@ -61,7 +46,7 @@ class InitialState:
 
     sector: np.ndarray  # (R, n) int: index into levels.SECTORS
     group: np.ndarray  # (R, n) int: cultural group 0/1
-    traits: np.ndarray  # (R, 4, n): communication, leadership, individualism, identity
+    traits: np.ndarray  # (R, 4, n): the traits in the order of sim.rng.TRAITS
     trust: np.ndarray  # (R, n, n), 0 on the diagonal and outside the founding members
     active: np.ndarray  # (R, n) bool
     other_group: np.ndarray = field(repr=False)  # (R, n, n) bool: g_i != g_j
@@ -83,9 +68,8 @@ def initial_state(keys: np.ndarray, params: Mapping[str, np.ndarray], n: int) ->
     active = idx[None, :] < params["n_orgs"][:, None].astype(np.uint64)
     sector = np.floor(uniforms(keys, 0, Purpose.SECTOR, idx) * len(SECTORS)).astype(np.int64)
     group = (uniforms(keys, 0, Purpose.GROUP, idx) < 0.5).astype(np.int64)
-    trait_idx = np.arange(N_TRAITS, dtype=np.uint64)[:, None] * np.uint64(MAX_ORGS) + idx[None, :]
-    z = normals(keys, 0, Purpose.TRAITS, trait_idx)  # (R, 4, n)
-    means = np.stack([params[name] for name in _TRAIT_PARAMS], axis=1)[:, :, None]
+    z = normals(keys, 0, Purpose.TRAITS, trait_index(n))  # (R, 4, n)
+    means = np.stack([params[name] for name in TRAITS], axis=1)[:, :, None]
     traits = rules.initial_trait(means, params["trait_spread"][:, None, None], z)
     other = group[:, :, None] != group[:, None, :]
     d = params["cultural_distance"][:, None, None] * other
@@ -127,67 +111,284 @@ def _n_sectors(sector: np.ndarray, active: np.ndarray) -> np.ndarray:
     return present.sum(axis=1)
 
 
-class _Batch:
-    """The working state of one chunk of runs (the rows still alive)."""
+def _pairs(active: np.ndarray) -> np.ndarray:
+    """The active ordered pairs ``(i, j)``, ``i != j``, as 0/1 floats, shape (R, n, n)."""
+    n = active.shape[-1]
+    return (active[:, :, None] & active[:, None, :] & ~np.eye(n, dtype=bool)).astype(np.float64)
 
-    def __init__(self, seeds: np.ndarray, params: Mapping[str, np.ndarray]):
-        self.params = dict(params)
+
+@dataclass(eq=False)
+class Batch:
+    """The working state of one chunk of runs (the rows still alive), run axis first.
+
+    Names are the Mesa model's for the same state (:class:`sim.model.PartnershipModel`
+    and :class:`sim.agents.Organization`). Every array field holds one row per
+    run and :meth:`compact` drops the dissolved runs' rows from all of them;
+    add a field and it is compacted with the rest.
+    """
+
+    rows: np.ndarray  # (R,) positions in the chunk's outputs
+    keys: np.ndarray  # (R,) the runs' keys (sim.rng.run_keys)
+    params: dict[str, np.ndarray]  # (R,) each
+    strategy: np.ndarray  # (R,) strategy name
+    # organizations, (R, n)
+    sector: np.ndarray
+    communication: np.ndarray
+    leadership: np.ndarray
+    individualism: np.ndarray
+    identity: np.ndarray
+    active: np.ndarray
+    capacity: np.ndarray
+    free_rider: np.ndarray  # the run's designated free riders
+    willing: np.ndarray  # active and not a free rider: members who may contribute
+    softening: np.ndarray  # rules.failure_softening(leadership)
+    # pairs, (R, n, n)
+    trust: np.ndarray
+    other_group: np.ndarray  # 0/1 float: g_i != g_j
+    pairs: np.ndarray  # 0/1 float: the active ordered pairs
+    no_pair: np.ndarray  # (R, n * n): 0 on the active pairs, +inf elsewhere
+    misjudge_scale: np.ndarray  # rules.misjudge_scale of each pair (fixed for a run)
+    # the partnership, (R,)
+    distance: np.ndarray  # perceived distance between the cultural groups
+    n_active: np.ndarray
+    n_sectors: np.ndarray
+    min_members: np.ndarray
+    level: np.ndarray
+    funded: np.ndarray
+    climb_count: np.ndarray
+    fail_streak: np.ndarray
+    cumulative_benefit: np.ndarray
+    alive: np.ndarray
+    # running sums kept up to date for speed
+    trust_given: np.ndarray  # (R, n): row sums of trust (sum over partners, in index order)
+    mean_communication: np.ndarray  # (R,) mean communication over the active members
+    total_capacity: np.ndarray  # (R,) capacity of the active members
+    # not per run
+    n: int = 0
+    strategies: list = field(default_factory=list)
+    layout: list = field(default_factory=list)  # the step's draws (sim.rng.step_layout)
+
+    @classmethod
+    def start(cls, seeds: np.ndarray, params: Mapping[str, np.ndarray]) -> Batch:
+        """Set up the batch: each run's day one (:func:`initial_state`) and its strategy's start."""
+        n_runs = len(seeds)
         n = int(params["n_orgs"].max())
-        self.n = n
-        self.rows = np.arange(len(seeds))  # positions in the chunk's outputs
-        self.keys = run_keys(seeds)
-        init = initial_state(self.keys, params, n)
-        self.sector = init.sector
-        k, l, u, h = (init.traits[:, t, :] for t in range(N_TRAITS))
-        self.k, self.l, self.u, self.h = k, l, u, h
-        self.active = init.active
-        self.T = init.trust
-        self.other = init.other_group.astype(np.float64)
-        self.dist = params["cultural_distance"].astype(np.float64).copy()  # perceived distance between groups
-        self.cap = np.where(self.active, 1.0, 0.0)
-        self.n_active = params["n_orgs"].astype(np.int64).copy()
-        self.pairs = (self.active[:, :, None] & self.active[:, None, :] & ~np.eye(n, dtype=bool)).astype(np.float64)
-        self.n_sectors = _n_sectors(self.sector, self.active)
-        self.min_members = rules.quorum_size(params["quorum"], params["n_orgs"])
-        self.strategy = np.asarray(params["strategy"])
-        self.strategies = [get_strategy(s) for s in dict.fromkeys(self.strategy.tolist())]
-        self.level = np.zeros(len(seeds), dtype=np.int64)
-        self.funded = np.zeros(len(seeds), dtype=bool)
-        for strat in self.strategies:
-            rows = self.strategy == strat.name
-            sub = {key: v[rows] for key, v in params.items()}
-            self.level[rows] = strat.start_level(sub)
-            self.funded[rows] = strat.funded
-        self.level = rules.level_for_sectors(self.level, self.n_sectors)
-        self.climb = np.zeros(len(seeds), dtype=np.int64)
-        self.streak = np.zeros(len(seeds), dtype=np.int64)
-        self.cumben = np.zeros(len(seeds))
-        self.rowsum = _rowsum(self.T)
-        self.alive = np.ones(len(seeds), dtype=bool)
-        # Per-run constant of the misjudging chance: misperception * (1 - (k_i + k_j) / 2).
-        self.misjudge_base = params["misperception"][:, None, None] * (1.0 - (k[:, :, None] + k[:, None, :]) / 2.0)
-        # Per-pair loss factor for failures, (1 - 0.6 l_i): only the truster's leadership matters.
-        self.lead_soften = 1.0 - 0.6 * l
-        self.no_pair = np.where(self.pairs > 0, 0.0, np.inf).reshape(len(seeds), -1)  # +inf off the active pairs
-        self.mean_k = _rowsum(k * self.active) / self.n_active
-        self.total_cap = _rowsum(self.cap)
-        org = np.arange(n, dtype=np.uint64)
-        # Members who may contribute: active, and not one of the run's designated free riders.
-        self.free_rider = org[None, :] < params["free_riders"][:, None].astype(np.uint64)
-        self.willing = self.active & ~self.free_rider
-        self.draws = [(Purpose.CONTRIBUTE, org), (Purpose.SUCCESS, np.zeros(1, dtype=np.uint64)),
-                      (Purpose.MISJUDGE, pair_index(n)), (Purpose.EXIT, org)]
+        keys = run_keys(seeds)
+        init = initial_state(keys, params, n)
+        communication, leadership, individualism, identity = (init.traits[:, t, :] for t in range(len(TRAITS)))
+        active = init.active
+        capacity = np.where(active, 1.0, 0.0)
+        pairs = _pairs(active)
+        n_sectors = _n_sectors(init.sector, active)
+        strategy = np.asarray(params["strategy"])
+        strategies = [get_strategy(s) for s in dict.fromkeys(strategy.tolist())]
+        level = np.zeros(n_runs, dtype=np.int64)
+        funded = np.zeros(n_runs, dtype=bool)
+        for strat in strategies:
+            sel = strategy == strat.name
+            level[sel] = strat.start_level({key: v[sel] for key, v in params.items()})
+            funded[sel] = strat.funded
+        n_active = params["n_orgs"].astype(np.int64).copy()
+        free_rider = np.arange(n, dtype=np.uint64)[None, :] < params["free_riders"][:, None].astype(np.uint64)
+        return cls(
+            rows=np.arange(n_runs),
+            keys=keys,
+            params=dict(params),
+            strategy=strategy,
+            sector=init.sector,
+            communication=communication,
+            leadership=leadership,
+            individualism=individualism,
+            identity=identity,
+            active=active,
+            capacity=capacity,
+            free_rider=free_rider,
+            willing=active & ~free_rider,
+            softening=rules.failure_softening(leadership),
+            trust=init.trust,
+            other_group=init.other_group.astype(np.float64),
+            pairs=pairs,
+            no_pair=np.where(pairs > 0, 0.0, np.inf).reshape(n_runs, -1),
+            misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], communication[:, :, None],
+                                                communication[:, None, :]),
+            distance=params["cultural_distance"].astype(np.float64).copy(),
+            n_active=n_active,
+            n_sectors=n_sectors,
+            min_members=rules.quorum_size(params["quorum"], params["n_orgs"]),
+            level=rules.level_for_sectors(level, n_sectors),
+            funded=funded,
+            climb_count=np.zeros(n_runs, dtype=np.int64),
+            fail_streak=np.zeros(n_runs, dtype=np.int64),
+            cumulative_benefit=np.zeros(n_runs),
+            alive=np.ones(n_runs, dtype=bool),
+            trust_given=_rowsum(init.trust),
+            mean_communication=_rowsum(communication * active) / n_active,
+            total_capacity=_rowsum(capacity),
+            n=n,
+            strategies=strategies,
+            layout=step_layout(n),
+        )
 
     def compact(self, keep: np.ndarray) -> None:
-        """Drop the rows not in ``keep`` (dissolved runs) from every working array."""
-        for name in ("rows", "keys", "sector", "k", "l", "u", "h", "active", "T", "other", "dist", "cap",
-                     "n_active", "pairs", "n_sectors", "min_members", "strategy", "level", "funded", "climb",
-                     "streak", "cumben", "rowsum", "misjudge_base", "lead_soften", "alive", "mean_k", "total_cap",
-                     "no_pair", "free_rider", "willing"):
-            setattr(self, name, getattr(self, name)[keep])
+        """Drop the rows not in ``keep`` (dissolved runs) from every per-run field."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                setattr(self, f.name, value[keep])
         self.params = {key: v[keep] for key, v in self.params.items()}
         present = dict.fromkeys(self.strategy.tolist())
         self.strategies = [s for s in self.strategies if s.name in present]
+
+
+@dataclass(eq=False)
+class Step:
+    """One step's working values, passed from phase to phase (the Mesa model keeps the same as attributes)."""
+
+    t: int
+    level: np.ndarray  # (R,) the level played
+    draws: dict[Purpose, np.ndarray]  # this step's uniforms (sim.rng.step_draws)
+    n_start: np.ndarray  # (R,) members at the start of the step
+    contributed: np.ndarray | None = None  # (R, n) bool: x_i
+    contributed_capacity: np.ndarray | None = None  # (R,) C
+    share: np.ndarray | None = None
+    success: np.ndarray | None = None  # (R,) bool
+    benefit: np.ndarray | None = None
+    grant_paid: np.ndarray | None = None
+    seen_free: np.ndarray | None = None  # (R, n, n) bool
+    leaving: np.ndarray | None = None  # (R, n) bool
+    dissolving: np.ndarray | None = None  # (R,) bool: fewer than the quorum remain
+    mean_trust: np.ndarray | None = None  # (R,) m after the step's update and exits
+    need: np.ndarray = field(init=False)  # (R,) the level's need and stakes (sim.levels)
+    stakes: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.need = NEED[self.level]
+        self.stakes = STAKES[self.level]
+
+
+Phase = Callable[[Batch, Step], None]
+
+
+def _mean_trust_given(b: Batch) -> np.ndarray:
+    """``tau_i``: each member's mean trust in its partners, (R, n)."""
+    return b.trust_given / np.maximum(b.n_active - 1, 1)[:, None]
+
+
+def contribute(b: Batch, s: Step) -> None:
+    """Phase 1: contribution, reading trust at the start of the step."""
+    p = b.params
+    chance = rules.contribution_probability(_mean_trust_given(b), s.need[:, None], b.individualism,
+                                            p["contribution_bias"][:, None])
+    s.contributed = (s.draws[Purpose.CONTRIBUTE] < chance) & b.willing
+    s.contributed_capacity = _rowsum(b.capacity * s.contributed)
+    s.share = s.contributed_capacity / b.total_capacity
+
+
+def joint_outcome(b: Batch, s: Step) -> None:
+    """Phase 2: the joint project succeeds or fails; misunderstandings multiply with the pairs at the table."""
+    p = b.params
+    n_a = b.n_active
+    m = _rowsum(b.trust_given) / (n_a * (n_a - 1))
+    e = rules.pair_misunderstanding(p["miscommunication"], b.mean_communication, p["ground_rules"])
+    q = rules.derail_probability(e, n_a)
+    chance = rules.success_probability(m, s.need, s.share, q, p["success_bias"], p["success_slope"])
+    s.success = s.draws[Purpose.SUCCESS][:, 0] < chance
+
+
+def payoffs(b: Batch, s: Step) -> None:
+    """Phase 3: the community's benefit, and what the funder pays of the contributions' cost."""
+    p = b.params
+    s.benefit = rules.community_benefit(s.success, MULT[s.level], s.contributed_capacity, p["n_orgs"], s.level,
+                                        b.n_sectors)
+    b.cumulative_benefit += s.benefit
+    s.grant_paid = np.where(b.funded, rules.funder_payment(p["grant"], COST[s.level], s.contributed_capacity), 0.0)
+
+
+def perceive(b: Batch, s: Step) -> None:
+    """Phase 4: ``i`` sees ``j`` as a free rider if ``j`` held back, unless ``i`` misjudges (or the reverse)."""
+    chance = b.other_group * b.distance[:, None, None]  # the perceived distance d_ij, then the chance in place
+    rules.misjudge_probability(b.misjudge_scale, chance, out=chance)
+    seen_free = s.draws[Purpose.MISJUDGE] < chance
+    seen_free ^= ~s.contributed[:, None, :]
+    s.seen_free = seen_free
+
+
+def update_trust(b: Batch, s: Step) -> None:
+    """Phase 5: the trust update over the active pairs; at level >= 2 the cultural distance is learned."""
+    p = b.params
+    run = (slice(None), None, None)
+    stakes = s.stakes[run]
+    rules.update_trust(
+        b.trust, s.success[run], stakes, gain_rate=p["gain_rate"][run], celebration=p["celebration"][run],
+        loss_rate=p["loss_rate"][run], softening=b.softening[:, :, None],
+        free_rider_penalty=p["free_rider_penalty"][run], seen_free=s.seen_free, out=b.trust,
+    )
+    b.trust *= b.pairs
+    b.distance = np.where(s.level >= 2, rules.learned_distance(b.distance, p["cultural_learning"]), b.distance)
+
+
+def grow_capacity(b: Batch, s: Step) -> None:
+    """Phase 6: after a success at level >= 4 the contributors' capacity grows."""
+    grow = (s.success & (s.level >= 4))[:, None] & s.contributed
+    if grow.any():
+        b.capacity = np.where(grow, rules.grown_capacity(b.capacity, b.params["capacity_growth"][:, None]),
+                              b.capacity)
+        b.total_capacity = _rowsum(b.capacity)
+
+
+def exits(b: Batch, s: Step) -> None:
+    """Phase 7: every member decides on the updated trust, then the leavers go; below the quorum the run dissolves."""
+    p = b.params
+    b.trust_given = _rowsum(b.trust)
+    chance = rules.exit_probability(
+        _mean_trust_given(b), s.need[:, None], s.level[:, None], b.individualism, b.identity, b.leadership,
+        b.funded[:, None], exit_base=p["exit_base"][:, None], exit_gap=p["exit_gap"][:, None],
+        identity_weight=p["identity_weight"][:, None], grant=p["grant"][:, None],
+    )
+    s.leaving = (s.draws[Purpose.EXIT] < chance) & b.active
+    left = s.leaving.any(axis=1)
+    if left.any():
+        b.active = b.active & ~s.leaving
+        b.willing = b.active & ~b.free_rider
+        b.n_active = np.count_nonzero(b.active, axis=1)
+        act = b.active[left]
+        b.pairs[left] = _pairs(act)
+        b.trust[left] *= b.pairs[left]
+        b.no_pair[left] = np.where(b.pairs[left] > 0, 0.0, np.inf).reshape(int(left.sum()), -1)
+        b.trust_given[left] = _rowsum(b.trust[left])
+        b.n_sectors[left] = _n_sectors(b.sector[left], act)
+        b.mean_communication[left] = _rowsum(b.communication[left] * act) / b.n_active[left]
+        b.total_capacity[left] = _rowsum(b.capacity[left] * act)
+        b.capacity[left] *= act
+    s.dissolving = b.alive & (b.n_active < b.min_members)
+
+
+def choose_level(b: Batch, s: Step) -> None:
+    """Phase 8: the failure streak, then each run's strategy sets the next level, reading trust after this step."""
+    b.fail_streak = np.where(s.success, 0, b.fail_streak + 1)
+    n_a = b.n_active
+    s.mean_trust = _rowsum(b.trust_given) / np.maximum(n_a * (n_a - 1), 1)
+    level, p = s.level, b.params
+    next_level = level.copy()
+    for strat in b.strategies:
+        if len(b.strategies) == 1:
+            st = StrategyState(s.t, level, s.mean_trust, s.success, b.fail_streak, b.climb_count, b.funded,
+                               b.cumulative_benefit, p)
+            next_level = strat.rule(st)
+        else:
+            sel = b.strategy == strat.name
+            st = StrategyState(s.t, level[sel], s.mean_trust[sel], s.success[sel], b.fail_streak[sel],
+                               b.climb_count[sel], b.funded[sel], b.cumulative_benefit[sel], _Rows(p, sel))
+            next_level[sel] = strat.rule(st)
+            b.climb_count[sel] = st.climb_count
+            b.funded[sel] = st.funded
+    next_level = np.clip(np.asarray(next_level, dtype=np.int64), 1, N_LEVELS)
+    b.level = rules.level_for_sectors(next_level, b.n_sectors)
+
+
+#: One step: MODEL.md's eight phases, in order (the Mesa model's methods of the same names).
+PHASES: tuple[Phase, ...] = (contribute, joint_outcome, payoffs, perceive, update_trust, grow_capacity, exits,
+                             choose_level)
 
 
 @dataclass
@@ -198,11 +399,85 @@ class BatchOutput:
     outcomes: dict[str, np.ndarray]
 
 
+class _Outputs:
+    """The kept series and the per-run outcomes of a chunk, allocated from :mod:`sim.outputs`."""
+
+    def __init__(self, n_runs: int, n_steps: int, keep: Sequence[str]):
+        self.series = {name: outputs.SERIES[name].empty(n_runs, n_steps) for name in keep}
+        self.outcomes = {name: spec.empty(n_runs) for name, spec in outputs.SUMMARY.items()}
+        self.first = np.full((n_runs, N_LEVELS), np.nan)  # first_step_level_k, k = 1..5
+
+    def record(self, b: Batch, s: Step, n_steps: int) -> None:
+        """Write the step (the level played, the trust after it). Rows that dissolve now keep the
+        dissolved fills of :mod:`sim.outputs` (level 0, active 0, benefit 0, success 0, NaN trust)."""
+        out, col, t = self.series, s.t - 1, s.t
+        alive = b.alive & ~s.dissolving
+        everyone = bool(alive.all())
+        at = b.rows if everyone else b.rows[alive]
+        record = _Recorder(out, col, at, None if everyone else alive)
+        level = s.level
+        lvl = level if everyone else level[alive]
+        np.maximum.at(self.outcomes["peak_level"], at, lvl)
+        seen = self.first[at, lvl - 1]
+        self.first[at, lvl - 1] = np.where(np.isnan(seen), t, seen)
+        record("level", level)
+        record("active", b.n_active)
+        record("success", s.success)
+        record("benefit", s.benefit)
+        record("contribution_rate", _rowsum(s.contributed.view(np.int8)) / np.maximum(s.n_start, 1))
+        record("grant", s.grant_paid)
+        record("mean_trust", s.mean_trust)
+        trust = b.trust
+        if "min_trust" in out:
+            record("min_trust", _rowmin(_rowmin(trust + b.no_pair.reshape(trust.shape))))
+        if "sd_trust" in out:
+            # Deviations from the mean, not sqrt(E[T^2] - m^2): once trust converges near 1 that
+            # difference cancels catastrophically (e.g. 1.5e-8 reported for a true sd of 7e-17).
+            dev = trust - s.mean_trust[:, None, None]
+            dev *= b.pairs
+            dev *= dev
+            record("sd_trust", np.sqrt(_rowsum(_rowsum(dev)) / np.maximum(b.n_active * (b.n_active - 1), 1)))
+        if s.dissolving.any():
+            # The dissolving step's benefit is lost with the partnership.
+            b.cumulative_benefit[s.dissolving] -= s.benefit[s.dissolving]
+        record("cumulative_benefit", b.cumulative_benefit)
+        if t == n_steps:
+            self.outcomes["final_trust"][at] = s.mean_trust if everyone else s.mean_trust[alive]
+            self.outcomes["final_level"][at] = lvl
+
+    def dissolve(self, b: Batch, s: Step) -> None:
+        """The runs dissolving this step end for good: their future is the dissolved state."""
+        gone = b.rows[s.dissolving]
+        self.outcomes["dissolved_step"][gone] = s.t
+        if "cumulative_benefit" in self.series:  # held at its last value (sim.outputs)
+            self.series["cumulative_benefit"][gone, s.t - 1:] = b.cumulative_benefit[s.dissolving][:, None]
+        b.alive &= ~s.dissolving
+        b.active[s.dissolving] = False
+        b.willing[s.dissolving] = False
+        b.n_active[s.dissolving] = 0
+        b.pairs[s.dissolving] = 0.0
+        b.trust[s.dissolving] = 0.0
+        b.trust_given[s.dissolving] = 0.0
+
+    def keep_benefit(self, b: Batch) -> None:
+        """Store the cumulative benefit of the batch's rows (before they are dropped)."""
+        self.outcomes["cumulative_benefit"][b.rows] = b.cumulative_benefit
+
+    def result(self) -> BatchOutput:
+        o = self.outcomes
+        o["dissolved"] = ~np.isnan(o["dissolved_step"])
+        for k in range(1, N_LEVELS + 1):
+            o[f"first_step_level_{k}"] = self.first[:, k - 1]
+        return BatchOutput(self.series, {name: o[name] for name in SUMMARY_OUTCOMES})
+
+
 def run_batch(
     seeds: np.ndarray,
     params: Mapping[str, np.ndarray],
     n_steps: int,
     keep: Sequence[str] = tuple(SERIES),
+    *,
+    phases: Sequence[Phase] = PHASES,
 ) -> BatchOutput:
     """Advance a batch of runs ``n_steps`` steps and return their series and outcomes.
 
@@ -216,198 +491,33 @@ def run_batch(
         Steps to simulate.
     keep : sequence of str
         Names of the series to return (all by default).
+    phases : sequence of callables
+        The step: ``phase(batch, step)`` functions run in order (default :data:`PHASES`).
     """
-    n_runs = len(seeds)
-    b = _Batch(np.asarray(seeds, dtype=np.uint64), params)
-    p = b.params
-    out = {name: _empty_series(name, n_runs, n_steps) for name in keep}
-    dissolved_step = np.full(n_runs, np.nan)
-    peak = np.zeros(n_runs, dtype=np.int64)
-    first = np.full((n_runs, N_LEVELS), np.nan)
-    final_trust = np.full(n_runs, np.nan)
-    cumben_final = np.zeros(n_runs)
-    final_level = np.zeros(n_runs, dtype=np.int64)
+    b = Batch.start(np.asarray(seeds, dtype=np.uint64), params)
+    out = _Outputs(len(seeds), n_steps, keep)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for t in range(1, n_steps + 1):
-            col = t - 1
-            level = b.level
-            need = NEED[level]
-            n_a = b.n_active
-            keys = b.keys
-            rows = b.rows
-
-            u_contrib, u_success, u_misjudge, u_exit = step_uniforms(keys, t, b.draws)
-
-            # 1. Contribution, reading trust at the start of the step.
-            tau = b.rowsum / np.maximum(n_a - 1, 1)[:, None]
-            p_contrib = rules.contribution_probability(tau, need[:, None], b.u, p["contribution_bias"][:, None])
-            x = (u_contrib < p_contrib) & b.willing
-            contributed = _rowsum(b.cap * x)
-            share = contributed / b.total_cap
-            n_pairs = n_a * (n_a - 1)
-            m = _rowsum(b.rowsum) / n_pairs
-
-            # 2. Joint outcome.
-            e = rules.pair_misunderstanding(p["miscommunication"], b.mean_k, p["ground_rules"])
-            q = rules.derail_probability(e, n_a)
-            p_success = rules.success_probability(m, need, share, q, p["success_bias"], p["success_slope"])
-            success = u_success[:, 0] < p_success
-
-            # 3. Payoffs.
-            benefit = rules.community_benefit(success, MULT[level], contributed, p["n_orgs"], level, b.n_sectors)
-            b.cumben += benefit
-            paid = np.where(b.funded, rules.funder_payment(p["grant"], COST[level], contributed), 0.0)
-
-            # 4. Perception: i sees j as a free rider if j held back, unless i misjudges (or the reverse).
-            stakes = STAKES[level]
-            d = b.other * b.dist[:, None, None]
-            d += 0.5
-            d *= b.misjudge_base
-            seen_free = u_misjudge < d
-            seen_free ^= ~x[:, None, :]
-
-            # 5. Trust update over the active pairs: success T += g (1 - T), failure T -= L_i T,
-            # written as one expression (exact for both, as the zero term vanishes), then free riding.
-            T = b.T
-            g = np.where(success, p["gain_rate"] * stakes * (1.0 + p["celebration"]), 0.0)
-            loss = np.where(success, 0.0, p["loss_rate"] * stakes)[:, None] * b.lead_soften
-            up = np.subtract(1.0, T)
-            up *= g[:, None, None]
-            down = T * loss[:, :, None]
-            up -= down
-            T += up
-            fr = T * (p["free_rider_penalty"] * stakes)[:, None, None]
-            fr *= seen_free
-            T -= fr
-            np.clip(T, 0.0, 1.0, out=T)
-            T *= b.pairs
-            learning = level >= 2
-            b.dist = np.where(learning, rules.learned_distance(b.dist, p["cultural_learning"]), b.dist)
-
-            # 6. Capacity.
-            grow = (success & (level >= 4))[:, None] & x
-            if grow.any():
-                b.cap = np.where(grow, rules.grown_capacity(b.cap, p["capacity_growth"][:, None]), b.cap)
-                b.total_cap = _rowsum(b.cap)
-
-            # 7. Exit, reading trust after the update.
-            n_a_start = n_a
-            rowsum = _rowsum(T)
-            tau = rowsum / np.maximum(n_a - 1, 1)[:, None]
-            p_exit = rules.exit_probability(
-                tau, need[:, None], level[:, None], b.u, b.h, b.l, b.funded[:, None],
-                exit_base=p["exit_base"][:, None], exit_gap=p["exit_gap"][:, None],
-                identity_weight=p["identity_weight"][:, None], grant=p["grant"][:, None],
-            )
-            leaving = (u_exit < p_exit) & b.active
-            left = leaving.any(axis=1)
-            if left.any():
-                b.active = b.active & ~leaving
-                b.willing = b.active & ~b.free_rider
-                b.n_active = np.count_nonzero(b.active, axis=1)
-                act = b.active[left]
-                b.pairs[left] = act[:, :, None] & act[:, None, :] & ~np.eye(b.n, dtype=bool)
-                T[left] *= b.pairs[left]
-                b.no_pair[left] = np.where(b.pairs[left] > 0, 0.0, np.inf).reshape(int(left.sum()), -1)
-                rowsum[left] = _rowsum(T[left])
-                b.n_sectors[left] = _n_sectors(b.sector[left], act)
-                b.mean_k[left] = _rowsum(b.k[left] * act) / b.n_active[left]
-                b.total_cap[left] = _rowsum(b.cap[left] * act)
-                b.cap[left] *= act
-            b.rowsum = rowsum
-            dissolving = b.alive & (b.n_active < b.min_members)
-            n_a = b.n_active
-            n_pairs = n_a * (n_a - 1)
-
-            # 8. Strategy, reading trust after this step.
-            b.streak = np.where(success, 0, b.streak + 1)
-            m_after = _rowsum(rowsum) / np.maximum(n_pairs, 1)
-            next_level = level.copy()
-            for strat in b.strategies:
-                if len(b.strategies) == 1:
-                    s = StrategyState(t, level, m_after, success, b.streak, b.climb, b.funded, b.cumben, p)
-                    next_level = strat.rule(s)
-                else:
-                    sel = b.strategy == strat.name
-                    s = StrategyState(t, level[sel], m_after[sel], success[sel], b.streak[sel], b.climb[sel],
-                                      b.funded[sel], b.cumben[sel], _Rows(p, sel))
-                    next_level[sel] = strat.rule(s)
-                    b.climb[sel] = s.climb_count
-                    b.funded[sel] = s.funded
-            next_level = np.clip(np.asarray(next_level, dtype=np.int64), 1, N_LEVELS)
-            b.level = rules.level_for_sectors(next_level, b.n_sectors)
-
-            # Record the step (the level played, the trust after it). Rows that dissolve now keep
-            # the dissolved defaults (level 0, active 0, benefit 0, success 0, NaN trust).
-            alive = b.alive & ~dissolving
-            everyone = bool(alive.all())
-            at = rows if everyone else rows[alive]
-
-            record = _Recorder(out, col, at, None if everyone else alive)
-            lvl = level if everyone else level[alive]
-            np.maximum.at(peak, at, lvl)
-            seen = first[at, lvl - 1]
-            first[at, lvl - 1] = np.where(np.isnan(seen), t, seen)
-            record("level", level)
-            record("active", n_a)
-            record("success", success)
-            record("benefit", benefit)
-            record("contribution_rate", _rowsum(x.view(np.int8)) / np.maximum(n_a_start, 1))
-            record("grant", paid)
-            record("mean_trust", m_after)
-            if "min_trust" in out:
-                record("min_trust", _rowmin(_rowmin(T + b.no_pair.reshape(T.shape))))
-            if "sd_trust" in out:
-                # Deviations from the mean, not sqrt(E[T^2] - m^2): once trust converges near 1 that
-                # difference cancels catastrophically (e.g. 1.5e-8 reported for a true sd of 7e-17).
-                dev = T - m_after[:, None, None]
-                dev *= b.pairs
-                dev *= dev
-                record("sd_trust", np.sqrt(_rowsum(_rowsum(dev)) / np.maximum(n_pairs, 1)))
-            if dissolving.any():
-                # The dissolving step's benefit is lost with the partnership.
-                b.cumben[dissolving] -= benefit[dissolving]
-            record("cumulative_benefit", b.cumben)
-            if t == n_steps:
-                final_trust[at] = m_after if everyone else m_after[alive]
-                final_level[at] = lvl
-
-            if dissolving.any():
-                gone = rows[dissolving]
-                dissolved_step[gone] = t
-                if "cumulative_benefit" in out:
-                    out["cumulative_benefit"][gone, col:] = b.cumben[dissolving][:, None]
-                b.alive &= ~dissolving
-                b.active[dissolving] = False
-                b.willing[dissolving] = False
-                b.n_active[dissolving] = 0
-                b.pairs[dissolving] = 0.0
-                b.T[dissolving] = 0.0
-                b.rowsum[dissolving] = 0.0
+            s = Step(t, b.level, step_draws(b.keys, t, b.layout), b.n_active)
+            for phase in phases:
+                phase(b, s)
+            out.record(b, s, n_steps)
+            if s.dissolving.any():
+                out.dissolve(b, s)
                 n_alive = int(b.alive.sum())
                 if n_alive == 0:
-                    cumben_final[b.rows] = b.cumben
+                    out.keep_benefit(b)
                     b.compact(b.alive)
                     break
                 if n_alive < 0.75 * len(b.rows):
-                    cumben_final[b.rows] = b.cumben
+                    out.keep_benefit(b)
                     b.compact(b.alive)
-                    p = b.params
             b.level = np.where(b.alive, b.level, 0)
 
     if len(b.rows):
-        cumben_final[b.rows] = b.cumben
-    outcomes = {
-        "dissolved": ~np.isnan(dissolved_step),
-        "dissolved_step": dissolved_step,
-        "final_level": final_level,
-        "peak_level": peak,
-        "final_trust": final_trust,
-        "cumulative_benefit": cumben_final,
-        **{f"first_step_level_{k}": first[:, k - 1] for k in range(1, N_LEVELS + 1)},
-    }
-    return BatchOutput(out, outcomes)
+        out.keep_benefit(b)
+    return out.result()
 
 
 class _Rows(Mapping):
@@ -437,10 +547,3 @@ class _Recorder:
     def __call__(self, name: str, values: np.ndarray) -> None:
         if name in self.out:
             self.out[name][self.at, self.col] = values if self.alive is None else values[self.alive]
-
-
-def _empty_series(name: str, n_runs: int, n_steps: int) -> np.ndarray:
-    dtype = SERIES[name]
-    if name in ("mean_trust", "min_trust", "sd_trust", "contribution_rate"):
-        return np.full((n_runs, n_steps), np.nan, dtype=dtype)
-    return np.zeros((n_runs, n_steps), dtype=dtype)

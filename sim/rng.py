@@ -36,6 +36,12 @@ __all__ = [
     "uniforms",
     "normals",
     "pair_index",
+    "TRAITS",
+    "trait_index",
+    "STEP_DRAWS",
+    "step_layout",
+    "step_uniforms",
+    "step_draws",
 ]
 
 MAX_ORGS = 64
@@ -51,12 +57,27 @@ class Purpose(IntEnum):
 
     SECTOR = 1
     GROUP = 2
-    TRAITS = 3  # index = trait * MAX_ORGS + i, traits in the order k, l, u, h
+    TRAITS = 3  # index = trait * MAX_ORGS + i, traits in the order of TRAITS (k, l, u, h)
     TRUST = 4  # index = i * MAX_ORGS + j
     CONTRIBUTE = 5  # index = i
     SUCCESS = 6  # index = 0
     MISJUDGE = 7  # index = i * MAX_ORGS + j
     EXIT = 8  # index = i
+
+
+#: The organizations' traits, in the order of their ``Purpose.TRAITS`` streams (trait ``t`` of ``i`` is index
+#: ``t * MAX_ORGS + i``): communication ``k``, leadership ``l``, individualism ``u``, identity ``h``.
+#: Each is also the name of the parameter giving its mean.
+TRAITS = ("communication", "leadership", "individualism", "identity")
+
+#: The draws of one step, in the order they are drawn: each purpose and the kind of its index
+#: (``"org"``: ``i``; ``"run"``: 0, one draw per run; ``"pair"``: ``i * MAX_ORGS + j``).
+STEP_DRAWS: tuple[tuple[Purpose, str], ...] = (
+    (Purpose.CONTRIBUTE, "org"),
+    (Purpose.SUCCESS, "run"),
+    (Purpose.MISJUDGE, "pair"),
+    (Purpose.EXIT, "org"),
+)
 
 
 def mix64(z: np.ndarray) -> np.ndarray:
@@ -140,6 +161,27 @@ def pair_index(n: int) -> np.ndarray:
     """Indices ``i * MAX_ORGS + j`` of the ordered pairs of an ``n``-organization table, shape (n, n)."""
     i = np.arange(n, dtype=np.uint64)
     return i[:, None] * np.uint64(MAX_ORGS) + i[None, :]
+
+
+def trait_index(n: int) -> np.ndarray:
+    """Indices ``t * MAX_ORGS + i`` of the ``Purpose.TRAITS`` draws of ``n`` organizations, shape (4, n), rows in
+    the order of :data:`TRAITS`."""
+    return np.arange(len(TRAITS), dtype=np.uint64)[:, None] * np.uint64(MAX_ORGS) + np.arange(n, dtype=np.uint64)
+
+
+def step_layout(n: int) -> list[tuple[Purpose, np.ndarray]]:
+    """The index arrays of one step's draws (:data:`STEP_DRAWS`) for an ``n``-organization table.
+
+    ``"org"`` draws have shape (n,), the ``"run"`` draw shape (1,), ``"pair"`` draws shape (n, n).
+    """
+    index = {"org": np.arange(n, dtype=np.uint64), "run": np.zeros(1, dtype=np.uint64), "pair": pair_index(n)}
+    return [(purpose, index[kind]) for purpose, kind in STEP_DRAWS]
+
+
+def step_draws(keys: np.ndarray, step: int, layout: list[tuple[Purpose, np.ndarray]]) -> dict[Purpose, np.ndarray]:
+    """One step's uniforms by purpose, shape ``keys.shape + index.shape`` each (``layout``: :func:`step_layout`)."""
+    drawn = step_uniforms(keys, step, layout)
+    return {purpose: u for (purpose, _), u in zip(layout, drawn, strict=True)}
 
 
 def step_uniforms(keys: np.ndarray, step: int, layout: list[tuple[Purpose, np.ndarray]]) -> list[np.ndarray]:

@@ -4,7 +4,10 @@ Both implementations call these: the vectorized engine with whole batches
 (run axis first), the Mesa model with one organization's or one pair's
 numbers. Keeping the equations here, once, is what lets the two agree run for
 run. Every function works elementwise with NumPy broadcasting and returns
-float64; none keeps state.
+float64; none keeps state. The phase-4 and phase-5 rules, the engine's hot
+path, are written in place (``out=``) in one fixed order of floating-point
+operations; the Mesa agent calls the very same functions on its row, so the
+two implementations agree to the bit by construction.
 """
 
 from __future__ import annotations
@@ -12,6 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from .levels import MIN_SECTORS_LEVEL_5
+
+#: Phase 4: the misjudging chance at zero perceived distance is scaled by this (``0.5 + d_ij``).
+MISJUDGE_FLOOR = 0.5
+#: Phase 5: a failure's trust loss is scaled by ``1 - LEADERSHIP_SOFTENING * l_i`` (the truster's leadership).
+LEADERSHIP_SOFTENING = 0.6
 
 __all__ = [
     "initial_trait",
@@ -25,10 +33,12 @@ __all__ = [
     "derail_probability",
     "success_probability",
     "community_benefit",
+    "MISJUDGE_FLOOR",
+    "LEADERSHIP_SOFTENING",
+    "misjudge_scale",
     "misjudge_probability",
-    "trust_after_success",
-    "trust_after_failure",
-    "trust_after_free_riding",
+    "failure_softening",
+    "update_trust",
     "exit_probability",
     "quorum_size",
     "level_for_sectors",
@@ -82,24 +92,79 @@ def funder_payment(grant, cost, contributed_capacity):
     return grant * cost * contributed_capacity
 
 
-def misjudge_probability(misperception, k_i, k_j, d_ij):
-    """Phase 4: chance ``i`` misjudges whether ``j`` contributed."""
-    return misperception * (1.0 - (k_i + k_j) / 2.0) * (0.5 + d_ij)
+def misjudge_scale(misperception, k_i, k_j):
+    """Phase 4: the part of the misjudging chance fixed for a run, ``misperception (1 - (k_i + k_j) / 2)``."""
+    return misperception * (1.0 - (k_i + k_j) / 2.0)
 
 
-def trust_after_success(trust, gain_rate, stakes, celebration):
-    """Phase 5, success: trust rises toward 1."""
-    return trust + gain_rate * stakes * (1.0 + celebration) * (1.0 - trust)
+def misjudge_probability(scale, distance, *, out=None):
+    """Phase 4: chance ``i`` misjudges whether ``j`` contributed, ``scale (0.5 + d_ij)``.
+
+    Parameters
+    ----------
+    scale : array_like
+        :func:`misjudge_scale` of the pair.
+    distance : array_like
+        The cultural distance ``d_ij`` that ``i`` perceives to ``j``.
+    out : ndarray, optional
+        Where to write the result (may be ``distance`` itself).
+    """
+    out = np.add(distance, MISJUDGE_FLOOR, out=out)
+    out *= scale
+    return out
 
 
-def trust_after_failure(trust, loss_rate, stakes, leadership_i):
-    """Phase 5, failure: trust falls toward 0, softened by the truster's leadership."""
-    return trust - loss_rate * stakes * (1.0 - 0.6 * leadership_i) * trust
+def failure_softening(leadership):
+    """Phase 5: the factor ``1 - 0.6 l_i`` by which the truster's leadership softens a failure's trust loss."""
+    return 1.0 - LEADERSHIP_SOFTENING * leadership
 
 
-def trust_after_free_riding(trust, free_rider_penalty, stakes, seen_free):
-    """Phase 5: trust lost in a partner seen not doing its share, then clipped to [0, 1]."""
-    return np.clip(trust - free_rider_penalty * stakes * trust * seen_free, 0.0, 1.0)
+def update_trust(trust, success, stakes, *, gain_rate, celebration, loss_rate, softening, free_rider_penalty,
+                 seen_free, out=None):
+    """Phase 5: trust after the joint outcome and the free riding seen, clipped to [0, 1].
+
+    With ``s`` the level's stakes::
+
+        success: T_ij += gain_rate s (1 + celebration) (1 - T_ij)
+        failure: T_ij -= loss_rate s softening_i T_ij
+        then     T_ij -= free_rider_penalty s T_ij   where seen_free_ij
+
+    The first two lines are computed as one expression, ``T += g (1 - T) - L T``
+    with ``g`` or ``L`` zero (exact for both: the zero term vanishes), in a fixed
+    order of operations: the engine calls this on (runs x n x n) arrays, the
+    Mesa agent on its row, and both get the same bits.
+
+    Parameters
+    ----------
+    trust : ndarray
+        Trust of truster ``i`` (second-to-last axis, or the agent itself) in ``j`` (last axis).
+        NaN (the agent's "no partner") stays NaN.
+    success : array_like of bool
+        The joint outcome, broadcastable to ``trust`` (engine: shape (R, 1, 1)).
+    stakes, gain_rate, celebration, loss_rate, free_rider_penalty : array_like
+        The level's stakes and the run's parameters, broadcastable to ``trust``.
+    softening : array_like
+        :func:`failure_softening` of the truster's leadership (engine: shape (R, n, 1)).
+    seen_free : array_like of bool
+        Partners ``i`` saw not doing their share.
+    out : ndarray, optional
+        Where to write the result; ``trust`` itself updates it in place.
+
+    Returns
+    -------
+    ndarray
+        ``out``, or a new array.
+    """
+    gain = np.where(success, gain_rate * stakes * (1.0 + celebration), 0.0)
+    loss = np.where(success, 0.0, loss_rate * stakes) * softening
+    change = np.subtract(1.0, trust)
+    change *= gain
+    change -= trust * loss
+    out = np.add(trust, change, out=out)
+    penalty = out * (free_rider_penalty * stakes)
+    penalty *= seen_free
+    out -= penalty
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def learned_distance(distance, cultural_learning):
