@@ -157,22 +157,21 @@ class Organization(mesa.Agent):
 
         ``contributed`` and ``communication`` are every founding member's, by index.
         """
-        p = rules.misjudge_probability(
-            self.model.params.misperception, self.communication, communication, self.distance
-        )
-        misjudged = self.model.draws[Purpose.MISJUDGE][self.index] < p
+        scale = rules.misjudge_scale(self.model.params.misperception, self.communication, communication)
+        misjudged = self.model.draws[Purpose.MISJUDGE][self.index] < rules.misjudge_probability(scale, self.distance)
         self.seen_free = ~contributed ^ misjudged
 
     def update_trust(self, success: bool, stakes: float) -> None:
         """Phase 5: move trust in every partner after the joint outcome, then withdraw some from
         partners seen free riding. Failures hurt by ``loss_rate``, softened by this
-        organization's leadership; NaN (no partner) stays NaN."""
+        organization's leadership; NaN (no partner) stays NaN. The engine calls the same
+        :func:`sim.rules.update_trust` on all its rows at once."""
         p = self.model.params
-        if success:
-            trust = rules.trust_after_success(self.trust, p.gain_rate, stakes, p.celebration)
-        else:
-            trust = rules.trust_after_failure(self.trust, p.loss_rate, stakes, self.leadership)
-        self.trust = rules.trust_after_free_riding(trust, p.free_rider_penalty, stakes, self.seen_free)
+        self.trust = rules.update_trust(
+            self.trust, success, stakes, gain_rate=p.gain_rate, celebration=p.celebration, loss_rate=p.loss_rate,
+            softening=rules.failure_softening(self.leadership), free_rider_penalty=p.free_rider_penalty,
+            seen_free=self.seen_free,
+        )
 
     def learn_culture(self) -> None:
         """Phase 5, level >= 2: working together wears down the perceived cultural distance."""

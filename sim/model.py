@@ -39,12 +39,11 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
-from . import rules
+from . import outputs, rules
 from .agents import Organization, ordered_sum
-from .engine import SERIES
 from .levels import COST, MULT, N_LEVELS, NEED, SECTORS, STAKES
 from .params import PARAMETERS, ParamError, Params, batch_params, check_name
-from .rng import MAX_ORGS, Purpose, normals, pair_index, run_keys, step_uniforms, uniforms
+from .rng import MAX_ORGS, TRAITS, Purpose, normals, run_keys, step_draws, step_layout, trait_index, uniforms
 from .strategies import StrategyState, get_strategy
 
 __all__ = ["PartnershipModel", "AGENT_REPORTERS"]
@@ -62,8 +61,8 @@ AGENT_REPORTERS = {
     "sector": "sector",
 }
 
-#: The traits in the order of their random streams (``Purpose.TRAITS`` index = trait * MAX_ORGS + i).
-_TRAITS = ("communication", "leadership", "individualism", "identity")
+#: The partnership's attribute recorded as each series (:data:`sim.outputs.SERIES`), where it is not the series' name.
+_REPORTED_AS = {"level": "level_played", "active": "n_active", "grant": "grant_paid"}
 
 
 class PartnershipModel(mesa.Model):
@@ -110,7 +109,7 @@ class PartnershipModel(mesa.Model):
         This step's uniform draws, by purpose, indexed like the engine's
         (``[i]`` for an organization, ``[i, j]`` for a pair).
     datacollector : mesa.DataCollector
-        Model reporters named like the engine's series (:data:`sim.engine.SERIES`)
+        Model reporters named like the engine's series (:data:`sim.outputs.SERIES`)
         and per-organization reporters (:data:`AGENT_REPORTERS`); one row
         at set-up (step 0) and one per step.
 
@@ -188,22 +187,18 @@ class PartnershipModel(mesa.Model):
         self._keys = run_keys(np.array([seed], dtype=np.uint64))
         n = p.n_orgs
         org = np.arange(n, dtype=np.uint64)
-        self._step_draws = [
-            (Purpose.CONTRIBUTE, org),
-            (Purpose.SUCCESS, np.zeros(1, dtype=np.uint64)),
-            (Purpose.MISJUDGE, pair_index(n)),
-            (Purpose.EXIT, org),
-        ]
+        self._layout = step_layout(n)
         self.draws: dict[Purpose, np.ndarray] = {}
 
         # --- set-up (MODEL.md "State"): step 0 of the random streams ---
         sector = np.floor(self._setup_uniforms(Purpose.SECTOR, org) * len(SECTORS)).astype(int)
         group = (self._setup_uniforms(Purpose.GROUP, org) < 0.5).astype(int)
+        trait_draws = trait_index(n)
         for i in range(n):
-            z = self._setup_normals(Purpose.TRAITS, np.arange(len(_TRAITS), dtype=np.uint64) * MAX_ORGS + i)
+            z = self._setup_normals(Purpose.TRAITS, trait_draws[:, i])
             traits = {
                 name: float(rules.initial_trait(getattr(p, name), p.trait_spread, z[t]))
-                for t, name in enumerate(_TRAITS)
+                for t, name in enumerate(TRAITS)
             }
             distance = p.cultural_distance * (group != group[i])
             z_trust = self._setup_normals(Purpose.TRUST, i * MAX_ORGS + org)
@@ -229,19 +224,10 @@ class PartnershipModel(mesa.Model):
         self.contribution_rate = math.nan
         self.grant_paid = 0.0
 
+        self.contributed_capacity = 0.0
+        self.share = math.nan
         self.datacollector = mesa.DataCollector(
-            model_reporters={
-                "level": "level_played",
-                "active": "n_active",
-                "mean_trust": "mean_trust",
-                "min_trust": "min_trust",
-                "sd_trust": "sd_trust",
-                "success": "success",
-                "benefit": "benefit",
-                "cumulative_benefit": "cumulative_benefit",
-                "contribution_rate": "contribution_rate",
-                "grant": "grant_paid",
-            },
+            model_reporters={name: _REPORTED_AS.get(name, name) for name in outputs.SERIES},
             agent_reporters=AGENT_REPORTERS,
         )
         self.datacollector.collect(self)
@@ -309,85 +295,96 @@ class PartnershipModel(mesa.Model):
 
     # --- one step: MODEL.md's eight phases, in order ------------------------------
 
+    #: The step's phases, in order: methods named like the engine's phase functions (``sim.engine.PHASES``).
+    PHASES = ("contribute", "joint_outcome", "payoffs", "perceive", "update_trust", "grow_capacity", "exits",
+              "choose_level")
+
     def step(self) -> None:
         """Play one month: contribution, joint outcome, payoffs, perception, trust, capacity, exit, strategy."""
         if self.finished:
             self.running = False
             return
-        t = self.steps  # Mesa has already counted this step: 1 on the first
-        p = self.params
-        level = self.level
-        need, stakes = NEED[level], STAKES[level]
+        # Mesa has already counted this step (1 on the first). Its random numbers, keyed
+        # (seed, step, purpose, index) exactly as the engine keys them.
+        drawn = step_draws(self._keys, self.steps, self._layout)
+        self.draws = {purpose: u[0] for purpose, u in drawn.items()}
+        self.level_played = self.level
+        for phase in self.PHASES:
+            getattr(self, phase)()
+        self.datacollector.collect(self)
+
+    def contribute(self) -> None:
+        """Phase 1: each member decides whether to contribute, reading trust at the start of the step."""
         members = self.members
-        n_start = len(members)
-        # This step's random numbers, keyed (seed, step, purpose, index) exactly as the engine keys them.
-        drawn = step_uniforms(self._keys, t, self._step_draws)
-        self.draws = {purpose: u[0] for (purpose, _), u in zip(self._step_draws, drawn, strict=True)}
-
-        # 1. Contribution, reading trust at the start of the step.
-        m = self.mean_trust
         for o in members:
-            o.decide_contribution(need)
+            o.decide_contribution(NEED[self.level])
         contributors = [o for o in members if o.contributed]
-        contributed_capacity = ordered_sum(o.capacity for o in contributors)
-        share = contributed_capacity / ordered_sum(o.capacity for o in members)
+        self.contributed_capacity = ordered_sum(o.capacity for o in contributors)
+        self.share = self.contributed_capacity / ordered_sum(o.capacity for o in members)
+        self.contribution_rate = len(contributors) / len(members)
 
-        # 2. Joint outcome: misunderstandings multiply with the pairs at the table.
-        mean_communication = ordered_sum(o.communication for o in members) / n_start
+    def joint_outcome(self) -> None:
+        """Phase 2: the joint project succeeds or fails; misunderstandings multiply with the pairs at the table."""
+        p = self.params
+        members = self.members
+        mean_communication = ordered_sum(o.communication for o in members) / len(members)
         e = rules.pair_misunderstanding(p.miscommunication, mean_communication, p.ground_rules)
-        q = rules.derail_probability(e, n_start)
-        chance = rules.success_probability(m, need, share, q, p.success_bias, p.success_slope)
-        success = bool(self.draws[Purpose.SUCCESS][0] < chance)
+        q = rules.derail_probability(e, len(members))
+        chance = rules.success_probability(self.mean_trust, NEED[self.level], self.share, q, p.success_bias,
+                                           p.success_slope)
+        self.success = int(self.draws[Purpose.SUCCESS][0] < chance)
 
-        # 3. Payoffs: the community's benefit, and what the funder pays of the contributions' cost.
-        benefit = float(rules.community_benefit(
-            success, MULT[level], contributed_capacity, p.n_orgs, level, self.n_sectors))
-        self.cumulative_benefit += benefit
-        paid = rules.funder_payment(p.grant, COST[level], contributed_capacity) if self.funded else 0.0
+    def payoffs(self) -> None:
+        """Phase 3: the community's benefit, and what the funder pays of the contributions' cost."""
+        p, level = self.params, self.level
+        self.benefit = float(rules.community_benefit(
+            bool(self.success), MULT[level], self.contributed_capacity, p.n_orgs, level, self.n_sectors))
+        self.cumulative_benefit += self.benefit
+        self.grant_paid = rules.funder_payment(p.grant, COST[level], self.contributed_capacity) if self.funded else 0.0
 
-        # 4. Perception: who seemed to hold back.
+    def perceive(self) -> None:
+        """Phase 4: every member judges who seemed to hold back."""
         contributed = np.array([o.contributed for o in self.by_index])
-        for o in members:
+        for o in self.members:
             o.perceive(contributed, self.communication_skills)
 
-        # 5. Trust update; at level >= 2 working together also teaches the other's culture.
-        for o in members:
-            o.update_trust(success, stakes)
-            if level >= 2:
+    def update_trust(self) -> None:
+        """Phase 5: every member revises its trust; at level >= 2 working together also teaches the other's culture."""
+        for o in self.members:
+            o.update_trust(bool(self.success), STAKES[self.level])
+            if self.level >= 2:
                 o.learn_culture()
 
-        # 6. Capacity.
-        if success and level >= 4:
-            for o in contributors:
-                o.grow()
+    def grow_capacity(self) -> None:
+        """Phase 6: after a success at level >= 4 the contributors' capacity grows."""
+        if self.success and self.level >= 4:
+            for o in self.members:
+                if o.contributed:
+                    o.grow()
 
-        # 7. Exit: everyone decides on the updated trust, then the leavers go.
+    def exits(self) -> None:
+        """Phase 7: everyone decides on the updated trust, then the leavers go; below the quorum the partnership
+        dissolves."""
+        members = self.members
         for o in members:
-            o.consider_exit(level, need, self.funded)
-        leavers = [o for o in members if o.leaving]
-        for gone in leavers:
+            o.consider_exit(self.level, NEED[self.level], self.funded)
+        for gone in [o for o in members if o.leaving]:
             gone.leave()
             for o in self.members:
                 o.forget(gone)
-
-        self.level_played = level
-        self.success = int(success)
-        self.benefit = benefit
-        self.contribution_rate = len(contributors) / n_start
-        self.grant_paid = paid
         if self.n_active < self.min_members:
-            self._dissolve(t)
-        else:
-            # 8. Strategy, reading trust after this step.
-            self.fail_streak = 0 if success else self.fail_streak + 1
-            self.level = self._next_level(t, level, success)
-        self.datacollector.collect(self)
+            self._dissolve()
 
-    def _next_level(self, t: int, level: int, success: bool) -> int:
-        """Phase 8: the registered strategy's rule, given this partnership as a batch of one."""
+    def choose_level(self) -> None:
+        """Phase 8: the failure streak, then the registered strategy's rule, given this partnership as a batch of
+        one, reading trust after this step."""
+        if self.dissolved:
+            return
+        success = bool(self.success)
+        self.fail_streak = 0 if success else self.fail_streak + 1
         state = StrategyState(
-            step=t,
-            level=np.array([level], dtype=np.int64),
+            step=self.steps,
+            level=np.array([self.level], dtype=np.int64),
             mean_trust=np.array([self.mean_trust]),
             success=np.array([success]),
             fail_streak=np.array([self.fail_streak], dtype=np.int64),
@@ -399,12 +396,12 @@ class PartnershipModel(mesa.Model):
         chosen = np.clip(np.asarray(self.strategy.rule(state), dtype=np.int64), 1, N_LEVELS)
         self.climb_count = int(state.climb_count[0])
         self.funded = bool(state.funded[0])
-        return int(rules.level_for_sectors(chosen, self.n_sectors)[0])
+        self.level = int(rules.level_for_sectors(chosen, self.n_sectors)[0])
 
-    def _dissolve(self, t: int) -> None:
+    def _dissolve(self) -> None:
         """Fewer than the quorum remain: the partnership ends for good, and this step's benefit with it."""
         self.dissolved = True
-        self.dissolved_step = t
+        self.dissolved_step = self.steps
         self.cumulative_benefit -= self.benefit
         for o in self.members:
             o.leave()
@@ -424,11 +421,11 @@ class PartnershipModel(mesa.Model):
         finished run's arrays line up with ``sim.simulate(...).series(name)[run]``.
         """
         out = {}
-        for name, dtype in SERIES.items():
+        for name, spec in outputs.SERIES.items():
             rows = self.datacollector.model_vars[name][1:]
             if self.dissolved:
                 rows = rows + rows[-1:] * (self.n_steps - len(rows))
-            out[name] = np.asarray(rows, dtype=dtype)
+            out[name] = np.asarray(rows, dtype=spec.dtype)
         return out
 
     def summary(self) -> dict[str, Any]:

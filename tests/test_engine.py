@@ -265,3 +265,79 @@ def test_funder_patient_without_money_is_stepwise():
     stepwise = sim.simulate(seeds=seeds, strategy="stepwise", grant=0.0, initial_trust=0.5, grant_term=30)
     for name in SERIES:
         np.testing.assert_array_equal(patient.series(name), stepwise.series(name))
+
+
+def test_trust_update_is_one_form_for_the_batch_and_for_one_row():
+    """rules.update_trust and the misjudging chance give the same bits on (runs x n x n) arrays in place
+    (the engine) and on one organization's row with NaN for "no partner" (the Mesa agent)."""
+    from sim import rules
+
+    rng = np.random.default_rng(0)
+    r, n = 40, 6
+    trust = rng.random((r, n, n))
+    trust[:, ::4] = 1.0  # exactly 1 and 0 occur
+    trust[:, 1::5] = 0.0
+    success = rng.random(r) < 0.5
+    stakes = rng.choice([0.2, 0.4, 0.6, 0.8, 1.0], r)
+    gain, cel, loss, frp = (rng.random(r) for _ in range(4))
+    leadership = rng.random((r, n))
+    seen = rng.random((r, n, n)) < 0.3
+    run = (slice(None), None, None)
+    batch = trust.copy()
+    rules.update_trust(batch, success[run], stakes[run], gain_rate=gain[run], celebration=cel[run],
+                       loss_rate=loss[run], softening=rules.failure_softening(leadership)[:, :, None],
+                       free_rider_penalty=frp[run], seen_free=seen, out=batch)
+    scale = rules.misjudge_scale(0.3, rng.random((r, n))[:, :, None], rng.random((r, n))[:, None, :])
+    distance = rng.random((r, n, n))
+    chance = rules.misjudge_probability(scale, distance.copy(), out=None)
+    for a in range(r):
+        for i in range(n):
+            row = trust[a, i].copy()
+            row[i] = np.nan
+            one = rules.update_trust(row, bool(success[a]), stakes[a], gain_rate=float(gain[a]),
+                                     celebration=float(cel[a]), loss_rate=float(loss[a]),
+                                     softening=rules.failure_softening(float(leadership[a, i])),
+                                     free_rider_penalty=float(frp[a]), seen_free=seen[a, i])
+            others = np.arange(n) != i
+            assert np.isnan(one[i])
+            assert np.array_equal(one[others], batch[a, i, others])
+            assert np.array_equal(rules.misjudge_probability(scale[a, i], distance[a, i]), chance[a, i])
+    # and it is the update MODEL.md states
+    g = gain * stakes * (1 + cel)
+    lo = loss[:, None, None] * stakes[:, None, None] * (1 - 0.6 * leadership)[:, :, None]
+    expect = np.where(success[run], trust + g[run] * (1 - trust), trust - lo * trust)
+    expect = np.clip(expect - (frp * stakes)[run] * expect * seen, 0, 1)
+    np.testing.assert_allclose(batch, expect, rtol=0, atol=1e-15)
+    assert rules.LEADERSHIP_SOFTENING == 0.6 and rules.MISJUDGE_FLOOR == 0.5
+
+
+def test_batch_compact_drops_rows_of_every_per_run_field():
+    from sim.engine import Batch
+
+    p = batch_params(7, {"n_orgs": np.arange(7) + 2, "strategy": ["stepwise", "fixed"] * 3 + ["fixed"]})
+    b = Batch.start(run_seeds(1, 7), p)
+    keep = np.array([True, False, True, True, False, False, True])
+    b.compact(keep)
+    arrays = {name: v for name, v in vars(b).items() if isinstance(v, np.ndarray)}
+    assert len(arrays) > 25
+    assert all(len(v) == keep.sum() for v in arrays.values())
+    assert all(len(v) == keep.sum() for v in b.params.values())
+    np.testing.assert_array_equal(b.rows, np.flatnonzero(keep))
+    assert [s.name for s in b.strategies] == ["stepwise", "fixed"]
+    b.compact(np.array([False, False, True, True]))  # rows 3 and 6: both fixed
+    assert [s.name for s in b.strategies] == ["fixed"]
+
+
+def test_run_batch_runs_a_given_phase_sequence():
+    from sim.engine import PHASES, update_trust
+
+    p = batch_params(50, {"exit_base": 0.0, "exit_gap": 0.0, "identity_weight": 0.0, "n_steps": 20})
+    seeds = run_seeds(3, 50)
+    default = run_batch(seeds, p, 20)
+    explicit = run_batch(seeds, p, 20, phases=PHASES)
+    for name in SERIES:
+        np.testing.assert_array_equal(default.series[name], explicit.series[name])
+    frozen = run_batch(seeds, p, 20, phases=tuple(ph for ph in PHASES if ph is not update_trust))
+    m = frozen.series["mean_trust"]
+    assert np.array_equal(m, np.broadcast_to(m[:, :1], m.shape))  # no trust update, no exits: trust never moves
+    assert not np.array_equal(default.series["mean_trust"], m)

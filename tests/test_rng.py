@@ -108,3 +108,24 @@ def test_neighbouring_runs_are_independent():
 def test_bad_root_seed():
     with pytest.raises(ValueError, match="seed"):
         rng.run_seeds(-1, 3)
+
+
+def test_step_layout_follows_the_declared_draws():
+    n = 5
+    layout = rng.step_layout(n)
+    assert [p for p, _ in layout] == [p for p, _ in rng.STEP_DRAWS]
+    shapes = {"org": (n,), "run": (1,), "pair": (n, n)}
+    for (purpose, idx), (_, kind) in zip(layout, rng.STEP_DRAWS, strict=True):
+        assert idx.shape == shapes[kind], purpose
+    np.testing.assert_array_equal(layout[2][1], rng.pair_index(n))
+    keys = rng.run_keys(rng.run_seeds(4, 3))
+    drawn = rng.step_draws(keys, 9, layout)
+    for purpose, idx in layout:
+        np.testing.assert_array_equal(drawn[purpose], rng.uniforms(keys, 9, purpose, idx))
+
+
+def test_trait_index_is_trait_times_max_orgs_plus_org():
+    idx = rng.trait_index(3)
+    assert idx.shape == (len(rng.TRAITS), 3)
+    assert idx[2, 1] == 2 * rng.MAX_ORGS + 1
+    assert rng.TRAITS == ("communication", "leadership", "individualism", "identity")

@@ -375,3 +375,10 @@ def test_bench_times_the_twin_on_the_engines_workload():
         out["engine"]["run_steps_per_second"] / out["mesa"]["run_steps_per_second"])
     assert "mesa" not in run_benchmark(w, memory_runs=(), repeats=1, mesa_runs=0)
     assert main(["bench", "--runs", "8", "--steps", "3", "--memory-runs", "8", "--mesa-runs", "-1"]) == 2
+
+
+def test_the_mesa_step_runs_the_engines_phases_by_name():
+    from sim.engine import PHASES
+
+    assert PartnershipModel.PHASES == tuple(phase.__name__ for phase in PHASES)
+    assert all(callable(getattr(PartnershipModel, name)) for name in PartnershipModel.PHASES)

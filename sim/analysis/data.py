@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..levels import LEVEL_NAMES, N_LEVELS
+from ..levels import N_LEVELS
+from ..outputs import SUMMARY
 from ..params import PARAMETERS, ParamError, did_you_mean
 
 __all__ = [
@@ -83,23 +84,25 @@ class OutcomeInfo:
         return f"{self.label} ({self.unit})" if self.unit else self.label
 
 
-#: Per-run outcomes (MODEL.md "Outputs") and outcomes derived from them.
+def _engine_outcome(name: str) -> OutcomeInfo:
+    """The :class:`OutcomeInfo` of one of the engine's per-run outcomes, read from :mod:`sim.outputs`."""
+    o = SUMMARY[name]
+    return OutcomeInfo(o.label, o.unit, better=o.better, binary=o.dtype.kind == "b")
+
+
+#: Per-run outcomes (:data:`sim.outputs.SUMMARY`) and outcomes derived from them.
 OUTCOMES: dict[str, OutcomeInfo] = {
-    "cumulative_benefit": OutcomeInfo("cumulative community benefit", "benefit units"),
-    "dissolved": OutcomeInfo("share dissolved", "share of runs", better="lower", binary=True),
-    "dissolved_step": OutcomeInfo("step of dissolution (dissolved runs)", "months", better="higher"),
+    "cumulative_benefit": _engine_outcome("cumulative_benefit"),
+    "dissolved": _engine_outcome("dissolved"),
+    "dissolved_step": _engine_outcome("dissolved_step"),
     "survival_time": OutcomeInfo("months until dissolution, horizon if never", "months", better="higher"),
-    "final_level": OutcomeInfo("final level (0 = dissolved)", "level"),
-    "peak_level": OutcomeInfo("highest level reached", "level"),
-    "final_trust": OutcomeInfo("final mean trust (survivors)", "0..1"),
+    "final_level": _engine_outcome("final_level"),
+    "peak_level": _engine_outcome("peak_level"),
+    "final_trust": _engine_outcome("final_trust"),
     "reached_collaboration": OutcomeInfo("share reaching collaboration (level 4)", "share of runs", binary=True),
     "reached_multisector": OutcomeInfo("share reaching multisector collaboration (level 5)", "share of runs",
                                        binary=True),
-    **{
-        f"first_step_level_{k}": OutcomeInfo(f"first step at {LEVEL_NAMES[k]} (runs reaching it)", "months",
-                                             better="lower")
-        for k in range(1, N_LEVELS + 1)
-    },
+    **{f"first_step_level_{k}": _engine_outcome(f"first_step_level_{k}") for k in range(1, N_LEVELS + 1)},
 }
 
 _RUN_COLUMNS = ("point_id", "strategy", "dissolved", "dissolved_step")

@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from ..levels import LEVEL_NAMES, N_LEVELS
+from ..outputs import SERIES
 from ..palette import OKABE_ITO
 from .data import (
     AnalysisError,
@@ -64,19 +65,8 @@ __all__ = [
     "SERIES_LABELS",
 ]
 
-#: Axis labels of the per-step series (MODEL.md "Outputs").
-SERIES_LABELS = {
-    "mean_trust": "mean trust between partners (0..1)",
-    "min_trust": "lowest trust between partners (0..1)",
-    "sd_trust": "spread (sd) of trust between partners",
-    "level": "level (0 = dissolved)",
-    "active": "active members (organizations)",
-    "success": "share of joint successes",
-    "benefit": "community benefit per month (benefit units)",
-    "cumulative_benefit": "cumulative community benefit (benefit units)",
-    "contribution_rate": "share of members contributing",
-    "grant": "grant paid per month (benefit units)",
-}
+#: Axis labels of the per-step series (read from the output vocabulary, :data:`sim.outputs.SERIES`).
+SERIES_LABELS = {name: spec.axis_label() for name, spec in SERIES.items()}
 _TRUST_SERIES = ("mean_trust", "min_trust", "sd_trust", "contribution_rate")
 _PANEL_W, _PANEL_H = 3.4, 2.7
 _MONTH_LABEL = "month (step)"

@@ -98,7 +98,7 @@ _BINNINGS = {
 
 
 def binning(series: str) -> Binning:
-    """The fixed bins of a series of :data:`sim.engine.SERIES`."""
+    """The fixed bins of a series of :data:`sim.outputs.SERIES`."""
     return _BINNINGS[series]
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import MODEL_VERSION
-from ..engine import SUMMARY_OUTCOMES
+from ..outputs import SUMMARY_OUTCOMES
 from ..params import PARAMETERS
 from ..results import simulate
 from .bands import BandPart, band_part
