@@ -155,3 +155,40 @@ def test_noise_share_separates_factor_effects_from_replicate_noise():
     share = sobol_indices(SweepData(noisy, deterministic.bands, deterministic.manifest),
                           "cumulative_benefit").noise["noise_share"].item()
     assert 0.75 < share < 1.3  # expected 1: the variance of the means is all noise
+
+
+def test_a_registered_design_with_an_analysis_is_analysed_like_sobol_and_morris(tmp_path):
+    from sim.analysis.sensitivity import sensitivity
+    from sim.sweep import register_design, unregister_design
+    from sim.sweep.design import Indices, LatinHypercube
+
+    @register_design("lhs_corr")
+    class Correlations(LatinHypercube):
+        """LHS points, analysed by the correlation of each factor with the outcome."""
+
+        analysis = "Correlations"
+
+        def analyze(self, problem, sampling, x, y, *, num_resamples, confidence_level, seed):
+            return Indices({"r": np.array([np.corrcoef(x[:, i], y)[0, 1] for i in range(x.shape[1])])})
+
+    try:
+        spec = {**SOBOL_SPEC, "name": "corr", "sampling": {"method": "lhs_corr", "n": 24, "seed": 2}}
+        results = make_sweep(spec, tmp_path / "corr")
+        res = sensitivity(results, outcomes="cumulative_benefit")
+        assert res.method == "lhs_corr" and res.second_order is None
+        assert list(res.indices.columns) == ["outcome", "strategy", "factor", "r"]
+        runs = results.runs[results.runs["strategy"] == "funder_forced"]
+        y = runs.groupby("point_id")["cumulative_benefit"].mean().sort_index().to_numpy()
+        got = res.indices[res.indices["strategy"] == "funder_forced"].set_index("factor")["r"]
+        for i, name in enumerate(PROBLEM["names"]):
+            assert got[name] == pytest.approx(np.corrcoef(results.sample[:, i], y)[0, 1])
+        assert set(res.noise["strategy"]) == {"stepwise", "funder_forced"}
+        with pytest.raises(AnalysisError, match=r"'lhs_cor' is not allowed; did you mean 'lhs_corr'\?"):
+            sensitivity(results, "lhs_cor")
+        with pytest.raises(AnalysisError, match=r"Correlations: needs a sweep sampled with method 'lhs_corr' "
+                                                r"\(this one: 'sobol'\)"):
+            sensitivity(make_sweep(SOBOL_SPEC, tmp_path / "sobol"), "lhs_corr")
+    finally:
+        unregister_design("lhs_corr")
+    with pytest.raises(AnalysisError, match=r"method = 'grid' is not allowed \(allowed: sobol, morris\)"):
+        sensitivity(synthetic(np.zeros((4, 3)), "grid", np.arange(4.0)))

@@ -206,3 +206,128 @@ def test_run_ids_are_replicate_major_and_seeds_come_from_the_root_seed():
     seeds = seeds_for(42, ids)
     full = run_seeds(42, 20)
     np.testing.assert_array_equal(seeds, full[ids])
+
+
+# --- the design registry ---------------------------------------------------------------
+
+
+SAMPLED = """
+name = "s"
+strategies = ["stepwise", "fixed"]
+replicates = 4
+[factors]
+initial_trust = {min = 0.1, max = 0.9}
+deadline = {min = 6, max = 48}
+[sampling]
+"""
+
+
+@pytest.fixture
+def halton():
+    """A design a researcher registers: scrambled Halton points, with a setting of its own."""
+    from scipy.stats import qmc
+
+    from sim.sweep import SamplingDesign, register_design, unregister_design
+
+    @register_design("halton")
+    class Halton(SamplingDesign):
+        keys = ("n", "seed", "scramble")
+
+        def options(self, raw, n, problems):
+            scramble = raw.get("scramble", True)
+            if not isinstance(scramble, bool):
+                problems.add("sampling.scramble", f"{scramble!r} must be true or false")
+            return {"scramble": scramble}
+
+        def sample(self, factors, sampling, problem):
+            engine = qmc.Halton(d=len(factors), scramble=sampling.options["scramble"],
+                                rng=np.random.default_rng(sampling.seed))
+            return qmc.scale(engine.random(sampling.n), *np.array(problem["bounds"]).T)
+
+    yield Halton
+    unregister_design("halton")
+
+
+def test_a_registered_design_is_checked_sampled_counted_and_recorded_like_the_built_in_ones(tmp_path, halton,
+                                                                                          capsys):
+    from scipy.stats import qmc
+
+    from sim.sweep import design_names
+
+    assert design_names() == ["grid", "lhs", "sobol", "morris", "halton"]
+    path = write(tmp_path, SAMPLED + 'method = "halton"\nn = 24\nseed = 8\n')
+    spec = load_spec(path)
+    assert spec.size.points == 24 and spec.size.cells == 48 and spec.size.runs == 192
+    d = build_design(spec)
+    expected = qmc.scale(qmc.Halton(d=2, rng=np.random.default_rng(8)).random(24), [0.1, 6], [0.9, 48])
+    np.testing.assert_array_equal(d.sample, expected)
+    np.testing.assert_array_equal(d.points["deadline"], round_integer(expected[:, 1], 6, 48))
+    assert d.sampling == {"method": "halton", "n": 24, "seed": 8, "scramble": True, "problem": {
+        "num_vars": 2, "names": ["initial_trust", "deadline"], "bounds": [[0.1, 0.9], [6.0, 48.0]]}}
+    assert spec.to_dict()["sampling"] == {"method": "halton", "n": 24, "seed": 8, "scramble": True}
+    assert cli_main(["validate", str(path)]) == 0
+    assert "24 points (halton) x 2 strategies = 48 cells; 192 runs" in capsys.readouterr().out
+    # Its own setting is checked, the shared ones (n, seed, unknown keys, factor form) come with the base class.
+    found = "\n".join(problems(tmp_path, SAMPLED.replace("deadline = {min = 6, max = 48}", "deadline = [6, 48]")
+                               + 'method = "halton"\nscramble = "yes"\nnum_levels = 4\n'))
+    assert "sampling.n: missing: method 'halton' needs the number of points n" in found
+    assert "sampling.scramble: 'yes' must be true or false" in found
+    assert "sampling.num_levels: not used by method 'halton' (allowed: method, n, seed, scramble)" in found
+    assert "factors.deadline: sampling method 'halton' takes bounds" in found
+    # Grid's complaint about bounds now lists every design that takes them.
+    grid_bounds = GOOD.replace("deadline = [12, 24]", "deadline = {min = 12, max = 24}")
+    assert "method = lhs, sobol, morris or halton" in problems(tmp_path, grid_bounds)[0]
+
+
+def test_an_unknown_design_gets_did_you_mean_and_the_registered_names(tmp_path, halton):
+    from sim.sweep.design import DesignError, get_design
+
+    found = problems(tmp_path, SAMPLED + 'method = "sobl"\nn = 8\n')
+    assert len(found) == 1 and ": sampling.method: unknown method 'sobl'; did you mean 'sobol'?" in found[0]
+    assert "(allowed: grid, lhs, sobol, morris, halton)" in found[0]
+    with pytest.raises(DesignError, match=r"'haltom'; did you mean 'halton'\?"):
+        get_design("haltom")
+
+
+def test_registering_twice_or_a_non_design_is_refused(halton):
+    from sim.sweep import SamplingDesign, register_design
+
+    with pytest.raises(ValueError, match="'halton' is already registered"):
+        register_design("halton")(halton)
+    with pytest.raises(TypeError, match="SamplingDesign subclass"):
+        register_design("nothing")(object)
+    with pytest.raises(ValueError, match="must be an identifier"):
+        register_design("two words")
+    with pytest.raises(ValueError, match="takes = 'lists'"):
+        register_design("odd")(type("Odd", (SamplingDesign,), {"takes": "lists"}))
+
+
+@pytest.mark.parametrize(
+    ("sampling", "points"),
+    [
+        ('method = "lhs"\nn = 37\n', 37),
+        ('method = "sobol"\nn = 16\n', 16 * (2 * 2 + 2)),
+        ('method = "sobol"\nn = 16\ncalc_second_order = false\n', 16 * (2 + 2)),
+        ('method = "morris"\nn = 10\n', 10 * 3),
+        ('method = "morris"\nn = 10\noptimal_trajectories = 4\n', 4 * 3),
+    ],
+)
+def test_size_is_the_number_of_points_the_sampler_returns(tmp_path, sampling, points):
+    spec = load_spec(write(tmp_path, SAMPLED + sampling))
+    assert spec.size.points == points == build_design(spec).n_points
+    assert spec.size.runs == points * 2 * 4
+    grid = load_spec(write(tmp_path, GOOD))
+    assert grid.size.points == build_design(grid).n_points == 6 and grid.size.runs == 6 * 2 * 3
+
+
+def test_size_of_a_huge_design_is_arithmetic_not_allocation(tmp_path):
+    text = (SAMPLED.replace("replicates = 4", "keep_series = []") + 'method = "sobol"\nn = 1099511627776\n'
+            + "[precision]\noutcome = 'dissolved'\nhalf_width = 0.01\nmax_replicates = 5000\n")
+    size = load_spec(write(tmp_path, text)).size
+    assert size.points == 2**40 * 6 and size.cells == 2**41 * 6 and size.runs == 2**41 * 6 * 5000
+    ten_by_eight = "".join(f"{p} = {[round(0.05 + 0.1 * i, 2) for i in range(10)]}\n" for p in (
+        "initial_trust", "leadership", "communication", "prejudice", "identity", "individualism", "celebration",
+        "ground_rules"))
+    grid = GOOD.replace('keep_series = ["mean_trust", "level"]', "keep_series = []").replace(
+        "initial_trust = [0.1, 0.3, 0.5]\ndeadline = [12, 24]\n", ten_by_eight)
+    assert load_spec(write(tmp_path, grid)).size.points == 10**8

@@ -9,12 +9,15 @@ anything reaches SALib. Indices are computed separately for each strategy.
 
 Sobol indices (Saltelli 2002; Saltelli et al. 2010) need a sweep sampled with
 ``sobol`` (Saltelli/Sobol' sequence design); Morris screening (mu*, sigma;
-Campolongo et al. 2007) a sweep sampled with ``morris``.
+Campolongo et al. 2007) a sweep sampled with ``morris``. Each design's call
+into SALib is part of its registered unit (:mod:`sim.sweep.design`); what is
+common to every analysis (checking the design, averaging replicates, the
+noise share, the tables) is here, so a design a researcher registers with an
+``analyze`` method is analysed the same way (:func:`design_indices`).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..params import did_you_mean
+from ..sweep.design import DesignError, SamplingDesign, analysis_methods, get_design, salib_seed
 from .data import AnalysisError, as_results, check_outcome, outcome_values, strategy_order
 
 __all__ = ["SensitivityResult", "point_outcomes", "noise_share", "sobol_indices", "morris_indices", "sensitivity",
-           "DEFAULT_SENSITIVITY_OUTCOMES", "sampling_info"]
+           "design_indices", "DEFAULT_SENSITIVITY_OUTCOMES", "sampling_info"]
 
 #: Outcomes analysed when none are named (each is defined for every run).
 DEFAULT_SENSITIVITY_OUTCOMES = ("cumulative_benefit", "dissolved", "survival_time", "peak_level")
@@ -38,7 +43,7 @@ class SensitivityResult:
     Attributes
     ----------
     method : str
-        "sobol" or "morris".
+        The design whose analysis made it: "sobol", "morris" or a registered one.
     indices : pandas.DataFrame
         Sobol: ``outcome, strategy, factor, S1, S1_conf, ST, ST_conf``;
         Morris: ``outcome, strategy, factor, mu, mu_star, mu_star_conf,
@@ -82,13 +87,13 @@ def _problem(results: Any, sampling: dict[str, Any]) -> dict[str, Any]:
     return {"num_vars": len(names), "names": names, "bounds": [list(map(float, b)) for b in problem["bounds"]]}
 
 
-def _design(results: Any, method: str, what: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:
-    """The results, their sampling section and SALib problem, checked to come from ``method``'s sampler."""
-    results = as_results(results)
-    sampling = sampling_info(results)
-    if sampling["method"] != method:
-        raise AnalysisError(f"{what} a sweep sampled with method {method!r} (this one: {sampling['method']!r})")
-    return results, sampling, _problem(results, sampling)
+def _analysis_design(method: object) -> SamplingDesign:
+    """The registered design ``method``, if it comes with a sensitivity analysis."""
+    allowed = analysis_methods()
+    if not isinstance(method, str) or method not in allowed:
+        hint = did_you_mean(method, allowed) if isinstance(method, str) else ""
+        raise AnalysisError(f"method = {method!r} is not allowed{hint} (allowed: {', '.join(allowed)})")
+    return get_design(method)
 
 
 def point_outcomes(results: Any, outcome: str, strategy: str) -> pd.DataFrame:
@@ -156,9 +161,67 @@ def _outcomes(outcomes: Sequence[str] | str | None) -> list[str]:
     return outcomes
 
 
-def _salib_seed(seed: int) -> int:
-    # SALib's sobol.analyze treats a falsy seed (0) as "unseeded"; derive a nonzero one from any seed.
-    return int(np.random.SeedSequence(int(seed)).generate_state(1)[0]) or 1
+#: The old private name of :func:`sim.sweep.design.salib_seed`.
+_salib_seed = salib_seed
+
+
+def design_indices(results: Any, method: str, outcomes: Sequence[str] | str | None = None, *,
+                   strategies: Sequence[str] | None = None, num_resamples: int = 1000,
+                   confidence_level: float = 0.95, seed: int = 0) -> SensitivityResult:
+    """The sensitivity analysis of the registered design ``method``, per outcome and strategy.
+
+    Checks that the sweep was sampled with ``method`` and that its points are
+    that design's; then, for each strategy and outcome, averages the
+    replicates of each point (:func:`point_outcomes`), in ``point_id`` order,
+    and hands them to the design's :meth:`~sim.sweep.design.SamplingDesign.analyze`.
+
+    Parameters
+    ----------
+    results
+        A sweep sampled with ``method``.
+    method : str
+        A registered design with an analysis (``sobol``, ``morris`` or one a
+        researcher registered).
+    outcomes, strategies, num_resamples, confidence_level, seed
+        As for :func:`sobol_indices`.
+
+    Returns
+    -------
+    SensitivityResult
+    """
+    design = _analysis_design(method)
+    results = as_results(results)
+    sampling = sampling_info(results)
+    if sampling["method"] != method:
+        raise AnalysisError(f"{design.analysis}: needs a sweep sampled with method {method!r} "
+                            f"(this one: {sampling['method']!r})")
+    problem = _problem(results, sampling)
+    names = problem["names"]
+    x = _point_inputs(results, names) if design.reads_inputs else None
+    pair_columns = design.pair_columns(sampling)
+    rows, rows2, notes, noise = [], [], [], []
+    try:
+        design.check_inputs(problem, sampling, x)
+        for strategy in strategies or strategy_order(results):
+            for outcome in _outcomes(outcomes):
+                pts = point_outcomes(results, outcome, strategy)
+                noise.append(_noise_row(pts, outcome, strategy))
+                y = pts[outcome].to_numpy(dtype=float)
+                found = design.analyze(problem, sampling, x, y, num_resamples=num_resamples,
+                                       confidence_level=confidence_level, seed=seed)
+                if found.note:
+                    notes.append(f"{strategy}/{outcome}: {found.note}")
+                for i, f in enumerate(names):
+                    rows.append({"outcome": outcome, "strategy": strategy, "factor": f,
+                                 **{c: float(v[i]) for c, v in found.factors.items()}})
+                if found.pairs is not None:
+                    rows2.extend({"outcome": outcome, "strategy": strategy, "factor_a": names[i], "factor_b": names[j],
+                                  **{c: float(v[i, j]) for c, v in found.pairs.items()}}
+                                 for i in range(len(names)) for j in range(i + 1, len(names)))
+    except DesignError as exc:
+        raise AnalysisError(str(exc)) from None
+    return SensitivityResult(method, pd.DataFrame(rows), pd.DataFrame(rows2) if pair_columns else None, problem,
+                             confidence_level, notes, pd.DataFrame(noise))
 
 
 def sobol_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,
@@ -181,42 +244,8 @@ def sobol_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,
     -------
     SensitivityResult
     """
-    from SALib.analyze import sobol
-
-    results, sampling, problem = _design(results, "sobol", "Sobol indices need")
-    second = bool(sampling.get("calc_second_order", True))
-    d = problem["num_vars"]
-    rows, rows2, notes, noise = [], [], [], []
-    for strategy in strategies or strategy_order(results):
-        for outcome in _outcomes(outcomes):
-            pts = point_outcomes(results, outcome, strategy)
-            noise.append(_noise_row(pts, outcome, strategy))
-            y = pts[outcome].to_numpy(dtype=float)
-            per = 2 * d + 2 if second else d + 2
-            if y.size % per:
-                raise AnalysisError(f"{y.size} points is not a Sobol design for {d} factors "
-                                    f"(needs a multiple of {per} with calc_second_order={second})")
-            if np.ptp(y) == 0:
-                notes.append(f"{strategy}/{outcome}: constant over the sample ({y[0]:g}); indices undefined")
-                rows.extend({"outcome": outcome, "strategy": strategy, "factor": f, "S1": np.nan,
-                             "S1_conf": np.nan, "ST": np.nan, "ST_conf": np.nan} for f in problem["names"])
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                si = sobol.analyze(problem, y, calc_second_order=second, num_resamples=num_resamples,
-                                   conf_level=confidence_level, seed=_salib_seed(seed))
-            for i, f in enumerate(problem["names"]):
-                rows.append({"outcome": outcome, "strategy": strategy, "factor": f, "S1": float(si["S1"][i]),
-                             "S1_conf": float(si["S1_conf"][i]), "ST": float(si["ST"][i]),
-                             "ST_conf": float(si["ST_conf"][i])})
-            if second:
-                for i in range(d):
-                    for j in range(i + 1, d):
-                        rows2.append({"outcome": outcome, "strategy": strategy, "factor_a": problem["names"][i],
-                                      "factor_b": problem["names"][j], "S2": float(si["S2"][i, j]),
-                                      "S2_conf": float(si["S2_conf"][i, j])})
-    return SensitivityResult("sobol", pd.DataFrame(rows), pd.DataFrame(rows2) if second else None, problem,
-                             confidence_level, notes, pd.DataFrame(noise))
+    return design_indices(results, "sobol", outcomes, strategies=strategies, num_resamples=num_resamples,
+                          confidence_level=confidence_level, seed=seed)
 
 
 def morris_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,
@@ -228,35 +257,8 @@ def morris_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,
     with (first run of each point, in ``point_id`` order); each step of a
     trajectory must change exactly one factor.
     """
-    from SALib.analyze import morris
-
-    results, sampling, problem = _design(results, "morris", "Morris screening needs")
-    d = problem["num_vars"]
-    num_levels = int(sampling.get("num_levels", 4))
-    x = _point_inputs(results, problem["names"])
-    if x.shape[0] % (d + 1):
-        raise AnalysisError(f"{x.shape[0]} points is not a Morris design for {d} factors (needs a multiple of {d + 1})")
-    steps = np.diff(x.reshape(-1, d + 1, d), axis=1)
-    changed = (steps != 0).sum(axis=2)
-    if (changed != 1).any():
-        raise AnalysisError("the points are not Morris trajectories in point_id order: some step changes "
-                            f"{int(changed[changed != 1][0])} factors instead of one")
-    rows, notes, noise = [], [], []
-    for strategy in strategies or strategy_order(results):
-        for outcome in _outcomes(outcomes):
-            pts = point_outcomes(results, outcome, strategy)
-            noise.append(_noise_row(pts, outcome, strategy))
-            y = pts[outcome].to_numpy(dtype=float)
-            if np.ptp(y) == 0:
-                notes.append(f"{strategy}/{outcome}: constant over the sample ({y[0]:g}); every effect is 0")
-            si = morris.analyze(problem, x, y, num_resamples=num_resamples, conf_level=confidence_level,
-                                num_levels=num_levels, seed=int(seed))
-            for i, f in enumerate(problem["names"]):
-                rows.append({"outcome": outcome, "strategy": strategy, "factor": f, "mu": float(si["mu"][i]),
-                             "mu_star": float(si["mu_star"][i]), "mu_star_conf": float(si["mu_star_conf"][i]),
-                             "sigma": float(si["sigma"][i])})
-    return SensitivityResult("morris", pd.DataFrame(rows), None, problem, confidence_level, notes,
-                             pd.DataFrame(noise))
+    return design_indices(results, "morris", outcomes, strategies=strategies, num_resamples=num_resamples,
+                          confidence_level=confidence_level, seed=seed)
 
 
 def _noise_row(points: pd.DataFrame, outcome: str, strategy: str) -> dict[str, Any]:
@@ -265,11 +267,8 @@ def _noise_row(points: pd.DataFrame, outcome: str, strategy: str) -> dict[str, A
 
 
 def sensitivity(results: Any, method: str | None = None, **kwargs: Any) -> SensitivityResult:
-    """Sobol or Morris indices, whichever the sweep's sampling supports (or ``method``)."""
+    """The indices of the sweep's design (Sobol, Morris or a registered one), or of ``method``."""
     results = as_results(results)
     method = method or sampling_info(results)["method"]
-    if method == "sobol":
-        return sobol_indices(results, **kwargs)
-    if method == "morris":
-        return morris_indices(results, **kwargs)
-    raise AnalysisError(f"method = {method!r} is not allowed (allowed: sobol, morris)")
+    _analysis_design(method)
+    return design_indices(results, method, **kwargs)

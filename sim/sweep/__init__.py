@@ -9,7 +9,7 @@ Morris points), cut into chunks of runs with stable ids and seeds
 ``docs/sweeps.md``.
 """
 
-from .design import Design, build_design
+from .design import Design, SamplingDesign, build_design, design_names, register_design, unregister_design
 from .executors import DaskExecutor, Executor, InProcessExecutor, PoolExecutor, make_executor
 from .runner import ResumeError, SweepPlan, plan_sweep, run_sweep
 from .spec import Spec, SpecError, check_spec_file, load_spec, parse_spec
@@ -22,17 +22,21 @@ __all__ = [
     "InProcessExecutor",
     "PoolExecutor",
     "ResumeError",
+    "SamplingDesign",
     "Spec",
     "SpecError",
     "SweepPlan",
     "SweepResults",
     "build_design",
     "check_spec_file",
+    "design_names",
     "export_csv",
     "load_results",
     "load_spec",
     "make_executor",
     "parse_spec",
     "plan_sweep",
+    "register_design",
     "run_sweep",
+    "unregister_design",
 ]

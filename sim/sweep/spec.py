@@ -42,9 +42,12 @@ from typing import Any
 from ..engine import SERIES, SUMMARY_OUTCOMES
 from ..params import PARAMETERS, ParamError, check_value, did_you_mean
 from ..strategies import strategy_names
+from .bands import binning
+from .design import DesignError, Factor, Problems, Sampling, design_names, get_design, is_whole
 
 __all__ = [
     "Spec",
+    "DesignSize",
     "Factor",
     "Sampling",
     "Precision",
@@ -52,25 +55,19 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "check_spec_file",
-    "METHODS",
     "TOP_KEYS",
 ]
 
-METHODS = ("grid", "lhs", "sobol", "morris")
 TOP_KEYS = (
     "name", "description", "strategies", "replicates", "n_steps", "seed", "keep_series", "save_series",
     "chunk_size", "base", "factors", "sampling", "precision",
 )
-_SAMPLING_KEYS = {
-    "grid": ("method",),
-    "lhs": ("method", "n", "seed", "optimization"),
-    "sobol": ("method", "n", "seed", "calc_second_order", "scramble"),
-    "morris": ("method", "n", "seed", "num_levels", "optimal_trajectories"),
-}
 _PRECISION_KEYS = ("outcome", "half_width", "confidence", "min_replicates", "max_replicates")
 #: Not sweepable: set by the spec's own keys.
 _RESERVED = {"strategy": "list strategies in the top-level `strategies`", "n_steps": "use the top-level `n_steps`"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+#: Where an unknown parameter name sends the reader.
+_VOCABULARY = "see the parameter table in docs/ODD.md"
 DEFAULT_KEEP = ("mean_trust", "level")
 #: Bands accumulate one uint32 histogram per (cell, series, step); refuse specs whose histograms would not fit.
 MAX_BAND_BYTES = 1 << 30
@@ -86,43 +83,23 @@ class SpecError(ValueError):
 
 
 @dataclass(frozen=True)
-class Factor:
-    """One swept parameter: a list of values (grid) or bounds (sampled)."""
+class DesignSize:
+    """How big a spec's design is, by arithmetic alone (see :attr:`Spec.size`).
 
-    name: str
-    values: tuple | None = None  # grid
-    low: float | None = None  # sampled
-    high: float | None = None
+    Attributes
+    ----------
+    points : int
+        Design points (the registered design's :meth:`~sim.sweep.design.SamplingDesign.size`).
+    cells : int
+        Points x strategies.
+    runs : int
+        Cells x replicates; with a ``[precision]`` table, the most it can make
+        (cells x ``max_replicates``).
+    """
 
-    @property
-    def is_int(self) -> bool:
-        return PARAMETERS[self.name].kind is int
-
-    @property
-    def bounds(self) -> list[float]:
-        if self.values is not None:
-            return [float(min(self.values)), float(max(self.values))]
-        return [float(self.low), float(self.high)]
-
-    def to_dict(self) -> Any:
-        return list(self.values) if self.values is not None else {"min": self.low, "max": self.high}
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How the design's points are made (see :mod:`sim.sweep.design`)."""
-
-    method: str = "grid"
-    n: int | None = None
-    seed: int | None = None
-    calc_second_order: bool | None = None  # sobol
-    scramble: bool | None = None  # sobol
-    num_levels: int | None = None  # morris
-    optimal_trajectories: int | None = None  # morris
-    optimization: str | None = None  # lhs
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+    points: int
+    cells: int
+    runs: int
 
 
 @dataclass(frozen=True)
@@ -162,6 +139,14 @@ class Spec:
     def factor_names(self) -> list[str]:
         return [f.name for f in self.factors]
 
+    @property
+    def size(self) -> DesignSize:
+        """Points, cells and (most) runs of the design, computed without sampling or allocating anything."""
+        points = get_design(self.sampling.method).size(self.factors, self.sampling)
+        cells = points * len(self.strategies)
+        per_cell = self.precision.max_replicates if self.precision is not None else self.replicates
+        return DesignSize(points, cells, cells * int(per_cell))
+
     def to_dict(self) -> dict[str, Any]:
         """The normalized spec (defaults filled in), as recorded in the manifest."""
         out: dict[str, Any] = {
@@ -190,19 +175,6 @@ class Spec:
         d.pop("description", None)
         d.pop("chunk_size", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
-
-
-class _Problems:
-    def __init__(self, where: str):
-        self.where = where
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"{self.where}: {key}: {message}")
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _is_num(x: Any) -> bool:
@@ -267,7 +239,7 @@ def _read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
 
 def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
     """Check a spec given as a dict (the parsed TOML); raise :class:`SpecError` listing every problem."""
-    pr = _Problems(where)
+    pr = Problems(where)
     for key in data:
         if key not in TOP_KEYS:
             pr.add(key, f"unknown key{_suggest(key, TOP_KEYS)} (allowed: {', '.join(TOP_KEYS)})")
@@ -299,7 +271,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         pr.add("n_steps", msg)
 
     seed = data.get("seed", 0)
-    if not _is_int(seed) or not 0 <= seed < 2**64:
+    if not is_whole(seed) or not 0 <= seed < 2**64:
         pr.add("seed", f"{seed!r} must be a whole number in 0..2**64-1")
         seed = 0
 
@@ -316,7 +288,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         save_series = False
 
     chunk_size = data.get("chunk_size")
-    if chunk_size is not None and (not _is_int(chunk_size) or chunk_size < 1):
+    if chunk_size is not None and (not is_whole(chunk_size) or chunk_size < 1):
         pr.add("chunk_size", f"{chunk_size!r} must be a whole number >= 1")
         chunk_size = None
 
@@ -329,7 +301,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         if key in _RESERVED:
             pr.add(f"base.{key}", f"not allowed here: {_RESERVED[key]}")
         elif key not in PARAMETERS:
-            pr.add(f"base.{key}", f"unknown parameter{_suggest(key, PARAMETERS)} (see MODEL.md's vocabulary)")
+            pr.add(f"base.{key}", f"unknown parameter{_suggest(key, PARAMETERS)} ({_VOCABULARY})")
         else:
             msg = _param_problem(key, value)
             if msg:
@@ -342,11 +314,12 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         pr.add("sampling", "must be a table ([sampling] with method = ...)")
         sampling_raw = {}
     method = sampling_raw.get("method", "grid")
-    if method not in METHODS:
-        hint = _suggest(method, METHODS) if isinstance(method, str) else ""
-        pr.add("sampling.method", f"unknown method {method!r}{hint} (allowed: {', '.join(METHODS)})")
-        method = None
-    sampling = _parse_sampling(sampling_raw, method, seed, pr) if method else Sampling("grid")
+    try:
+        design = get_design(method)
+    except DesignError as exc:
+        pr.add("sampling.method", str(exc))
+        design = None
+    sampling = design.parse(sampling_raw, seed, pr) if design else Sampling("grid")
 
     factors_raw = data.get("factors", {})
     factors: list[Factor] = []
@@ -354,10 +327,10 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         pr.add("factors", "must be a table ([factors] with name = [values] or name = {min = .., max = ..})")
         factors_raw = {}
     for key, value in factors_raw.items():
-        f = _parse_factor(key, value, method, base_ok, pr)
+        f = _parse_factor(key, value, design.takes if design else None, method, base_ok, pr)
         if f is not None:
             factors.append(f)
-    if method in ("lhs", "sobol", "morris") and not factors_raw:
+    if design and design.takes == "bounds" and not factors_raw:
         pr.add("factors", f"sampling method {method!r} needs at least one factor with {{min, max}} bounds")
 
     replicates = data.get("replicates")
@@ -368,107 +341,50 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
             pr.add("replicates", "give either replicates or a [precision] table, not both")
     elif replicates is None:
         pr.add("replicates", "missing (runs per cell and strategy, a whole number >= 1; or a [precision] table)")
-    elif not _is_int(replicates) or replicates < 1:
+    elif not is_whole(replicates) or replicates < 1:
         pr.add("replicates", f"{replicates!r} must be a whole number >= 1")
-
-    if not pr.items:
-        n_points = _count_points(factors, sampling)
-        n_cells = n_points * len(strategies)
-        band_bytes = 4 * n_cells * int(n_steps) * sum(_n_bins(s) for s in keep_ok)
-        if band_bytes > MAX_BAND_BYTES:
-            pr.add("keep_series", f"bands of {keep_ok} for {n_cells} cells x {n_steps} steps would need "
-                   f"{band_bytes / 2**30:.1f} GiB of histograms (limit {MAX_BAND_BYTES / 2**30:.0f} GiB): "
-                   "keep fewer series (keep_series = [] keeps only the per-run table), or fewer points")
 
     if pr.items:
         raise SpecError(pr.items)
-    return Spec(
+    spec = Spec(
         name=name, strategies=tuple(strategies), factors=tuple(factors), sampling=sampling, base=base_ok,
         replicates=replicates if precision is None else None, precision=precision, n_steps=int(n_steps),
         seed=int(seed), keep_series=tuple(keep_ok), save_series=save_series, chunk_size=chunk_size,
         description=description, path=where,
     )
+    n_cells = spec.size.cells
+    band_bytes = 4 * n_cells * int(n_steps) * sum(binning(s).n_bins for s in keep_ok)
+    if band_bytes > MAX_BAND_BYTES:
+        pr.add("keep_series", f"bands of {keep_ok} for {n_cells} cells x {n_steps} steps would need "
+               f"{band_bytes / 2**30:.1f} GiB of histograms (limit {MAX_BAND_BYTES / 2**30:.0f} GiB): "
+               "keep fewer series (keep_series = [] keeps only the per-run table), or fewer points")
+        raise SpecError(pr.items)
+    return spec
 
 
-def _n_bins(series: str) -> int:
-    from .bands import binning
-
-    return binning(series).n_bins
+def _designs_taking(form: str) -> list[str]:
+    return [n for n in design_names() if get_design(n).takes == form]
 
 
-def _count_points(factors: list[Factor], sampling: Sampling) -> int:
-    if sampling.method == "grid":
-        return math.prod(len(f.values) for f in factors)
-    d = len(factors)
-    if sampling.method == "sobol":
-        return sampling.n * (2 * d + 2 if sampling.calc_second_order else d + 2)
-    if sampling.method == "morris":
-        return (sampling.optimal_trajectories or sampling.n) * (d + 1)
-    return sampling.n
+def _or_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _parse_sampling(raw: dict[str, Any], method: str, root_seed: int, pr: _Problems) -> Sampling:
-    allowed = _SAMPLING_KEYS[method]
-    for key in raw:
-        if key not in allowed:
-            why = " (grid takes its points from the factors' lists)" if method == "grid" else ""
-            pr.add(f"sampling.{key}", f"not used by method {method!r}{why} (allowed: {', '.join(allowed)})")
-    if method == "grid":
-        return Sampling("grid")
-    n = raw.get("n")
-    if n is None:
-        pr.add("sampling.n", f"missing: method {method!r} needs the number of points n")
-        n = 1
-    elif not _is_int(n) or n < 1:
-        pr.add("sampling.n", f"{n!r} must be a whole number >= 1")
-        n = 1
-    seed = raw.get("seed", root_seed)
-    if not _is_int(seed) or not 0 <= seed < 2**32:
-        pr.add("sampling.seed", f"{seed!r} must be a whole number in 0..2**32-1")
-        seed = 0
-    if method == "lhs":
-        opt = raw.get("optimization")
-        if opt is not None and opt not in ("random-cd", "lloyd"):
-            pr.add("sampling.optimization", f"{opt!r} is not allowed (allowed: random-cd, lloyd)")
-        return Sampling("lhs", n=n, seed=seed, optimization=opt)
-    if method == "sobol":
-        if n & (n - 1):
-            lo = 1 << (n.bit_length() - 1)
-            pr.add("sampling.n", f"{n} is not a power of two (Saltelli/Sobol sampling needs N = 2**k, "
-                   f"e.g. {lo} or {lo * 2})")
-        cso = raw.get("calc_second_order", True)
-        if not isinstance(cso, bool):
-            pr.add("sampling.calc_second_order", f"{cso!r} must be true or false")
-            cso = True
-        scramble = raw.get("scramble", True)
-        if not isinstance(scramble, bool):
-            pr.add("sampling.scramble", f"{scramble!r} must be true or false")
-            scramble = True
-        return Sampling("sobol", n=n, seed=seed, calc_second_order=cso, scramble=scramble)
-    levels = raw.get("num_levels", 4)
-    if not _is_int(levels) or levels < 2:
-        pr.add("sampling.num_levels", f"{levels!r} must be a whole number >= 2 (SALib's default: 4)")
-        levels = 4
-    opt = raw.get("optimal_trajectories")
-    if opt is not None and (not _is_int(opt) or not 2 <= opt < n):
-        pr.add("sampling.optimal_trajectories", f"{opt!r} must be a whole number in 2..{n - 1} (below n)")
-        opt = None
-    return Sampling("morris", n=n, seed=seed, num_levels=levels, optimal_trajectories=opt)
-
-
-def _parse_factor(key: str, value: Any, method: str | None, base: dict[str, Any], pr: _Problems) -> Factor | None:
+def _parse_factor(key: str, value: Any, takes: str | None, method: Any, base: dict[str, Any],
+                  pr: Problems) -> Factor | None:
+    """One factor, checked against the form its design ``takes`` (None: the method is unknown, accept either)."""
     where = f"factors.{key}"
     if key in _RESERVED:
         pr.add(where, f"not a factor: {_RESERVED[key]}")
         return None
     if key not in PARAMETERS:
-        pr.add(where, f"unknown parameter{_suggest(key, PARAMETERS)} (see MODEL.md's vocabulary)")
+        pr.add(where, f"unknown parameter{_suggest(key, PARAMETERS)} ({_VOCABULARY})")
         return None
     if key in base:
         pr.add(where, "also set in [base]: a parameter is either fixed or a factor")
     spec = PARAMETERS[key]
     if isinstance(value, list):
-        if method not in (None, "grid"):
+        if takes == "bounds":
             pr.add(where, f"sampling method {method!r} takes bounds {{min = .., max = ..}}, not a list")
             return None
         if not value:
@@ -485,9 +401,9 @@ def _parse_factor(key: str, value: Any, method: str | None, base: dict[str, Any]
             ok = False
         return Factor(key, values=tuple(value)) if ok else None
     if isinstance(value, dict):
-        if method == "grid":
-            pr.add(where, "grid sampling takes a list of values; {min, max} bounds need "
-                   "[sampling] method = lhs, sobol or morris")
+        if takes == "values":
+            pr.add(where, f"{method} sampling takes a list of values; {{min, max}} bounds need "
+                   f"[sampling] method = {_or_list(_designs_taking('bounds'))}")
             return None
         extra = [k for k in value if k not in ("min", "max")]
         if extra:
@@ -506,11 +422,12 @@ def _parse_factor(key: str, value: Any, method: str | None, base: dict[str, Any]
             pr.add(where, f"min ({lo!r}) must be below max ({hi!r}) (allowed: {spec.range_text()})")
             ok = False
         return Factor(key, low=lo, high=hi) if ok else None
-    pr.add(where, f"{value!r} must be a list of values (grid) or {{min = .., max = ..}} (lhs, sobol, morris)")
+    pr.add(where, f"{value!r} must be a list of values ({', '.join(_designs_taking('values'))}) or "
+           f"{{min = .., max = ..}} ({', '.join(_designs_taking('bounds'))})")
     return None
 
 
-def _parse_precision(raw: Any, pr: _Problems) -> Precision | None:
+def _parse_precision(raw: Any, pr: Problems) -> Precision | None:
     if not isinstance(raw, dict):
         pr.add("precision", "must be a table ([precision] with outcome, half_width, confidence, max_replicates)")
         return None
@@ -533,17 +450,17 @@ def _parse_precision(raw: Any, pr: _Problems) -> Precision | None:
         pr.add("precision.confidence", f"{conf!r} must be a number strictly between 0 and 1, e.g. 0.95")
         ok = False
     lo = raw.get("min_replicates", 20)
-    if not _is_int(lo) or lo < 2:
+    if not is_whole(lo) or lo < 2:
         pr.add("precision.min_replicates", f"{lo!r} must be a whole number >= 2")
         ok = False
     hi = raw.get("max_replicates")
     if hi is None:
         pr.add("precision.max_replicates", "missing: the cap on replicates per cell (a whole number)")
         ok = False
-    elif not _is_int(hi) or hi < 1:
+    elif not is_whole(hi) or hi < 1:
         pr.add("precision.max_replicates", f"{hi!r} must be a whole number >= 1")
         ok = False
-    elif _is_int(lo) and hi < lo:
+    elif is_whole(lo) and hi < lo:
         pr.add("precision.max_replicates", f"{hi!r} is below min_replicates ({lo})")
         ok = False
     if not ok:
