@@ -26,7 +26,7 @@ bench: $(STAMP)
 	$(VENV)/bin/trustladder bench
 
 regime: $(STAMP)
-	$(PY) ../shared/tools/regime-check --all
+	$(VENV)/bin/trustladder regime --all
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sim tests
