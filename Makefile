@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) experiments/headline.py
+	$(PY) -m experiments.headline
 
 test: $(STAMP)
 	$(VENV)/bin/trustladder --version

@@ -12,9 +12,10 @@
    report and ``findings.md`` into ``results/headline/``, every number in the
    findings computed here.
 
-Usage: ``.venv/bin/python experiments/headline.py [--workers N] [--quick]``
-(``--quick`` uses 100 replicates a cell, for a smoke test; the committed results
-are the full run).
+Usage, from the project's root: ``.venv/bin/python -m experiments.headline
+[--workers N]``. It imports the installed ``sim`` package and, as a module of
+the ``experiments`` package, its sibling ``experiments/calibrate.py`` (the
+calibration's own measures).
 """
 
 from __future__ import annotations
@@ -37,15 +38,14 @@ from sim.manifest import now_iso, provenance, write_bytes_atomic, write_json_ato
 from sim.palette import OKABE_ITO
 from sim.sweep import PoolExecutor, ResumeError, run_sweep
 
+from . import calibrate
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
 OUT = ROOT / "results" / "headline"
 SWEEPS = OUT / "sweeps"
 ALPHA = 0.05
 SEED = 20261125
-
-sys.path.insert(0, str(EXPERIMENTS))
-import calibrate  # noqa: E402  (experiments/calibrate.py: the calibration's own measures)
 
 # --- running ---------------------------------------------------------------------------------------------------
 
