@@ -23,7 +23,8 @@ Stages (every number of docs/calibration.md is printed here):
 4. Verification on fresh seeds (8,000 runs): reference and calibrated model.
 5. Robustness over initial_trust (0.15..0.5), n_orgs and leadership, and whether
    trust at the grant's end predicts survival after it.
-6. MODEL.md's qualitative results with the reference and calibrated constants.
+6. The reference specification's qualitative results (docs/ODD.md, section 9) with the reference and calibrated
+   constants.
 
 Run from the project root::
 
@@ -65,7 +66,7 @@ HAZARD_BAND = (0.03, 0.08)  # share of those operating at the start of a later y
 YEARS = ((36, 48), (48, 60), (60, 72), (72, 84))  # model years 4..7 as (start, end] steps
 STRATEGY = "funder_patient"
 
-#: MODEL.md's reference values of the constants calibrated here (passed explicitly, so the "reference" column
+#: The reference values of the constants calibrated here (passed explicitly, so the "reference" column
 #: stays reproducible after the defaults change).
 REFERENCE = {"exit_base": 0.007, "exit_gap": 0.3, "quorum": 0.5, "identity_weight": 0.005}
 #: This script's result, to be applied in sim/params.py (the script re-derives it and says if it differs).
@@ -348,7 +349,7 @@ def round_candidates(point: Mapping[str, float], quorum: float) -> list[dict[str
 
 
 def reference_value(name: str) -> float:
-    """MODEL.md's reference value of a rule constant (REFERENCE, else the vocabulary's default)."""
+    """The reference value of a rule constant (REFERENCE, else the vocabulary's default)."""
     return REFERENCE.get(name, PARAMETERS[name].default)
 
 
@@ -392,7 +393,7 @@ def trust_predicts_survival(params: Mapping[str, float], base: Mapping[str, Any]
 
 
 def qualitative(params: Mapping[str, float]) -> dict[str, Any]:
-    """MODEL.md's qualitative results (120 steps, every other parameter at its default)."""
+    """The reference specification's qualitative results (120 steps, every other parameter at its default)."""
     def batch(offset: int, strategy: str, trust: float):
         return sim.simulate(n_runs=QUAL_RUNS, seed=QUAL_SEED + offset, strategy=strategy, initial_trust=trust,
                             keep=["benefit"], **params)
@@ -599,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Stage 6
     t = time.perf_counter()
-    print(f"\n[6] MODEL.md's qualitative results (120 steps, {QUAL_RUNS} runs a cell, 95% Wilson intervals)")
+    print(f"\n[6] The reference specification's qualitative results (120 steps, {QUAL_RUNS} runs a cell, 95% Wilson intervals)")
     record["qualitative"] = {}
     for name, p in (("reference", REFERENCE), ("calibrated", chosen)):
         q = qualitative(p)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import sim
@@ -36,6 +38,17 @@ def test_the_reference_constants_are_the_reference_defaults():
     others = {n: v for n, v in consts.items() if n not in REFERENCE_DEFAULTS}
     assert others == {n: PARAMETERS[n].default for n in others}  # calibration moved only those four
     assert not set(PARAMETERS) - set(consts) - {"strategy", "initial_trust", "free_riders"}
+
+
+def test_the_table_in_docs_odd_is_the_table_compared():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ODD.md").read_text()
+    section = text[text.index("## 9. Reference specification"):text.index("## References")]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 7 and cells[0] in {s for s, _ in regime.TABLE}:
+            rows[(cells[0], float(cells[1]))] = tuple(float(c) for c in cells[2:])
+    assert rows == regime.TABLE
 
 
 def test_tolerance_is_about_four_standard_errors_of_both_samples():
