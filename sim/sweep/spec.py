@@ -3,7 +3,10 @@
 A spec is read once, checked completely (every problem is reported, each with
 the file, the key and the allowed values) and turned into a frozen
 :class:`Spec`. Parameter names and values are checked by :mod:`sim.params`,
-the one home of the vocabulary; nothing here re-states a range.
+the one home of the vocabulary; nothing here re-states a range. The
+``[sampling]`` table and the form of the factors are checked by the spec's
+registered design (:mod:`sim.sweep.design`), which also gives the design's
+size (:attr:`Spec.size`) by arithmetic, before anything is sampled.
 
 Shape::
 
@@ -14,13 +17,13 @@ Shape::
     seed = 42                    # root seed of the whole sweep
     keep_series = ["mean_trust", "level"]
     save_series = false          # full per-run series as well as bands
-    [base]                       # fixed parameters (MODEL.md names)
+    [base]                       # fixed parameters (by name: docs/ODD.md, section 7)
     n_orgs = 6
     [factors]                    # grid: lists; lhs/sobol/morris: {min, max}
     initial_trust = [0.1, 0.3, 0.5, 0.7, 0.9]
     deadline = [12, 24, 36, 48]
     [sampling]
-    method = "grid"              # grid | lhs | sobol | morris
+    method = "grid"              # grid | lhs | sobol | morris | a registered design
     [precision]                  # instead of `replicates`
     outcome = "dissolved"
     half_width = 0.02
