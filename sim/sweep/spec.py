@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine import SERIES, SUMMARY_OUTCOMES
+from ..outputs import SERIES, SUMMARY_OUTCOMES
 from ..params import PARAMETERS, ParamError, check_value, did_you_mean
 from ..strategies import strategy_names
 from .bands import binning
