@@ -600,7 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # Stage 6
     t = time.perf_counter()
-    print(f"\n[6] The reference specification's qualitative results (120 steps, {QUAL_RUNS} runs a cell, 95% Wilson intervals)")
+    print(f"\n[6] The reference specification's qualitative results (120 steps, {QUAL_RUNS} runs a cell, "
+          "95% Wilson intervals)")
     record["qualitative"] = {}
     for name, p in (("reference", REFERENCE), ("calibrated", chosen)):
         q = qualitative(p)

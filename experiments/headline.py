@@ -423,8 +423,8 @@ def findings_text(n: dict[str, Any]) -> str:
         "",
         "- Calibration fixes quorum at 0.9: a partnership of six dissolves when its first member leaves, and "
         "survival then depends on size (docs/calibration.md). The headline sweep keeps six organizations.",
-        "- The reference specification's claim that stepwise reaches collaboration in nearly all runs holds only for the runs that "
-        "survive the climb after calibration (section 2 gives the shares).",
+        "- The reference specification's claim that stepwise reaches collaboration in nearly all runs holds "
+        "only for the runs that survive the climb after calibration (section 2 gives the shares).",
         "- Deadline matters only to the funder strategies with a review (funder_forced, funder_schedule); "
         "the other strategies' cells differ only by sampling noise across deadlines.",
     ]
