@@ -10,8 +10,6 @@ and renamed into place, so a GIF is either complete or absent.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from matplotlib.figure import Figure
 
 from .classroom.drawings import draw_partnership, draw_series
 from .classroom.models import parse_seed
+from .manifest import atomic_path
 from .model import PartnershipModel
 from .params import ParamError
 
@@ -83,13 +82,10 @@ def animate_run(
         raise ParamError(f"steps = {steps!r} is out of range (allowed: 1..{model.n_steps}, the run's n_steps)")
     title = title if title is not None else model.params.strategy
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".gif", dir=out.parent)
-    os.close(fd)
     fig = Figure(figsize=(14.0, 9.0), dpi=dpi)
     writer = PillowWriter(fps=fps)
     frames = 0
-    try:
+    with atomic_path(out, keep_suffix=True) as tmp:  # Pillow picks the format from the suffix
         with writer.saving(fig, tmp, dpi):
             draw_frame(fig, model, title)
             writer.grab_frame()
@@ -101,11 +97,4 @@ def animate_run(
                 frames += 1
             for _ in range(max(1, round(HOLD_SECONDS * fps)) - 1):
                 writer.grab_frame()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would keep the GIF from colleagues
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return frames

@@ -252,8 +252,26 @@ def build_report(results: Any, *, title: str | None = None, outcomes: Sequence[s
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(title)}</title>"
-            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>{_partial_banner(results)}"
             f'<p class="note">{html.escape(made)}</p>{nav}{body}</body></html>\n')
+
+
+def _partial_banner(results: Any) -> str:
+    """A warning at the top of the report of a sweep that is not complete (empty for a complete one)."""
+    m = results.manifest
+    status = m.get("status")
+    if status is None or status == "complete":
+        return ""
+    planned = m.get("n_runs")
+    of = f" of the {int(planned):,} planned so far" if planned else ""
+    spec = m.get("spec_path") or "SPEC"
+    where = getattr(results, "path", None) or "DIR"
+    return ('<div id="partial" role="alert" style="border: 2px solid #b45309; background: #fff7ed; '
+            'padding: 0.6em 1em; margin: 0.8em 0;"><b>Partial results.</b> This sweep is not complete (status '
+            f"{html.escape(str(status))}): the tables and figures below describe the {len(results.runs):,} runs "
+            f"finished{of}, and the quantile bands are missing. Finish it with "
+            f"<code>trustladder sweep {html.escape(str(spec))} --out {html.escape(str(where))} --resume</code> "
+            "and make the report again.</div>")
 
 
 def write_report(results: Any, path: str | Path | None = None, **kwargs: Any) -> Path:

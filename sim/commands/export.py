@@ -12,7 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="export a sweep's results folder as CSV",
         description=(
             "Write runs.csv (one row per run), bands.csv (quantile bands per cell and step), points.csv (the "
-            "design) and, if the sweep saved them, series_<name>.csv, into DIR/csv (or --to)."
+            "design) and, if the sweep saved them, series_<name>.csv, into DIR/csv (or --to). Every chunk is "
+            "checked against the manifest first; a damaged folder is refused with what to do."
         ),
     )
     p.add_argument("results", type=Path, metavar="DIR", help="a sweep's results folder (with manifest.json)")
@@ -22,12 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import warnings
-
     from ..sweep import export_csv
+    from .sweep import sweep_notes
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with sweep_notes("export"):
         files = export_csv(args.results, args.to)
     for f in files:
         print(f"wrote {f}")

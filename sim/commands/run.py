@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -74,22 +73,70 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_set_option(p)
     p.add_argument("--out", type=Path, help="folder to write runs.parquet and manifest.json into")
     p.add_argument("--series", action="store_true", help="also write every per-step series to series.npz")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --out folder")
+    p.add_argument("--force", action="store_true",
+                   help="replace the TrustLadder result in an existing --out folder (refused if it holds anything "
+                        "else, or is ., an ancestor of it, your home folder or a filesystem root)")
     p.set_defaults(func=main)
+
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse an --out that may not be written (before anything runs)."""
+    from ..cli import UserError
+    from ..sweep.folder import ForceRefused, is_empty, removable_files
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    if is_empty(out):
+        return
+    if not force:
+        raise UserError(f"{out} exists and is not empty; pass --force to replace the TrustLadder result in it "
+                        "(only a folder whose manifest.json says it is one, holding nothing else)")
+    try:
+        removable_files(out)
+    except ForceRefused as exc:
+        raise UserError(str(exc)) from None
+
+
+def write_run_folder(out: Path, res: Any, manifest: dict[str, Any], series: bool, force: bool) -> None:
+    """Write a batch into ``out`` under its lock: manifest (status running), runs.parquet, series.npz, manifest.
+
+    The manifest goes first, so even an interrupted folder is provably a TrustLadder result (``--force``
+    may replace it); it says ``"status": "complete"`` once every file is in place.
+    """
+    import io
+
+    from ..cli import UserError
+    from ..manifest import now_iso, write_bytes_atomic, write_frame_atomic, write_json_atomic
+    from ..sweep.folder import FolderError, FolderLock, clear_folder, is_empty, removable_files
+
+    try:
+        with FolderLock(out):
+            if not is_empty(out):
+                if not force:
+                    raise UserError(f"{out} was written by another process meanwhile; pass --force to replace it")
+                clear_folder(out, removable_files(out))
+            manifest = {**manifest, "status": "running"}
+            write_json_atomic(out / "manifest.json", manifest)
+            write_frame_atomic(out / "runs.parquet", res.summary)
+            if series:
+                buf = io.BytesIO()
+                np.savez_compressed(buf, **{name: res.series(name) for name in res.series_names})
+                write_bytes_atomic(out / "series.npz", buf.getvalue())
+            write_json_atomic(out / "manifest.json", {**manifest, "status": "complete", "finished": now_iso()})
+    except FolderError as exc:
+        raise UserError(str(exc)) from None
 
 
 def main(args: argparse.Namespace) -> int:
     from .. import simulate
     from ..cli import UserError
-    from ..manifest import now_iso, provenance, write_bytes_atomic, write_json_atomic
+    from ..manifest import now_iso, provenance
 
     params = with_strategy(parse_sets(args.set), args.strategy)
     if args.runs < 1:
         raise UserError(f"--runs {args.runs}: must be at least 1")
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise UserError(f"--out {args.out}: exists and is not a folder")
-    if args.out is not None and args.out.exists() and any(args.out.iterdir()) and not args.force:
-        raise UserError(f"{args.out} exists and is not empty; pass --force to overwrite it")
+    if args.out is not None:
+        _check_out(args.out, args.force)
     started = now_iso()
     t0 = time.perf_counter()
     res = simulate(n_runs=args.runs, seed=args.seed, **params)
@@ -100,29 +147,15 @@ def main(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(table.to_string())
     if args.out is not None:
-        if args.out.exists() and args.force:
-            shutil.rmtree(args.out)
-        tmp = args.out.with_name(f".{args.out.name}.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        res.summary.to_parquet(tmp / "runs.parquet", index=False)
-        if args.series:
-            import io
-
-            buf = io.BytesIO()
-            np.savez_compressed(buf, **{name: res.series(name) for name in res.series_names})
-            write_bytes_atomic(tmp / "series.npz", buf.getvalue())
-        write_json_atomic(tmp / "manifest.json", {
+        write_run_folder(args.out, res, {
             "kind": "run",
             "root_seed": args.seed,
             "n_runs": args.runs,
             "parameters": {name: (params.get(name, spec.default)) for name, spec in PARAMETERS.items()},
             "seeds": [int(s) for s in res.seeds],
             "started": started,
-            "finished": now_iso(),
             "elapsed_seconds": round(elapsed, 3),
             **provenance(),
-        })
-        tmp.rename(args.out)
+        }, args.series, args.force)
         print(f"wrote {args.out}/runs.parquet{', series.npz' if args.series else ''} and manifest.json")
     return 0

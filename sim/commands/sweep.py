@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -32,11 +35,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="runs per chunk (default: the spec's chunk_size, else 4096; resume keeps the original)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an unfinished sweep in --out")
-    mode.add_argument("--force", action="store_true", help="delete --out and start over")
+    mode.add_argument("--force", action="store_true",
+                      help="start over: delete the files of the TrustLadder result in --out (refused if it holds "
+                           "anything else; see docs/sweeps.md, 'What is safe')")
     p.add_argument("--dry-run", action="store_true",
                    help="print the number of runs and chunks and an estimated time; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    add_size_options(p)
+    p.add_argument("--allow-version-change", action="store_true",
+                   help="resume a sweep started with another trustladder version (same sim.MODEL_VERSION)")
     p.set_defaults(func=main)
+
+
+def add_size_options(p: argparse.ArgumentParser) -> None:
+    """``--max-runs`` and ``--max-points``: the design size limits (``sweep``, ``validate``)."""
+    from ..sweep.size import DEFAULT_MAX_POINTS, DEFAULT_MAX_RUNS
+
+    p.add_argument("--max-runs", type=int, metavar="N",
+                   help=f"refuse a design of more than N runs (default {DEFAULT_MAX_RUNS:,})")
+    p.add_argument("--max-points", type=int, metavar="N",
+                   help=f"refuse a design of more than N points (default {DEFAULT_MAX_POINTS:,})")
+
+
+@contextmanager
+def sweep_notes(command: str) -> Iterator[None]:
+    """Print the sweep's warnings (a chunk run again, a worker restarted, ...) as one line each."""
+    from ..sweep.store import SweepWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SweepWarning)
+        default = warnings.showwarning
+
+        def show(message, category, *args, **kwargs):  # warnings.showwarning's signature
+            if issubclass(category, SweepWarning):
+                print(f"trustladder {command}: note: {message}", file=sys.stderr)
+            else:
+                default(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+        yield
 
 
 def _fmt_seconds(s: float) -> str:
@@ -49,13 +86,18 @@ def _fmt_seconds(s: float) -> str:
 
 def main(args: argparse.Namespace) -> int:
     from ..cli import UserError
-    from ..sweep import ResumeError, SpecError, make_executor, plan_sweep, run_sweep
+    from ..sweep import SpecError, make_executor, plan_sweep, run_sweep
+    from ..sweep.executors import WorkerLost
+    from ..sweep.folder import FolderError
     from ..sweep.runner import probe_rate
 
     if args.chunk_size is not None and args.chunk_size < 1:
         raise UserError(f"--chunk-size {args.chunk_size}: must be at least 1")
+    for flag, value in (("--max-runs", args.max_runs), ("--max-points", args.max_points)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} {value}: must be at least 1")
     try:
-        plan = plan_sweep(args.spec, args.chunk_size)
+        plan = plan_sweep(args.spec, args.chunk_size, max_runs=args.max_runs, max_points=args.max_points)
     except SpecError as exc:
         for line in exc.problems:
             print(f"trustladder sweep: error: {line}", file=sys.stderr)
@@ -93,21 +135,27 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     t0 = time.perf_counter()
     try:
-        with executor:
+        with executor, sweep_notes("sweep"):
             if not args.quiet:
                 print(f"{spec.name}: {plan.n_cells:,} cells, {plan.min_runs:,}"
                       f"{'+' if spec.precision else ''} runs in chunks of {chunk_size:,} on {executor.label}"
                       + (" (resuming)" if before else ""),
                       file=sys.stderr)
             run_sweep(spec, out, executor=executor, chunk_size=args.chunk_size, resume=args.resume,
-                      force=args.force, progress=False if args.quiet else None)
-    except ResumeError as exc:
+                      force=args.force, progress=False if args.quiet else None, max_runs=args.max_runs,
+                      max_points=args.max_points, allow_version_change=args.allow_version_change)
+    except FolderError as exc:
         raise UserError(str(exc)) from None
+    except WorkerLost as exc:
+        print(f"trustladder sweep: error: {exc}", file=sys.stderr)
+        return 1
     elapsed = time.perf_counter() - t0
-    if not args.quiet and before.get("status") == "complete":
-        print(f"{out}: already complete, nothing to do; load it with sim.load_results({str(out)!r})")
+    after = read_manifest(out)
+    if not args.quiet and len(after.get("sessions", [])) == len(before.get("sessions", [])) and before:
+        print(f"{out}: already complete, every chunk verified, nothing to do; "
+              f"load it with sim.load_results({str(out)!r})")
     elif not args.quiet:
-        n = read_manifest(out)["n_runs"]
+        n = after["n_runs"]
         print(f"wrote {out}: {n:,} runs in {_fmt_seconds(elapsed)} ({n / elapsed:,.0f} runs/s); "
               f"load it with sim.load_results({str(out)!r})")
     return 0

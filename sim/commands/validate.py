@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .sweep import add_size_options
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,11 +15,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="check an experiment spec (TOML) and list every problem",
         description=(
             "Check an experiment spec: keys, parameter names and ranges (MODEL.md's vocabulary), strategies, "
-            "series, sampling method and its settings. Every problem is listed with the file, the key and the "
-            "allowed values; exit status 2 if there is any. Nothing is run."
+            "series, sampling method and its settings, and the design's size (computed, not sampled: a design "
+            "above --max-runs or --max-points is refused in milliseconds). Every problem is listed with the file, "
+            "the key and the allowed values; exit status 2 if there is any. Nothing is run."
         ),
     )
     p.add_argument("spec", type=Path, nargs="+", help="spec file(s), e.g. experiments/example.toml")
+    add_size_options(p)
     p.set_defaults(func=main)
 
 
@@ -27,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
     status = 0
     for path in args.spec:
         try:
-            plan = plan_sweep(path)
+            plan = plan_sweep(path, max_runs=args.max_runs, max_points=args.max_points)
         except SpecError as exc:
             for line in exc.problems:
                 print(f"error: {line}", file=sys.stderr)

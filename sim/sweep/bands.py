@@ -168,7 +168,15 @@ class BandAccumulator:
         np.savez(buf, **arrays)
         write_bytes_atomic(path, buf.getvalue())
 
+    def clear(self) -> None:
+        """Back to no chunks (zero counts and sums)."""
+        for s in self.series:
+            self.hist[s][...] = 0
+            self.hi[s][...] = 0
+            self.lo[s][...] = 0
+
     def load(self, path: Path) -> None:
+        """Read the state :meth:`save` wrote (raises if the file is damaged or of another shape)."""
         with np.load(path) as z:
             for s in self.series:
                 self.hist[s][...] = z[f"hist/{s}"]
