@@ -79,15 +79,20 @@ def save_manifest(folder: Path, m: dict) -> None:
     (Path(folder) / "manifest.json").write_text(json.dumps(m))
 
 
+#: ``trustladder`` in a fresh interpreter. (Not ``python -m sim.cli``: that runs cli.py as ``__main__``, whose
+#: ``UserError`` is then another class than the one the commands raise.)
+TRUSTLADDER = [sys.executable, "-c", "import sys; from sim.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
 def cli(argv: list[str], cwd: Path | None = None, env: dict | None = None, timeout: float = 300
         ) -> subprocess.CompletedProcess:
     """``trustladder ARGV`` in a fresh interpreter (output captured)."""
-    return subprocess.run([sys.executable, "-m", "sim.cli", *argv], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([*TRUSTLADDER, *argv], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 
 def start_cli(argv: list[str], env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sim.cli", *argv], stdout=subprocess.DEVNULL,
+    return subprocess.Popen([*TRUSTLADDER, *argv], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
 
 

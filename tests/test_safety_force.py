@@ -96,13 +96,15 @@ def test_force_refuses_a_folder_without_a_trustladder_manifest(ref, tmp_path, ca
         run_sweep(ref[0], foreign, force=True, progress=False)
 
 
-@pytest.mark.parametrize("extra", ["notes.txt", "analysis/outcomes.csv", "runs/mine.parquet", "state/keep.txt"])
-def test_force_refuses_a_sweep_folder_holding_anything_else(ref, tmp_path, extra):
+@pytest.mark.parametrize(("extra", "named"), [("notes.txt", "notes.txt"), ("analysis/outcomes.csv", "analysis/"),
+                                              ("runs/mine.parquet", "runs/mine.parquet"),
+                                              ("state/keep.txt", "state/keep.txt")])
+def test_force_refuses_a_sweep_folder_holding_anything_else(ref, tmp_path, extra, named):
     out = result_copy(ref, tmp_path / "out")
     (out / extra).parent.mkdir(exist_ok=True)
     (out / extra).write_text("not TrustLadder's")
     before = listing(out)
-    with pytest.raises(ForceRefused, match=extra.split("/")[-1].replace(".", r"\.")):
+    with pytest.raises(ForceRefused, match=named.replace(".", r"\.")):
         run_sweep(ref[0], out, force=True, chunk_size=CHUNK, progress=False)
     assert listing(out) == before
 
