@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim
 from sim.manifest import (
     atomic_path,
     is_temp_name,
@@ -18,8 +19,6 @@ from sim.manifest import (
     write_json_atomic,
     write_text_atomic,
 )
-
-import sim
 
 SIM = Path(sim.__file__).resolve().parent
 
