@@ -10,7 +10,7 @@ from safety_support import write
 import sim.sweep.runner as runner
 from sim.cli import main as cli_main
 from sim.sweep import SpecError, build_design, load_spec, plan_sweep
-from sim.sweep.size import DEFAULT_MAX_POINTS, DEFAULT_MAX_RUNS, check_design_size, count_points, design_size
+from sim.sweep.size import DEFAULT_MAX_POINTS, DEFAULT_MAX_RUNS, check_design_size
 
 HUGE_REPLICATES = """
 name = "huge"
@@ -119,7 +119,7 @@ def test_precision_designs_are_sized_by_their_cap(tmp_path):
     with pytest.raises(SpecError, match=r"precision.max_replicates: the design has 400,000,000 runs \(4 cells x up to "
                                         r"100,000,000 replicates\)"):
         plan_sweep(spec)
-    assert design_size(load_spec(spec)).min_runs == 4 * 20
+    assert load_spec(spec).size.runs == 4 * 100_000_000
 
 
 @pytest.mark.parametrize(("factors", "sampling"), [
@@ -146,5 +146,5 @@ replicates = 3
 """))
     size = check_design_size(spec)
     design = build_design(spec)
-    assert size.points == count_points(spec.factors, spec.sampling) == design.n_points
-    assert size.cells == 3 * design.n_points and size.min_runs == size.max_runs == 3 * size.cells
+    assert size == spec.size and size.points == design.n_points
+    assert size.cells == 3 * design.n_points and size.runs == 3 * size.cells
