@@ -250,12 +250,30 @@ def test_folders_from_before_integrity_records_still_load_and_resume(ref, out):
     save_manifest(out, m)
     with pytest.warns(SweepWarning, match="before integrity records"):
         assert len(load_results(out).runs) == N_RUNS
+    resume(ref, out)  # nothing to run: the chunks are adopted, their hashes recorded
+    assert all("sha256" in c for c in manifest(out)["chunks"]) and manifest(out)["integrity"] == 1
+    assert len(manifest(out)["sessions"]) == 1
+    load_results(out)
+    m = manifest(out)
+    del m["integrity"]
+    for c in m["chunks"]:
+        for key in ("sha256", "series_sha256", "rows"):
+            c.pop(key)
+    save_manifest(out, m)
     chunk(out, 1).unlink()
     with pytest.raises(IntegrityError, match="chunk 1: runs/chunk-000001.parquet is missing"):
         load_results(out)
     resume(ref, out)
     assert_repaired(ref, out)
     assert all("sha256" in c for c in manifest(out)["chunks"])
+
+
+def test_a_complete_manifest_missing_a_chunk_record_is_refused(ref, out):
+    m = manifest(out)
+    del m["chunks"][3]["sha256"]
+    save_manifest(out, m)
+    with pytest.raises(IntegrityError, match="chunk 3: the manifest has no record of it"):
+        load_results(out)
 
 
 def test_a_clean_spec_stays_fast_to_verify(tmp_path):

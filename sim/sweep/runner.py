@@ -435,6 +435,8 @@ def run_sweep(
         bands_ok = complete and check_file(out, BANDS, manifest.get("files", {}).get(BANDS)) is None and (
             out / BANDS).exists()
         if complete and bands_ok and all(c["index"] in done for c in manifest["chunks"]):
+            if manifest != read_manifest(out):  # records adopted from an older folder, a design file rewritten
+                write_json_atomic(out / MANIFEST, manifest)
             return out
         if complete:
             _note(f"{out}: the sweep was complete, but "

@@ -238,7 +238,10 @@ def _verify(path: Path, manifest: dict[str, Any]) -> tuple[list[dict[str, Any]],
                 for name in stray_files(path, manifest)]
     verified, pending = [], 0
     for entry in manifest.get("chunks", []):
-        if "sha256" not in entry and not (legacy and complete):
+        if "sha256" not in entry and complete and not legacy:
+            problems.append(f"chunk {entry['index']}: the manifest has no record of it (edited by hand?)")
+            continue
+        if "sha256" not in entry and not (legacy and complete):  # not finished, or not yet recorded
             pending += chunk_path(path, entry["index"]).exists()
             continue
         problem = check_chunk(path, entry, series)
