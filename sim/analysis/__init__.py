@@ -1,8 +1,11 @@
 """Analysis and figures over a sweep's results store (see docs/analysis.md).
 
 Statistics per strategy and cell with bootstrap intervals and effect sizes
-(:mod:`.stats`), partnership survival (:mod:`.survival`), global sensitivity
-(:mod:`.sensitivity`), figures (:mod:`.figures`, in the style of
+(:mod:`.stats`), paired designs and McNemar's test (:mod:`.paired`),
+multiple-comparison adjustment (:mod:`.multitest`), the crossover of two
+strategies along a factor (:mod:`.crossover`), partnership survival
+(:mod:`.survival`), time to each rung with dissolution as a competing event
+(:mod:`.competing`), global sensitivity (:mod:`.sensitivity`), figures (:mod:`.figures`, in the style of
 :mod:`.style`) and a self-contained HTML report (:mod:`.report`). Every
 function takes what :func:`sim.load_results` returns, or a results folder.
 
@@ -50,6 +53,25 @@ _EXPORTS = {
     "outcome_table": "stats",
     "phase_table": "stats",
     "risk_difference": "stats",
+    "CumulativeIncidence": "competing",
+    "Quantile": "competing",
+    "aalen_johansen": "competing",
+    "rung_data": "competing",
+    "rung_incidence": "competing",
+    "rung_table": "competing",
+    "Crossover": "crossover",
+    "crossover": "crossover",
+    "crossover_table": "crossover",
+    "MultipleTests": "multitest",
+    "adjust_pvalues": "multitest",
+    "adjust_table": "multitest",
+    "McNemarResult": "paired",
+    "PairedDifference": "paired",
+    "compare_paired": "paired",
+    "mcnemar_test": "paired",
+    "pair_runs": "paired",
+    "paired_difference": "paired",
+    "paired_risk_difference": "paired",
     "figure_style": "style",
     "save_figure": "style",
     "strategy_color": "style",

@@ -26,6 +26,7 @@ from .data import (
     as_results,
     cell_columns,
     check_outcome,
+    factor_names,
     outcome_values,
     select_runs,
     strategy_order,
@@ -43,6 +44,8 @@ __all__ = [
     "compare_strategies",
     "phase_table",
     "cell_seed",
+    "cell_groups",
+    "pooled_factors",
 ]
 
 #: Outcomes summarised when none are named.
@@ -247,6 +250,61 @@ def _groups(runs: pd.DataFrame, by: list[str]) -> list[tuple[tuple[Any, ...], pd
     return [(k if isinstance(k, tuple) else (k,), g) for k, g in runs.groupby(by, sort=True)]
 
 
+def pooled_factors(results: Any, runs: pd.DataFrame, by: Sequence[str], exclude: Sequence[str] = ()) -> list[str]:
+    """The factors that take more than one value among ``runs`` and are not in ``by`` (or ``exclude``).
+
+    These are what a row computed from ``runs`` pools over: runs of different
+    make-up (e.g. different initial trust) counted as one sample.
+    """
+    skip = set(by) | set(exclude)
+    return [f for f in factor_names(results)
+            if f not in skip and f in runs.columns and runs[f].nunique(dropna=False) > 1]
+
+
+def cell_groups(results: Any, runs: pd.DataFrame, by: Sequence[str] | str | None, *, pool: bool = False,
+                exclude: Sequence[str] = ()) -> tuple[list[str], list[tuple[tuple[Any, ...], pd.DataFrame, list[str]]]]:
+    """Validated grouping columns and the cells of ``runs``, refusing to pool runs of different make-up.
+
+    Parameters
+    ----------
+    results
+        What :func:`sim.load_results` returns.
+    runs : pandas.DataFrame
+        The selected runs (or pairs of runs) to group.
+    by : list of str, "factors" or None
+        Grouping columns; ``"factors"`` is every factor not in ``exclude``.
+    pool : bool
+        Whether a cell may pool runs that differ in a factor not in ``by``.
+        When False (the default) such a request is an error naming the
+        factor, its values, and the remedies (add it to ``by``, fix it with
+        ``where``, or pass ``pool=True``).
+    exclude : list of str
+        Factors that are not grouped on and not counted as pooled (e.g. the
+        x axis of a crossover, or the factor a paired comparison contrasts).
+
+    Returns
+    -------
+    by : list of str
+    cells : list of (key, runs, pooled_over)
+        ``pooled_over`` lists the factors the cell pools (empty unless ``pool``).
+    """
+    if isinstance(by, str) and by == "factors":
+        by = [f for f in factor_names(results) if f not in set(exclude)]
+    by = cell_columns(results, by)
+    cells = []
+    for key, cell in _groups(runs, by):
+        pooled = pooled_factors(results, cell, by, exclude)
+        if pooled and not pool:
+            f = pooled[0]
+            values = sorted(pd.unique(cell[f]).tolist())
+            shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values[:8])
+            raise AnalysisError(f"by = {by} would pool runs of different make-up: {f} takes {len(values)} values "
+                                f"({shown}{' ...' if len(values) > 8 else ''}) within a cell; add {f!r} to by, fix "
+                                f"it with where={{{f!r}: ...}}, or pass pool=True to pool on purpose")
+        cells.append((key, cell, pooled))
+    return by, cells
+
+
 def _outcome_list(outcomes: Sequence[str] | str | None) -> list[str]:
     if outcomes is None:
         return list(DEFAULT_OUTCOMES)
@@ -328,14 +386,31 @@ def outcome_table(results: Any, outcomes: Sequence[str] | str | None = None, *,
 def compare_strategies(results: Any, outcomes: Sequence[str] | str | None = None, *, reference: str | None = None,
                        by: Sequence[str] | str | None = None, where: Mapping[str, Any] | None = None,
                        strategies: Sequence[str] | None = None, confidence_level: float = 0.95,
-                       n_resamples: int = 2000, seed: int = 0, method: str = "BCa") -> pd.DataFrame:
+                       n_resamples: int = 2000, seed: int = 0, method: str = "BCa", adjust: str | None = None,
+                       alpha: float = 0.05,
+                       family: Sequence[str] | str | None = ("outcome", "strategy")) -> pd.DataFrame:
     """Effect of each strategy against a reference strategy, per cell.
+
+    The runs of the two strategies are treated as independent samples; for
+    runs paired by replicate (common random numbers) use
+    :func:`~sim.analysis.compare_paired`.
 
     Parameters
     ----------
     reference : str, optional
         The strategy compared against (default ``stepwise`` if present, else
         the first strategy).
+    adjust : {"holm", "bh"}, optional
+        Adjust the p values for multiple comparisons
+        (:func:`~sim.analysis.adjust_table`): adds ``p_adjusted``,
+        ``significant_adjusted``, ``adjustment`` (the method and the family
+        size, stated) and ``n_tests``. Default: no adjustment.
+    alpha : float
+        Level of ``significant_adjusted``.
+    family : str or list of str, optional
+        Columns whose values define one family of tests: by default each
+        strategy and outcome is adjusted across the cells; None makes the
+        whole table one family.
     Other parameters as in :func:`outcome_table`.
 
     Returns
@@ -347,9 +422,14 @@ def compare_strategies(results: Any, outcomes: Sequence[str] | str | None = None
         score interval for binary outcomes, i.e. the risk difference; a
         bootstrap interval otherwise), ``ci_method``, ``cohens_d``,
         ``cliffs_delta``, ``p_value`` and ``test`` (Welch's t test; Fisher's
-        exact test for binary outcomes). P values are not adjusted for
-        multiple comparisons.
+        exact test for binary outcomes). P values are adjusted for multiple
+        comparisons only with ``adjust``.
     """
+    if adjust is not None:
+        from .multitest import _check_alpha, _check_method
+
+        _check_method(adjust)
+        _check_alpha(alpha)
     results = as_results(results)
     by = cell_columns(results, by)
     outcomes = _outcome_list(outcomes)
@@ -398,7 +478,12 @@ def compare_strategies(results: Any, outcomes: Sequence[str] | str | None = None
                             "ci_method": ci.method, "cohens_d": cohens_d(x, ref), "cliffs_delta": cliffs_delta(x, ref),
                             "p_value": p, "test": test})
                 rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if adjust is not None:
+        from .multitest import adjust_table
+
+        table = adjust_table(table, adjust, family=family, alpha=alpha)
+    return table
 
 
 def _bin_factor(values: pd.Series, bins: int) -> tuple[pd.Series, np.ndarray | None]:

@@ -24,6 +24,7 @@ from scipy import stats
 
 from ..params import PARAMETERS
 from .data import AnalysisError, as_results, cell_columns, horizon, select_runs, strategy_order, survival_data
+from .stats import cell_groups
 
 __all__ = [
     "SurvivalCurve",
@@ -333,7 +334,7 @@ def after_grant_data(results: Any, runs: pd.DataFrame, window: int = DEFAULT_WIN
 def survival_after_grant(results: Any, window: int = DEFAULT_WINDOW, *, by: Sequence[str] | str | None = None,
                          where: Mapping[str, Any] | None = None, strategies: Sequence[str] | None = None,
                          confidence_level: float = 0.95, ci_method: str = "log-log",
-                         return_curves: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
+                         return_curves: bool = False, pool: bool = True) -> pd.DataFrame | tuple[pd.DataFrame, dict]:
     """Survival in the ``window`` months after grant_term, among partnerships alive at grant_term.
 
     "Does the partnership outlast the money?" For each cell and strategy: of
@@ -344,21 +345,38 @@ def survival_after_grant(results: Any, window: int = DEFAULT_WINDOW, *, by: Sequ
     deadline review lost their grant earlier; they are included (the
     question is about the partnerships the programme funded).
 
+    Parameters
+    ----------
+    window : int
+        Months after grant_term.
+    by : list of str or "factors", optional
+        Cells. ``by="factors"`` gives one row per design point and strategy:
+        survival after the grant per initial-trust level (and every other
+        factor), never pooling runs of different make-up.
+    pool : bool
+        Whether a row may pool runs that differ in a factor not in ``by``
+        (the ``pooled_over`` column names those factors). ``pool=False``
+        makes such a ``by`` an error, naming the factor.
+    where, strategies, confidence_level, ci_method
+        As for :func:`survival_curves`.
+
     Returns
     -------
     pandas.DataFrame
         ``*by, strategy, n`` (runs), ``alive_at_grant_term``,
         ``share_alive_at_grant_term``, ``window`` (asked), ``window_observed``
         (shorter when the horizon ends first), ``dissolved_in_window``,
-        ``survival``, ``low``, ``high`` at ``window_observed`` months, and
-        ``survival_unconditional`` (share alive at grant_term x survival).
+        ``survival``, ``low``, ``high`` at ``window_observed`` months,
+        ``survival_unconditional`` (share alive at grant_term x survival) and
+        ``pooled_over`` (the factors whose values the row pools, "" if none).
         With ``return_curves=True`` also ``{(*cell, strategy): SurvivalCurve}``
         on months since grant_term.
     """
     results = as_results(results)
-    by = cell_columns(results, by)
     runs = select_runs(results, where, strategies)
+    by, cells = cell_groups(results, runs, by, pool=pool)
     order = strategy_order(results)
+    pooled_of = {key: ", ".join(pooled) for key, _, pooled in cells}
     rows, curves = [], {}
     for key, s, sub in _groups(runs, by, order):
         t, e, w = after_grant_data(results, sub, window)
@@ -377,6 +395,7 @@ def survival_after_grant(results: Any, window: int = DEFAULT_WINDOW, *, by: Sequ
                         "survival": curve.survival[observed], "low": curve.low[observed],
                         "high": curve.high[observed],
                         "survival_unconditional": len(t) / observable * curve.survival[observed]})
+        row["pooled_over"] = pooled_of[key]
         rows.append(row)
     if not rows:
         raise AnalysisError("survival_after_grant: no runs in the selection")
