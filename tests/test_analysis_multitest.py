@@ -28,7 +28,7 @@ def test_holm_against_a_hand_computed_list():
 
 def test_benjamini_hochberg_against_a_hand_computed_list():
     p = [0.01, 0.04, 0.03, 0.005]
-    # Sorted: 0.005 x 4/1 = 0.02; 0.01 x 4/2 = 0.02; 0.03 x 4/3 = 0.04; 0.04 x 4/4 = 0.04 (step-up minimum from the top).
+    # Sorted: 0.005 x 4/1 = 0.02; 0.01 x 4/2 = 0.02; 0.03 x 4/3 = 0.04; 0.04 x 4/4 = 0.04 (step-up minimum from top).
     res = adjust_pvalues(p, "bh")
     assert res.p_adjusted.tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
     assert res.reject.all()
@@ -84,7 +84,7 @@ def test_compare_strategies_adjusts_each_strategy_and_outcome_across_cells(tmp_p
     raw = compare_strategies(grid, ["dissolved", "cumulative_benefit"], by="factors", n_resamples=200)
     assert "p_adjusted" not in raw.columns
     adj = compare_strategies(grid, ["dissolved", "cumulative_benefit"], by="factors", n_resamples=200, adjust="bh")
-    for (outcome, strategy), g in adj.groupby(["outcome", "strategy"]):
+    for _, g in adj.groupby(["outcome", "strategy"]):
         expected = adjust_pvalues(g["p_value"].to_numpy(), "bh").p_adjusted
         assert g["p_adjusted"].to_numpy() == pytest.approx(expected)
         assert (g["n_tests"] == 4).all()  # the four cells

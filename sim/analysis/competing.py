@@ -13,8 +13,9 @@ Reaching rung ``k`` means first playing a level ``>= k`` (so a run that only
 ever plays level 5 has reached level 4): the month is the smallest
 ``first_step_level_j`` over ``j >= k``. A run that dissolves before that has
 the competing event at its ``dissolved_step``; a run that does neither is
-censored at its horizon ``n_steps``. A run that reaches the rung in the month
-it dissolves counts as reaching it (the level was played that month).
+censored at its horizon ``n_steps``. (The engine plays no level in the month
+a partnership dissolves, so reaching and dissolving never share a month; were
+they to, reaching would count.)
 
 **Estimator** (Aalen-Johansen; for one event type among competing ones it is
 the nonparametric CIF of Kalbfleisch & Prentice 1980). At the distinct times
