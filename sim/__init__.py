@@ -6,10 +6,11 @@ Mesa 3 model for reading, teaching and checking. Both draw their randomness
 from the same counter-based streams (:mod:`sim.rng`).
 """
 
-from . import levels, rng, rules
+from . import levels, rng, rules, variants
 from .params import PARAMETERS, ParamError, Params, param_names
 from .results import Results, simulate
 from .strategies import StrategyState, register, strategy_names, unregister
+from .variants import REFERENCE_VARIANTS, register_variant, variant_names
 
 
 def load_results(path: "str | os.PathLike[str]") -> "sweep.SweepResults":  # noqa: F821 (imported on use)
@@ -20,7 +21,7 @@ def load_results(path: "str | os.PathLike[str]") -> "sweep.SweepResults":  # noq
 
 __version__ = "0.1.0"
 #: Bumped whenever a change alters any run's numbers (sweeps record it to refuse a stale resume).
-MODEL_VERSION = "4"
+MODEL_VERSION = "5"
 
 __all__ = [
     "PARAMETERS",
@@ -37,5 +38,9 @@ __all__ = [
     "strategy_names",
     "unregister",
     "MODEL_VERSION",
+    "REFERENCE_VARIANTS",
+    "register_variant",
+    "variant_names",
+    "variants",
     "__version__",
 ]

@@ -31,6 +31,7 @@ from . import outputs, rules
 from .levels import COST, MULT, N_LEVELS, NEED, SECTORS, STAKES
 from .rng import TRAITS, Purpose, normals, pair_index, run_keys, step_draws, step_layout, trait_index, uniforms
 from .strategies import StrategyState, get_strategy
+from .variants import KINDS, DissolutionState, MembershipState, Variant, get_variant
 
 __all__ = ["SERIES", "SUMMARY_OUTCOMES", "PHASES", "Batch", "Step", "run_batch", "initial_state", "InitialState"]
 
@@ -133,6 +134,7 @@ class Batch:
     strategy: np.ndarray  # (R,) strategy name
     # organizations, (R, n)
     sector: np.ndarray
+    group: np.ndarray  # cultural group 0/1
     communication: np.ndarray
     leadership: np.ndarray
     individualism: np.ndarray
@@ -148,11 +150,20 @@ class Batch:
     pairs: np.ndarray  # 0/1 float: the active ordered pairs
     no_pair: np.ndarray  # (R, n * n): 0 on the active pairs, +inf elsewhere
     misjudge_scale: np.ndarray  # rules.misjudge_scale of each pair (fixed for a run)
+    # Model 5 per seat, (R, n)
+    seat: np.ndarray  # bool: i < n_orgs, the seats a member may hold
+    recent_payoff: np.ndarray  # p-bar_i, the moving average of the member's net payoff
+    joined_step: np.ndarray  # int: the step the member joined (0: a founder)
+    seat_distance: np.ndarray  # dist_i, the learned cultural distance of seat i (kept while any run recruits)
     # the partnership, (R,)
-    distance: np.ndarray  # perceived distance between the cultural groups
+    distance: np.ndarray  # perceived distance between the cultural groups (the founders' dist_i)
+    fail_rate: np.ndarray  # phi, the moving average of failures
+    promised: np.ndarray  # the benefit the grant's required rungs promise over the deadline
+    net_benefit: np.ndarray  # sum of the recorded net benefit
+    n_joined: np.ndarray  # newcomers recorded
+    n_left: np.ndarray  # departures recorded
     n_active: np.ndarray
     n_sectors: np.ndarray
-    min_members: np.ndarray
     level: np.ndarray
     funded: np.ndarray
     climb_count: np.ndarray
@@ -167,6 +178,11 @@ class Batch:
     n: int = 0
     strategies: list = field(default_factory=list)
     layout: list = field(default_factory=list)  # the step's draws (sim.rng.step_layout)
+    #: each kind's variants in the batch, with the mask of their rows (None: every row)
+    variants: dict[str, list[tuple[Variant, np.ndarray | None]]] = field(default_factory=dict)
+    mixed_tenure: bool = False  # some run has admitted a newcomer: distances are per seat
+    recruiting: bool = False  # some run's membership rule may fill seats
+    keep_payoff: bool = False  # the member_payoff series is kept: compute pi_i every step
 
     @classmethod
     def start(cls, seeds: np.ndarray, params: Mapping[str, np.ndarray]) -> Batch:
@@ -188,14 +204,20 @@ class Batch:
             sel = strategy == strat.name
             level[sel] = strat.start_level({key: v[sel] for key, v in params.items()})
             funded[sel] = strat.funded
+        promised = np.zeros(n_runs)
+        for strat in strategies:
+            sel = strategy == strat.name
+            promised[sel] = strat.promised({key: v[sel] for key, v in params.items()})
         n_active = params["n_orgs"].astype(np.int64).copy()
         free_rider = np.arange(n, dtype=np.uint64)[None, :] < params["free_riders"][:, None].astype(np.uint64)
-        return cls(
+        seat = np.arange(n)[None, :] < params["n_orgs"][:, None]
+        batch = cls(
             rows=np.arange(n_runs),
             keys=keys,
             params=dict(params),
             strategy=strategy,
             sector=init.sector,
+            group=init.group,
             communication=communication,
             leadership=leadership,
             individualism=individualism,
@@ -211,10 +233,18 @@ class Batch:
             no_pair=np.where(pairs > 0, 0.0, np.inf).reshape(n_runs, -1),
             misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], communication[:, :, None],
                                                 communication[:, None, :]),
+            seat=seat,
+            recent_payoff=np.zeros((n_runs, n)),
+            joined_step=np.zeros((n_runs, n), dtype=np.int64),
+            seat_distance=np.repeat(params["cultural_distance"].astype(np.float64)[:, None], n, axis=1),
             distance=params["cultural_distance"].astype(np.float64).copy(),
+            fail_rate=np.zeros(n_runs),
+            promised=promised,
+            net_benefit=np.zeros(n_runs),
+            n_joined=np.zeros(n_runs, dtype=np.int64),
+            n_left=np.zeros(n_runs, dtype=np.int64),
             n_active=n_active,
             n_sectors=n_sectors,
-            min_members=rules.quorum_size(params["quorum"], params["n_orgs"]),
             level=rules.level_for_sectors(level, n_sectors),
             funded=funded,
             climb_count=np.zeros(n_runs, dtype=np.int64),
@@ -226,8 +256,12 @@ class Batch:
             total_capacity=_rowsum(capacity),
             n=n,
             strategies=strategies,
-            layout=step_layout(n),
         )
+        batch._group_variants()
+        batch.layout = step_layout(n)
+        if any(v.draws for v, _ in batch.variants["dissolution"]):
+            batch.layout.append((Purpose.DISSOLVE, np.zeros(1, dtype=np.uint64)))
+        return batch
 
     def compact(self, keep: np.ndarray) -> None:
         """Drop the rows not in ``keep`` (dissolved runs) from every per-run field."""
@@ -238,6 +272,91 @@ class Batch:
         self.params = {key: v[keep] for key, v in self.params.items()}
         present = dict.fromkeys(self.strategy.tolist())
         self.strategies = [s for s in self.strategies if s.name in present]
+        self._group_variants()
+
+    def _group_variants(self) -> None:
+        """Each kind's variants present in the batch, with their rows (a mixed batch is grouped, like strategies)."""
+        self.variants = {}
+        for kind in KINDS:
+            names = self.params[kind]
+            present = list(dict.fromkeys(names.tolist()))
+            if len(present) == 1:
+                self.variants[kind] = [(get_variant(kind, present[0]), None)]
+            else:
+                self.variants[kind] = [(get_variant(kind, name), names == name) for name in present]
+        self.recruiting = bool(self.active_variants("membership"))
+
+    def active_variants(self, kind: str) -> list[tuple[Variant, np.ndarray | None]]:
+        """The batch's variants of ``kind`` that may change something (not ``inert``)."""
+        return [(v, sel) for v, sel in self.variants[kind] if not v.inert]
+
+    def shortfall(self, level: np.ndarray) -> np.ndarray | None:
+        """Each member's payoff shortfall ``delta_i`` by its run's ``payoffs`` variant, (R, n); None if all inert."""
+        groups = self.active_variants("payoffs")
+        if not groups:
+            return None
+        cost = COST[level]
+        if len(self.variants["payoffs"]) == 1:
+            return groups[0][0].rule(self.recent_payoff, self.capacity, cost, self.params)
+        delta = np.zeros(self.capacity.shape)
+        for variant, sel in groups:
+            delta[sel] = variant.rule(self.recent_payoff[sel], self.capacity[sel], cost[sel], _Rows(self.params, sel))
+        return delta
+
+    def admit(self, fill: np.ndarray, t: int) -> None:
+        """Phase 0: newcomers take the seats ``fill`` (R, n) at step ``t``, strangers drawn from their own streams.
+
+        Each gets a sector, group and traits (``Purpose.NEW_SECTOR``, ``NEW_GROUP``, ``NEW_TRAITS``), capacity 1,
+        no payoff history, the unlearned cultural distance, and trust to and from every member as at set-up
+        for a stranger (``Purpose.NEW_TRUST``). The runs' derived arrays are then recomputed.
+        """
+        rows = np.flatnonzero(fill.any(axis=1))
+        new = fill[rows]
+        keys, n = self.keys[rows], self.n
+        p = {key: v[rows] for key, v in self.params.items()}
+        idx = np.arange(n, dtype=np.uint64)
+        sector = np.floor(uniforms(keys, t, Purpose.NEW_SECTOR, idx) * len(SECTORS)).astype(np.int64)
+        group = (uniforms(keys, t, Purpose.NEW_GROUP, idx) < 0.5).astype(np.int64)
+        z = normals(keys, t, Purpose.NEW_TRAITS, trait_index(n))
+        means = np.stack([p[name] for name in TRAITS], axis=1)[:, :, None]
+        traits = rules.initial_trait(means, p["trait_spread"][:, None, None], z)
+        self.sector[rows] = np.where(new, sector, self.sector[rows])
+        for k, name in enumerate(TRAITS):
+            getattr(self, name)[rows] = np.where(new, traits[:, k, :], getattr(self, name)[rows])
+        self.group[rows] = np.where(new, group, self.group[rows])
+        g = self.group[rows]
+        other = g[:, :, None] != g[:, None, :]
+        self.other_group[rows] = other
+        active = self.active[rows] | new
+        self.active[rows] = active
+        self.capacity[rows] = np.where(new, 1.0, self.capacity[rows])
+        self.recent_payoff[rows] = np.where(new, 0.0, self.recent_payoff[rows])
+        self.joined_step[rows] = np.where(new, t, self.joined_step[rows])
+        self.seat_distance[rows] = np.where(new, p["cultural_distance"][:, None], self.seat_distance[rows])
+        self.free_rider[rows] &= ~new
+        self.willing[rows] = active & ~self.free_rider[rows]
+        self.softening[rows] = rules.failure_softening(self.leadership[rows])
+        # trust as for a stranger at set-up, for every ordered pair with a newcomer in it
+        pairs = _pairs(active)
+        fresh = (new[:, :, None] | new[:, None, :]) & (pairs > 0)
+        d0 = p["cultural_distance"][:, None, None] * other
+        zt = normals(keys, t, Purpose.NEW_TRUST, pair_index(n))
+        stranger = rules.initial_trust(p["initial_trust"][:, None, None], p["prejudice"][:, None, None], d0,
+                                       p["trust_noise"][:, None, None], zt)
+        self.trust[rows] = np.where(fresh, stranger, self.trust[rows]) * pairs
+        self.pairs[rows] = pairs
+        self.no_pair[rows] = np.where(pairs > 0, 0.0, np.inf).reshape(len(rows), -1)
+        comm = self.communication[rows]
+        self.misjudge_scale[rows] = rules.misjudge_scale(p["misperception"][:, None, None], comm[:, :, None],
+                                                         comm[:, None, :])
+        n_active = self.n_active.copy()
+        n_active[rows] = np.count_nonzero(active, axis=1)
+        self.n_active = n_active
+        self.trust_given[rows] = _rowsum(self.trust[rows])
+        self.n_sectors[rows] = _n_sectors(self.sector[rows], active)
+        self.mean_communication[rows] = _rowsum(comm * active) / n_active[rows]
+        self.total_capacity[rows] = _rowsum(self.capacity[rows] * active)
+        self.mixed_tenure = True
 
 
 @dataclass(eq=False)
@@ -256,8 +375,13 @@ class Step:
     grant_paid: np.ndarray | None = None
     seen_free: np.ndarray | None = None  # (R, n, n) bool
     leaving: np.ndarray | None = None  # (R, n) bool
-    dissolving: np.ndarray | None = None  # (R,) bool: fewer than the quorum remain
+    dissolving: np.ndarray | None = None  # (R,) bool: the partnership ends this step
     mean_trust: np.ndarray | None = None  # (R,) m after the step's update and exits
+    joined: np.ndarray | int = 0  # (R,) newcomers this step (phase 0)
+    left: np.ndarray | int = 0  # (R,) departures this step (phase 7)
+    net_benefit: np.ndarray | None = None  # (R,) B - cost C
+    payoff: np.ndarray | None = None  # (R, n) pi_i, when needed
+    shortfall: np.ndarray | None = None  # (R, n) delta_i after this step's payoffs (None: every run ignores them)
     need: np.ndarray = field(init=False)  # (R,) the level's need and stakes (sim.levels)
     stakes: np.ndarray = field(init=False)
 
@@ -274,11 +398,39 @@ def _mean_trust_given(b: Batch) -> np.ndarray:
     return b.trust_given / np.maximum(b.n_active - 1, 1)[:, None]
 
 
+def recruit(b: Batch, s: Step) -> None:
+    """Phase 0 (Model 5): vacant seats are filled by newcomers, as each run's ``membership`` rule decides."""
+    groups = b.active_variants("membership")
+    if not groups:
+        return
+    vacant = b.seat & ~b.active
+    if not vacant.any():
+        return
+    fill = np.zeros(vacant.shape, dtype=bool)
+    idx = np.arange(b.n, dtype=np.uint64)
+    for variant, sel in groups:
+        if sel is None:
+            rows = np.flatnonzero(vacant.any(axis=1))
+        else:
+            rows = np.flatnonzero(sel & vacant.any(axis=1))
+        if not len(rows):
+            continue
+        u = uniforms(b.keys[rows], s.t, Purpose.RECRUIT, idx) if variant.draws else None
+        state = MembershipState(s.t, vacant[rows], u, _Rows(b.params, rows))
+        fill[rows] = np.asarray(variant.rule(state), dtype=bool) & vacant[rows]
+    if fill.any():
+        b.admit(fill, s.t)
+        s.joined = np.count_nonzero(fill, axis=1)
+        s.n_start = b.n_active
+
+
 def contribute(b: Batch, s: Step) -> None:
-    """Phase 1: contribution, reading trust at the start of the step."""
+    """Phase 1: contribution, reading trust at the start of the step (and, if weighed, the recent payoff)."""
     p = b.params
+    delta = b.shortfall(s.level)
+    hold_back = 0.0 if delta is None else rules.payoff_term(p["payoff_weight"][:, None], delta, b.individualism)
     chance = rules.contribution_probability(_mean_trust_given(b), s.need[:, None], b.individualism,
-                                            p["contribution_bias"][:, None])
+                                            p["contribution_bias"][:, None], hold_back)
     s.contributed = (s.draws[Purpose.CONTRIBUTE] < chance) & b.willing
     s.contributed_capacity = _rowsum(b.capacity * s.contributed)
     s.share = s.contributed_capacity / b.total_capacity
@@ -296,17 +448,32 @@ def joint_outcome(b: Batch, s: Step) -> None:
 
 
 def payoffs(b: Batch, s: Step) -> None:
-    """Phase 3: the community's benefit, and what the funder pays of the contributions' cost."""
+    """Phase 3: the community's benefit, what the funder pays, each member's net payoff and its moving average."""
     p = b.params
     s.benefit = rules.community_benefit(s.success, MULT[s.level], s.contributed_capacity, p["n_orgs"], s.level,
                                         b.n_sectors)
     b.cumulative_benefit += s.benefit
-    s.grant_paid = np.where(b.funded, rules.funder_payment(p["grant"], COST[s.level], s.contributed_capacity), 0.0)
+    cost = COST[s.level]
+    s.grant_paid = np.where(b.funded, rules.funder_payment(p["grant"], cost, s.contributed_capacity), 0.0)
+    s.net_benefit = s.benefit - cost * s.contributed_capacity
+    weighing = bool(b.active_variants("payoffs"))
+    if weighing or b.keep_payoff:
+        pay = rules.member_payoffs(s.benefit[:, None], b.capacity, b.total_capacity[:, None], cost[:, None],
+                                   p["grant"][:, None], b.funded[:, None], s.contributed)
+        s.payoff = np.where(b.active, pay, 0.0)
+        if weighing:
+            b.recent_payoff = np.where(b.active, rules.moving_average(b.recent_payoff, pay, p["memory"][:, None]),
+                                       b.recent_payoff)
+    b.fail_rate = rules.moving_average(b.fail_rate, 1.0 - s.success, p["memory"])
 
 
 def perceive(b: Batch, s: Step) -> None:
     """Phase 4: ``i`` sees ``j`` as a free rider if ``j`` held back, unless ``i`` misjudges (or the reverse)."""
-    chance = b.other_group * b.distance[:, None, None]  # the perceived distance d_ij, then the chance in place
+    if b.mixed_tenure:  # per-seat distances: the later joiner's, max(dist_i, dist_j)
+        d = b.seat_distance
+        chance = b.other_group * np.maximum(d[:, :, None], d[:, None, :])
+    else:
+        chance = b.other_group * b.distance[:, None, None]  # the perceived distance d_ij, then the chance in place
     rules.misjudge_probability(b.misjudge_scale, chance, out=chance)
     seen_free = s.draws[Purpose.MISJUDGE] < chance
     seen_free ^= ~s.contributed[:, None, :]
@@ -324,30 +491,45 @@ def update_trust(b: Batch, s: Step) -> None:
         free_rider_penalty=p["free_rider_penalty"][run], seen_free=s.seen_free, out=b.trust,
     )
     b.trust *= b.pairs
-    b.distance = np.where(s.level >= 2, rules.learned_distance(b.distance, p["cultural_learning"]), b.distance)
+    learning = s.level >= 2
+    b.distance = np.where(learning, rules.learned_distance(b.distance, p["cultural_learning"]), b.distance)
+    if b.recruiting:
+        b.seat_distance = np.where(learning[:, None],
+                                   rules.learned_distance(b.seat_distance, p["cultural_learning"][:, None]),
+                                   b.seat_distance)
 
 
 def grow_capacity(b: Batch, s: Step) -> None:
-    """Phase 6: after a success at level >= 4 the contributors' capacity grows."""
+    """Phase 6: after a success at level >= 4 the contributors' capacity grows, by each run's ``capacity_rule``."""
     grow = (s.success & (s.level >= 4))[:, None] & s.contributed
     if grow.any():
-        b.capacity = np.where(grow, rules.grown_capacity(b.capacity, b.params["capacity_growth"][:, None]),
-                              b.capacity)
+        groups = b.variants["capacity_rule"]
+        if len(groups) == 1:
+            b.capacity = groups[0][0].rule(b.capacity, grow, b.params)
+        else:
+            capacity = b.capacity.copy()
+            for variant, sel in groups:
+                capacity[sel] = variant.rule(b.capacity[sel], grow[sel], _Rows(b.params, sel))
+            b.capacity = capacity
         b.total_capacity = _rowsum(b.capacity)
 
 
 def exits(b: Batch, s: Step) -> None:
-    """Phase 7: every member decides on the updated trust, then the leavers go; below the quorum the run dissolves."""
+    """Phase 7: every member decides on the updated trust, then the leavers go; then the partnership may end:
+    with fewer than two members, or as its ``dissolution`` rule decides."""
     p = b.params
     b.trust_given = _rowsum(b.trust)
+    delta = s.shortfall = b.shortfall(s.level)
+    pressure = 0.0 if delta is None else rules.payoff_term(p["exit_payoff"][:, None], delta, b.individualism)
     chance = rules.exit_probability(
         _mean_trust_given(b), s.need[:, None], s.level[:, None], b.individualism, b.identity, b.leadership,
         b.funded[:, None], exit_base=p["exit_base"][:, None], exit_gap=p["exit_gap"][:, None],
-        identity_weight=p["identity_weight"][:, None], grant=p["grant"][:, None],
+        identity_weight=p["identity_weight"][:, None], grant=p["grant"][:, None], payoff_pressure=pressure,
     )
     s.leaving = (s.draws[Purpose.EXIT] < chance) & b.active
     left = s.leaving.any(axis=1)
     if left.any():
+        s.left = np.count_nonzero(s.leaving, axis=1)
         b.active = b.active & ~s.leaving
         b.willing = b.active & ~b.free_rider
         b.n_active = np.count_nonzero(b.active, axis=1)
@@ -360,25 +542,51 @@ def exits(b: Batch, s: Step) -> None:
         b.mean_communication[left] = _rowsum(b.communication[left] * act) / b.n_active[left]
         b.total_capacity[left] = _rowsum(b.capacity[left] * act)
         b.capacity[left] *= act
-    s.dissolving = b.alive & (b.n_active < b.min_members)
+    n_a = b.n_active
+    s.mean_trust = _rowsum(b.trust_given) / np.maximum(n_a * (n_a - 1), 1)
+    s.dissolving = b.alive & ((n_a < 2) | _decide_dissolution(b, s))
+
+
+def _decide_dissolution(b: Batch, s: Step) -> np.ndarray:
+    """Phase 7b: each run's ``dissolution`` rule, on the state after the exits."""
+
+    def shortfall() -> np.ndarray:
+        if s.shortfall is None:
+            return np.zeros(len(b.rows))
+        return _rowsum(np.where(b.active, s.shortfall, 0.0)) / b.n_active
+
+    def mean_leadership() -> np.ndarray:
+        return _rowsum(b.leadership * b.active) / b.n_active
+
+    full = DissolutionState(s.t, b.n_active, s.level, s.mean_trust, b.fail_rate, shortfall, mean_leadership,
+                            b.funded, s.draws.get(Purpose.DISSOLVE, np.zeros((len(b.rows), 1)))[:, 0], b.params)
+    groups = b.variants["dissolution"]
+    if len(groups) == 1:
+        return np.asarray(groups[0][0].rule(full), dtype=bool)
+    out = np.zeros(len(b.rows), dtype=bool)
+    for variant, sel in groups:
+        sub = DissolutionState(s.t, full.n_active[sel], full.level[sel], full.mean_trust[sel], full.fail_rate[sel],
+                               lambda sel=sel: full.shortfall[sel], lambda sel=sel: full.mean_leadership[sel],
+                               full.funded[sel], full.u[sel], _Rows(b.params, sel))
+        out[sel] = np.asarray(variant.rule(sub), dtype=bool)
+    return out
 
 
 def choose_level(b: Batch, s: Step) -> None:
     """Phase 8: the failure streak, then each run's strategy sets the next level, reading trust after this step."""
     b.fail_streak = np.where(s.success, 0, b.fail_streak + 1)
-    n_a = b.n_active
-    s.mean_trust = _rowsum(b.trust_given) / np.maximum(n_a * (n_a - 1), 1)
     level, p = s.level, b.params
     next_level = level.copy()
     for strat in b.strategies:
         if len(b.strategies) == 1:
             st = StrategyState(s.t, level, s.mean_trust, s.success, b.fail_streak, b.climb_count, b.funded,
-                               b.cumulative_benefit, p)
+                               b.cumulative_benefit, p, b.promised)
             next_level = strat.rule(st)
         else:
             sel = b.strategy == strat.name
             st = StrategyState(s.t, level[sel], s.mean_trust[sel], s.success[sel], b.fail_streak[sel],
-                               b.climb_count[sel], b.funded[sel], b.cumulative_benefit[sel], _Rows(p, sel))
+                               b.climb_count[sel], b.funded[sel], b.cumulative_benefit[sel], _Rows(p, sel),
+                               b.promised[sel])
             next_level[sel] = strat.rule(st)
             b.climb_count[sel] = st.climb_count
             b.funded[sel] = st.funded
@@ -386,8 +594,9 @@ def choose_level(b: Batch, s: Step) -> None:
     b.level = rules.level_for_sectors(next_level, b.n_sectors)
 
 
-#: One step: MODEL.md's eight phases, in order (the Mesa model's methods of the same names).
-PHASES: tuple[Phase, ...] = (contribute, joint_outcome, payoffs, perceive, update_trust, grow_capacity, exits,
+#: One step: Model 5's recruitment, then MODEL.md's eight phases, in order (the Mesa model's methods of the
+#: same names).
+PHASES: tuple[Phase, ...] = (recruit, contribute, joint_outcome, payoffs, perceive, update_trust, grow_capacity, exits,
                              choose_level)
 
 
@@ -427,6 +636,13 @@ class _Outputs:
         record("contribution_rate", _rowsum(s.contributed.view(np.int8)) / np.maximum(s.n_start, 1))
         record("grant", s.grant_paid)
         record("mean_trust", s.mean_trust)
+        if np.ndim(s.joined):  # else 0, the series' fill
+            record("joined", s.joined)
+        if np.ndim(s.left):
+            record("left", s.left)
+        record("net_benefit", s.net_benefit)
+        if "member_payoff" in out:
+            record("member_payoff", _rowsum(s.payoff) / np.maximum(s.n_start, 1))
         trust = b.trust
         if "min_trust" in out:
             record("min_trust", _rowmin(_rowmin(trust + b.no_pair.reshape(trust.shape))))
@@ -441,6 +657,11 @@ class _Outputs:
             # The dissolving step's benefit is lost with the partnership.
             b.cumulative_benefit[s.dissolving] -= s.benefit[s.dissolving]
         record("cumulative_benefit", b.cumulative_benefit)
+        b.net_benefit += np.where(alive, s.net_benefit, 0.0)
+        if np.ndim(s.joined):
+            b.n_joined += np.where(alive, s.joined, 0)
+        if np.ndim(s.left):
+            b.n_left += np.where(alive, s.left, 0)
         if t == n_steps:
             self.outcomes["final_trust"][at] = s.mean_trust if everyone else s.mean_trust[alive]
             self.outcomes["final_level"][at] = lvl
@@ -460,8 +681,12 @@ class _Outputs:
         b.trust_given[s.dissolving] = 0.0
 
     def keep_benefit(self, b: Batch) -> None:
-        """Store the cumulative benefit of the batch's rows (before they are dropped)."""
+        """Store the running totals of the batch's rows (before they are dropped)."""
         self.outcomes["cumulative_benefit"][b.rows] = b.cumulative_benefit
+        self.outcomes["net_benefit"][b.rows] = b.net_benefit
+        self.outcomes["n_joined"][b.rows] = b.n_joined
+        self.outcomes["n_left"][b.rows] = b.n_left
+        self.outcomes["turnover"][b.rows] = b.n_left / b.params["n_orgs"]
 
     def result(self) -> BatchOutput:
         o = self.outcomes
@@ -495,6 +720,7 @@ def run_batch(
         The step: ``phase(batch, step)`` functions run in order (default :data:`PHASES`).
     """
     b = Batch.start(np.asarray(seeds, dtype=np.uint64), params)
+    b.keep_payoff = "member_payoff" in keep
     out = _Outputs(len(seeds), n_steps, keep)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

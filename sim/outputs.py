@@ -115,9 +115,16 @@ OUTPUTS: tuple[Output, ...] = (
     _series("contribution_rate", _F64, "", "share of members contributing",
             "contributors / members active at the start of the step", _NAN),
     _series("grant", _F64, _MONEY, "grant paid per month", "what the funder paid this step"),
+    _series("joined", _I8, "organizations", "newcomers per month", "newcomers who filled a vacancy this step"),
+    _series("left", _I8, "organizations", "departures per month", "members who left this step"),
+    _series("net_benefit", _F64, _MONEY, "net community benefit per month",
+            "community benefit minus the cost of the contributions (B - cost C)"),
+    _series("member_payoff", _F64, _MONEY, "mean member payoff per month",
+            "mean net payoff over the members at the start of the step (benefit share + grant - cost)", _NAN),
     # --- per-run outcomes ---
     _summary("dissolved", _BOOL, "share of runs", "share dissolved",
-             "whether fewer than the quorum remained at some step", better="lower"),
+             "whether the partnership ended at some step (its dissolution rule, or fewer than two members)",
+             better="lower"),
     _summary("dissolved_step", _F64, "months", "step of dissolution (dissolved runs)",
              "the step the run dissolved on (NaN if it did not)", _NAN),
     _summary("final_level", _I64, "level", "final level (0 = dissolved)", "the level played in the last step", 0),
@@ -126,6 +133,13 @@ OUTPUTS: tuple[Output, ...] = (
              "mean trust after the last step (NaN if dissolved)", _NAN),
     _summary("cumulative_benefit", _F64, _MONEY, "cumulative community benefit",
              "benefit gathered over the run (the dissolving step's benefit is lost)"),
+    _summary("net_benefit", _F64, _MONEY, "net community benefit",
+             "benefit minus the members' costs over the run (the dissolving step's is lost)"),
+    _summary("n_joined", _I64, "organizations", "newcomers", "newcomers over the run", better=None),
+    _summary("n_left", _I64, "organizations", "departures", "members who left over the run (the dissolving "
+             "step's not counted)", better="lower"),
+    _summary("turnover", _F64, "per founding seat", "turnover", "departures per founding seat (n_left / n_orgs)",
+             better=None),
     *(
         _summary(f"first_step_level_{k}", _F64, "months", f"first step at {LEVEL_NAMES[k]} (runs reaching it)",
                  f"first step played at level {k} (NaN if never)", _NAN, better="lower")

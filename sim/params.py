@@ -6,11 +6,14 @@ and plots. Each field carries its default, its allowed range and its meaning in
 the dataclass metadata; everything else (validation, the CLI's help, the docs
 table) is read from there.
 
-The defaults are MODEL.md's, except four rule constants of exit and
-dissolution (``exit_base``, ``exit_gap``, ``identity_weight``, ``quorum``),
-calibrated against the survival of funded community coalitions (Feinberg,
-Bontempo & Greenberg 2008): see ``docs/calibration.md``. MODEL.md's reference
-values are kept in :data:`REFERENCE_DEFAULTS`.
+The defaults are MODEL.md's, plus Model 5's rule variants and their
+constants (``docs/ODD.md``). The five variant parameters (``dissolution``,
+``membership``, ``capacity_rule``, ``review``, ``payoffs``) name registered
+rules (:mod:`sim.variants`); :data:`sim.variants.REFERENCE_VARIANTS` chooses
+MODEL.md's. The constants of the ``"decision"`` dissolution rule are
+calibrated against the survival of funded community coalitions (see
+``docs/calibration.md``). MODEL.md's reference values of the constants Model 4
+had calibrated are kept in :data:`REFERENCE_DEFAULTS`.
 
 Validation happens once, here. :class:`Params` checks one run's values;
 :func:`batch_params` checks a batch in which every run may have its own value of
@@ -37,7 +40,10 @@ __all__ = [
     "param_names",
     "batch_params",
     "check_name",
+    "check_choice",
+    "choice_names",
     "coerce_value",
+    "STR_PARAMS",
 ]
 
 
@@ -92,7 +98,7 @@ class Params:
     schedule_interval: int = _p(6, 1, 10000, "funder_schedule: steps between forced climbs", "months")
     grant_term: int = _p(36, 1, 10000, "funder: steps after which every grant ends", "months")
     quorum: float = _p(
-        0.9, 0.0, 1.0, "share of the founding members below which the partnership dissolves (at least 2 remain)"
+        0.5, 0.0, 1.0, "share of the founding members below which the partnership dissolves (at least 2 remain)"
     )
     trait_spread: float = _p(0.1, 0.0, 0.5, "spread (sd) of the organizations' traits around their means")
     miscommunication: float = _p(
@@ -109,12 +115,48 @@ class Params:
     )
     success_slope: float = _p(8.0, 0.0, 50.0, "how sharply success depends on trust above or below the need")
     exit_base: float = _p(
-        0.0012, 0.0, 1.0, "monthly chance a member leaves for reasons outside the partnership", "1/month"
+        0.007, 0.0, 1.0, "monthly chance a member leaves for reasons outside the partnership", "1/month"
     )
-    exit_gap: float = _p(0.05, 0.0, 10.0, "exit pressure per unit of trust below the level's need")
-    identity_weight: float = _p(0.0009, 0.0, 1.0, "exit pressure from identity threat at levels above cooperation")
+    exit_gap: float = _p(0.3, 0.0, 10.0, "exit pressure per unit of trust below the level's need")
+    identity_weight: float = _p(0.005, 0.0, 1.0, "exit pressure from identity threat at levels above cooperation")
     free_riders: int = _p(
-        0, 0, 64, "members who never do their share: organizations 1..free_riders never contribute", "organizations"
+        0, 0, 64, "members who never do their share: founding organizations 1..free_riders never contribute",
+        "organizations"
+    )
+    # --- Model 5: rule variants (sim.variants) and their constants ---
+    dissolution: str = _p("decision", None, None, "how a partnership ends: a registered dissolution rule")
+    membership: str = _p("recruiting", None, None, "whether vacancies left by leavers are filled: a registered rule")
+    capacity_rule: str = _p("saturating", None, None, "how capacity grows after successes at level >= 4")
+    review: str = _p("scaled_target", None, None, "the funder's deadline target: a registered review rule")
+    payoffs: str = _p("weighed", None, None, "whether members weigh their recent net payoff: a registered rule")
+    recruit_rate: float = _p(0.2, 0.0, 1.0, "recruiting: chance a vacancy is filled by a newcomer in a step",
+                             "1/month")
+    memory: float = _p(
+        6.0, 1.0, 120.0, "horizon of the moving averages of members' net payoffs and of failures (weight 1/memory)",
+        "months"
+    )
+    payoff_weight: float = _p(
+        2.0, 0.0, 20.0, "weighed: how strongly a member with a negative recent net payoff holds back, per unit of "
+        "shortfall and of (0.5 + individualism)", "log-odds"
+    )
+    exit_payoff: float = _p(
+        0.05, 0.0, 1.0, "weighed: exit pressure at full payoff shortfall, per unit of (0.5 + individualism)",
+        "1/month"
+    )
+    dissolve_base: float = _p(
+        0.004, 0.0, 1.0, "decision: hazard of ending for reasons outside the partnership's functioning", "1/month"
+    )
+    dissolve_trust: float = _p(5.0, 0.0, 50.0, "decision: hazard log-multiplier per unit of mean trust below the "
+                               "rung's need")
+    dissolve_fail: float = _p(3.0, 0.0, 50.0, "decision: hazard log-multiplier per unit of recent failure rate")
+    dissolve_payoff: float = _p(2.0, 0.0, 50.0, "decision: hazard log-multiplier per unit of members' mean payoff "
+                                "shortfall")
+    dissolve_leadership: float = _p(
+        1.7, 0.0, 20.0, "decision: hazard log-divisor per unit of mean leadership above 0.5"
+    )
+    capacity_ceiling: float = _p(2.0, 1.0, 100.0, "saturating: the capacity an organization can reach")
+    review_share: float = _p(
+        0.5, 0.0, 10.0, "scaled_target: share of the benefit the required rungs promise needed at the deadline"
     )
 
     def __post_init__(self) -> None:
@@ -145,10 +187,8 @@ class ParamSpec:
     unit: str
 
     def range_text(self) -> str:
-        if self.name == "strategy":
-            from .strategies import strategy_names
-
-            return "one of " + ", ".join(strategy_names())
+        if self.kind is str:
+            return "one of " + ", ".join(choice_names(self.name))
         if self.high == math.inf:
             return f">= {self.low:g}"
         return f"{self.low:g}..{self.high:g}"
@@ -170,6 +210,31 @@ PARAMETERS: dict[str, ParamSpec] = {
 REFERENCE_DEFAULTS: dict[str, float] = {"exit_base": 0.007, "exit_gap": 0.3, "identity_weight": 0.005, "quorum": 0.5}
 INT_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is int)
 FLOAT_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is float)
+#: Parameters that name a registered choice (a strategy or a rule variant): categorical factors of a sweep.
+STR_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is str)
+
+
+def choice_names(name: str) -> list[str]:
+    """The allowed values of a string parameter: registered strategies, or a kind's registered variants."""
+    if name == "strategy":
+        from .strategies import strategy_names
+
+        return strategy_names()
+    from .variants import variant_names
+
+    return variant_names(name)
+
+
+def check_choice(name: str, value: Any) -> None:
+    """Raise a ParamError unless ``value`` is a registered choice of the string parameter ``name``."""
+    if name == "strategy":
+        from .strategies import check_strategy
+
+        check_strategy(value)
+        return
+    from .variants import check_variant
+
+    check_variant(name, value)
 
 
 def param_names() -> list[str]:
@@ -195,10 +260,8 @@ def check_name(name: str) -> ParamSpec:
 def check_value(name: str, value: Any) -> None:
     """Raise a ParamError naming the parameter, the value and the allowed range."""
     spec = check_name(name)
-    if name == "strategy":
-        from .strategies import check_strategy
-
-        check_strategy(value)
+    if spec.kind is str:
+        check_choice(name, value)
         return
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ParamError(f"{name} = {value!r} is not a number (allowed: {spec.range_text()})")
@@ -244,11 +307,11 @@ def batch_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray
             arr = np.broadcast_to(arr, (n_runs,))
         elif arr.shape != (n_runs,):
             raise ParamError(f"{name}: got {arr.shape[0] if arr.ndim == 1 else arr.shape} values for {n_runs} runs")
-        if name == "strategy":
-            from .strategies import check_strategy
-
-            for s in np.unique(arr.astype(str)):
-                check_strategy(str(s))
+        if spec.kind is str:
+            if arr.dtype.kind not in "UO":
+                raise ParamError(f"{name} = {arr.reshape(-1)[0]!r} is not a name (allowed: {spec.range_text()})")
+            for choice in dict.fromkeys(arr.reshape(-1).tolist()):
+                check_choice(name, choice)
             out[name] = arr.astype(object)
             continue
         if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":

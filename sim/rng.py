@@ -63,6 +63,13 @@ class Purpose(IntEnum):
     SUCCESS = 6  # index = 0
     MISJUDGE = 7  # index = i * MAX_ORGS + j
     EXIT = 8  # index = i
+    # Model 5 (never renumber the above; issue 15 adds its purposes after 14)
+    RECRUIT = 9  # index = i (the seat): a vacancy is filled (membership = "recruiting")
+    NEW_SECTOR = 10  # index = i: a newcomer's sector, floor(4 u)
+    NEW_GROUP = 11  # index = i: a newcomer's cultural group, u < 0.5
+    NEW_TRAITS = 12  # index = trait * MAX_ORGS + i, traits in the order of TRAITS (normal)
+    NEW_TRUST = 13  # index = a * MAX_ORGS + b, an ordered pair with a newcomer in it (normal)
+    DISSOLVE = 14  # index = 0: the partnership's decision to end (dissolution = "decision")
 
 
 #: The organizations' traits, in the order of their ``Purpose.TRAITS`` streams (trait ``t`` of ``i`` is index

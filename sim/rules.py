@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .levels import MIN_SECTORS_LEVEL_5
+from .levels import MIN_SECTORS_LEVEL_5, MULT, N_LEVELS
 
 #: Phase 4: the misjudging chance at zero perceived distance is scaled by this (``0.5 + d_ij``).
 MISJUDGE_FLOOR = 0.5
@@ -42,6 +42,13 @@ __all__ = [
     "exit_probability",
     "quorum_size",
     "level_for_sectors",
+    "member_payoffs",
+    "moving_average",
+    "payoff_shortfall",
+    "payoff_term",
+    "dissolution_hazard",
+    "saturated_capacity",
+    "promised_benefit",
 ]
 
 
@@ -60,9 +67,13 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def contribution_probability(tau, need, individualism, contribution_bias):
-    """Phase 1: chance a member contributes, from its mean trust ``tau`` in its partners."""
-    return sigmoid(contribution_bias + 4.0 * (tau - need) - 3.0 * individualism)
+def contribution_probability(tau, need, individualism, contribution_bias, hold_back=0.0):
+    """Phase 1: chance a member contributes, from its mean trust ``tau`` in its partners.
+
+    ``hold_back`` (Model 5, ``payoffs = "weighed"``: :func:`payoff_term` of ``payoff_weight``) is subtracted
+    from the log-odds last; at its default 0.0 the result is MODEL.md's to the bit.
+    """
+    return sigmoid(contribution_bias + 4.0 * (tau - need) - 3.0 * individualism - hold_back)
 
 
 def pair_misunderstanding(miscommunication, mean_communication, ground_rules):
@@ -178,13 +189,19 @@ def grown_capacity(capacity, capacity_growth):
 
 
 def exit_probability(
-    tau, need, level, individualism, identity, leadership, funded, *, exit_base, exit_gap, identity_weight, grant
+    tau, need, level, individualism, identity, leadership, funded, *, exit_base, exit_gap, identity_weight, grant,
+    payoff_pressure=0.0,
 ):
-    """Phase 7: chance an active member leaves this step."""
+    """Phase 7: chance an active member leaves this step.
+
+    ``payoff_pressure`` (Model 5, ``payoffs = "weighed"``: :func:`payoff_term` of ``exit_payoff``) is added to
+    the pressure last; at its default 0.0 the result is MODEL.md's to the bit.
+    """
     pressure = (
         exit_base
         + exit_gap * np.maximum(0.0, need - tau) * (0.5 + individualism)
         + identity_weight * identity * np.maximum(0, level - 3) / 2.0
+        + payoff_pressure
     )
     return pressure * (1.0 - 0.5 * leadership) * np.where(funded, 1.0 - grant, 1.0)
 
@@ -197,3 +214,78 @@ def quorum_size(quorum, n_orgs):
 def level_for_sectors(level, n_sectors):
     """Phase 8: level 5 needs active members from at least three sectors, else 4."""
     return np.where((level == 5) & (n_sectors < MIN_SECTORS_LEVEL_5), 4, level)
+
+
+# --- Model 5: turnover, costs that matter, the partnership's own decision -------------------------
+
+
+def member_payoffs(benefit, capacity, total_capacity, cost, grant, funded, contributed):
+    """Phase 3: each member's net payoff ``pi_i`` this step.
+
+    ``pi_i = B c_i / sum_A c_j + (grant [funded] - 1) cost c_i x_i``: a capacity-weighted share of the
+    community benefit, minus the cost of its contribution less the part the funder pays. Summed over the
+    members ``A`` it is ``B + paid - cost C``.
+    """
+    return benefit * capacity / total_capacity + (grant * funded - 1.0) * cost * capacity * contributed
+
+
+def moving_average(average, value, memory):
+    """An exponential moving average with horizon ``memory`` (weight ``1 / memory``)."""
+    return average + (value - average) / memory
+
+
+def payoff_shortfall(recent_payoff, cost, capacity):
+    """``delta_i = min(1, max(0, -recent_payoff) / (cost c_i))``: recent loss as a share of what a member stakes."""
+    return np.minimum(1.0, np.maximum(0.0, -recent_payoff) / (cost * capacity))
+
+
+def payoff_term(weight, shortfall, individualism):
+    """How much a payoff shortfall weighs: ``weight delta_i (0.5 + u_i)``, more for the more individualist."""
+    return weight * shortfall * (0.5 + individualism)
+
+
+def dissolution_hazard(trust_gap, fail_rate, shortfall, mean_leadership, funded, *, dissolve_base, dissolve_trust,
+                       dissolve_fail, dissolve_payoff, dissolve_leadership, grant):
+    """Phase 7b (``dissolution = "decision"``): the monthly chance ``h`` that the partnership decides to end.
+
+    ``x = dissolve_trust G + dissolve_fail phi + dissolve_payoff U - dissolve_leadership (L - 0.5)``,
+    ``lambda = dissolve_base exp(x) (1 - grant if funded)`` and ``h = 1 - exp(-lambda)``, in [0, 1).
+
+    Parameters
+    ----------
+    trust_gap : array_like
+        ``G = max(0, need - m)``, mean trust's shortfall against the rung played.
+    fail_rate : array_like
+        ``phi``, the moving average of failures.
+    shortfall : array_like
+        ``U``, the members' mean payoff shortfall (:func:`payoff_shortfall`).
+    mean_leadership : array_like
+        ``L``, the members' mean leadership.
+    funded : array_like of bool
+        Whether the funder pays this step.
+    """
+    x = (dissolve_trust * trust_gap + dissolve_fail * fail_rate + dissolve_payoff * shortfall
+         - dissolve_leadership * (mean_leadership - 0.5))
+    rate = dissolve_base * np.exp(x) * np.where(funded, 1.0 - grant, 1.0)
+    return -np.expm1(-rate)
+
+
+def saturated_capacity(capacity, capacity_growth, capacity_ceiling):
+    """Phase 6 (``capacity_rule = "saturating"``): logistic growth toward the ceiling, never above it."""
+    return np.minimum(capacity_ceiling, capacity + capacity_growth * capacity * (1.0 - capacity / capacity_ceiling))
+
+
+def promised_benefit(deadline, start_level, schedule_interval=None):
+    """The benefit a grant's required rungs promise over ``deadline`` steps, everyone contributing at capacity 1.
+
+    Without ``schedule_interval``: ``deadline MULT[start_level]`` (a rung held from day one). With it: level 1
+    for the first interval, one rung up every interval after, up to level 5.
+    """
+    deadline = np.asarray(deadline, dtype=np.float64)
+    if schedule_interval is None:
+        return deadline * MULT[np.asarray(start_level, dtype=np.int64)]
+    k = np.asarray(schedule_interval, dtype=np.float64)
+    total = np.zeros(np.broadcast(deadline, k).shape)
+    for level in range(1, N_LEVELS):
+        total = total + MULT[level] * np.clip(deadline - (level - 1) * k, 0.0, k)
+    return total + MULT[N_LEVELS] * np.maximum(0.0, deadline - (N_LEVELS - 1) * k)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import rules
 from .levels import N_LEVELS, NEED, NEXT_NEED
 
 __all__ = [
@@ -67,6 +68,9 @@ class StrategyState:
         Benefit gathered so far.
     params : mapping of str to ndarray
         The runs' parameters (MODEL.md names), one value per run.
+    promised : ndarray of float, optional
+        The benefit the grant's required rungs promise over the deadline (the strategy's ``promised``,
+        fixed at set-up), which the ``"scaled_target"`` review scales.
     """
 
     step: int
@@ -78,6 +82,7 @@ class StrategyState:
     funded: np.ndarray
     cumulative_benefit: np.ndarray
     params: Mapping[str, np.ndarray]
+    promised: np.ndarray | None = None
 
 
 StrategyFn = Callable[[StrategyState], np.ndarray]
@@ -85,13 +90,14 @@ StrategyFn = Callable[[StrategyState], np.ndarray]
 
 @dataclass(frozen=True)
 class Strategy:
-    """A registered strategy: its rule, where it starts, and whether a funder pays."""
+    """A registered strategy: its rule, where it starts, whether a funder pays, and what its grant promises."""
 
     name: str
     rule: StrategyFn
     start_level: Callable[[Mapping[str, np.ndarray]], np.ndarray]
     funded: bool
     doc: str
+    promised: Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 
 _REGISTRY: dict[str, Strategy] = {}
@@ -103,6 +109,7 @@ def register(
     start_level: int | str | Callable[[Mapping[str, np.ndarray]], np.ndarray] = 1,
     funded: bool = False,
     replace: bool = False,
+    promised: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None,
 ) -> Callable[[StrategyFn], StrategyFn]:
     """Register a strategy function under ``name`` (a decorator).
 
@@ -117,6 +124,9 @@ def register(
         Whether runs start with the funder's grant.
     replace : bool
         Allow replacing an existing strategy of that name.
+    promised : callable, optional
+        The benefit the grant's required rungs promise over the deadline, a function of the runs'
+        parameters (read by the ``"scaled_target"`` review). Default: ``deadline MULT[start level]``.
     """
     if not name.isidentifier():
         raise ValueError(f"strategy name {name!r} must be an identifier")
@@ -133,10 +143,14 @@ def register(
         def start(p, _lvl=int(start_level)):
             return np.full(len(p["n_orgs"]), _lvl, dtype=np.int64)
 
+    if promised is None:
+        def promised(p, _start=start):
+            return rules.promised_benefit(p["deadline"], _start(p))
+
     def deco(fn: StrategyFn) -> StrategyFn:
         if name in _REGISTRY and not replace:
             raise ValueError(f"strategy {name!r} is already registered (pass replace=True to replace it)")
-        _REGISTRY[name] = Strategy(name, fn, start, funded, (fn.__doc__ or "").strip())
+        _REGISTRY[name] = Strategy(name, fn, start, funded, (fn.__doc__ or "").strip(), promised)
         return fn
 
     return deco
@@ -197,11 +211,19 @@ def stepwise_rules(s: StrategyState, rows: np.ndarray | None = None) -> np.ndarr
 
 
 def review_grant(s: StrategyState, *, deadline_review: bool) -> None:
-    """End grants: at the deadline if the benefit target was missed, and at ``grant_term``."""
+    """End grants: at the deadline if the benefit target was missed, and at ``grant_term``.
+
+    The target is the run's ``review`` variant's (:func:`sim.variants.review_target`): ``benefit_target``
+    under ``"fixed_target"``, ``review_share * promised`` under ``"scaled_target"``.
+    """
     p = s.params
     ends = s.step >= p["grant_term"]
     if deadline_review:
-        ends |= (s.step == p["deadline"]) & (s.cumulative_benefit < p["benefit_target"])
+        due = s.step == p["deadline"]
+        if np.any(due):
+            from .variants import review_target
+
+            ends |= due & (s.cumulative_benefit < review_target(s))
     s.funded[s.funded & ends] = False
 
 
@@ -221,7 +243,8 @@ def funder_forced(s: StrategyState) -> np.ndarray:
     return np.where(s.funded, s.level, stepwise_rules(s, ~s.funded))
 
 
-@register("funder_schedule", start_level=1, funded=True)
+@register("funder_schedule", start_level=1, funded=True,
+          promised=lambda p: rules.promised_benefit(p["deadline"], 1, p["schedule_interval"]))
 def funder_schedule(s: StrategyState) -> np.ndarray:
     """Climb one rung every schedule_interval steps while funded, whatever the trust; then stepwise."""
     review_grant(s, deadline_review=True)

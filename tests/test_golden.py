@@ -61,3 +61,21 @@ def _record() -> None:  # pragma: no cover - run once, on Model 4
 
 if __name__ == "__main__":  # pragma: no cover
     _record()
+
+
+def test_reference_variants_reproduce_model4_to_the_bit():
+    record = json.loads(DATA.read_text())
+    sets, seeds = record["sets"], record["seeds"]
+    assert record["model_version"] == "4" and len(sets) == 240
+    params = {name: [p[name] for p in sets] for name in sets[0]}
+    results = sim.simulate(seeds=seeds, **params, **sim.REFERENCE_VARIANTS)
+    got = digests(results, record["series"], record["outcomes"])
+    differ = [name for name, d in record["outputs"].items() if got["outputs"][name] != d]
+    runs = [run for run, d in record["runs"].items() if got["runs"][run] != d]
+    assert not differ and not runs, f"outputs {differ} differ from Model 4 in runs {runs[:10]} (of {len(runs)})"
+    # a batch mixing the reference rules with Model 5's must not move the reference runs either
+    mixed = {kind: [name if k % 2 else sim.REFERENCE_VARIANTS[kind] for k in range(len(sets))]
+             for kind, name in sim.variants.MODEL5_VARIANTS.items()}
+    results = sim.simulate(seeds=seeds, **params, **mixed)
+    got = digests(results, record["series"], record["outcomes"])["runs"]
+    assert all(got[str(k)] == record["runs"][str(k)] for k in range(0, len(sets), 2))
