@@ -23,6 +23,7 @@ import mesa
 import numpy as np
 
 from . import rules
+from .levels import COST
 from .rng import Purpose
 
 if TYPE_CHECKING:
@@ -71,7 +72,11 @@ class Organization(mesa.Agent):
     trust : ndarray of float, shape (n_orgs,)
         Its trust in each founding member by index; NaN for itself.
     distance : ndarray of float, shape (n_orgs,)
-        The cultural distance it perceives to each founding member.
+        The cultural distance it perceives to each seat's member.
+    free_rider : bool
+        A designated free rider: never does its share (founders ``index < free_riders`` only).
+    joined_step : int
+        The step it joined (0: a founder; a newcomer of Model 5's recruitment joins later).
 
     Attributes
     ----------
@@ -85,6 +90,12 @@ class Organization(mesa.Agent):
         Which partners it saw not doing their share this step.
     leaving : bool
         Decided this step to leave.
+    net_payoff : float
+        ``pi_i``: its net payoff this step (its benefit share, plus the grant, minus its contribution's cost).
+    recent_payoff : float
+        ``p-bar_i``: the moving average of its net payoff (``payoffs = "weighed"``; 0 otherwise).
+    shortfall : float
+        ``delta_i``: its payoff shortfall at its last exit decision (0 unless weighed).
     """
 
     def __init__(
@@ -99,6 +110,8 @@ class Organization(mesa.Agent):
         identity: float,
         trust: np.ndarray,
         distance: np.ndarray,
+        free_rider: bool = False,
+        joined_step: int = 0,
     ) -> None:
         super().__init__(model)
         self.index = index
@@ -115,6 +128,11 @@ class Organization(mesa.Agent):
         self.contributed = False
         self.seen_free = np.zeros(len(trust), dtype=bool)
         self.leaving = False
+        self.free_rider = free_rider
+        self.joined_step = joined_step
+        self.net_payoff = 0.0
+        self.recent_payoff = 0.0
+        self.shortfall = 0.0
 
     def __repr__(self) -> str:
         state = "active" if self.active else "gone"
@@ -138,16 +156,29 @@ class Organization(mesa.Agent):
 
     # --- its part of a step --------------------------------------------------
 
-    def decide_contribution(self, need: float) -> None:
-        """Phase 1: contribute with a chance that grows with trust in the partners against the level's need.
+    def payoff_shortfall(self, level: int) -> float | None:
+        """``delta_i`` by the run's ``payoffs`` variant at ``level`` (None when the variant is inert)."""
+        variant = self.model.variants["payoffs"]
+        if variant.inert:
+            return None
+        delta = variant.rule(np.array([[self.recent_payoff]]), np.array([[self.capacity]]),
+                             np.array([COST[level]]), self.model.variant_params)
+        return float(delta[0, 0])
 
-        A designated free rider (``index < free_riders``) never does its share.
+    def decide_contribution(self, level: int, need: float) -> None:
+        """Phase 1: contribute with a chance that grows with trust in the partners against the level's need,
+        and (``payoffs = "weighed"``) falls with its recent payoff shortfall.
+
+        A designated free rider never does its share.
         """
-        if self.index < self.model.params.free_riders:
+        if self.free_rider:
             self.contributed = False
             return
+        params = self.model.params
+        delta = self.payoff_shortfall(level)
+        hold_back = 0.0 if delta is None else rules.payoff_term(params.payoff_weight, delta, self.individualism)
         p = rules.contribution_probability(
-            self.mean_trust_given(), need, self.individualism, self.model.params.contribution_bias
+            self.mean_trust_given(), need, self.individualism, params.contribution_bias, hold_back
         )
         self.contributed = bool(self.model.draws[Purpose.CONTRIBUTE][self.index] < p)
 
@@ -177,9 +208,19 @@ class Organization(mesa.Agent):
         """Phase 5, level >= 2: working together wears down the perceived cultural distance."""
         self.distance = rules.learned_distance(self.distance, self.model.params.cultural_learning)
 
+    def receive_payoff(self, benefit: float, total_capacity: float, cost: float, funded: bool) -> None:
+        """Phase 3: its net payoff, and (``payoffs = "weighed"``) its moving average."""
+        p = self.model.params
+        self.net_payoff = float(rules.member_payoffs(benefit, self.capacity, total_capacity, cost, p.grant, funded,
+                                                     self.contributed))
+        if not self.model.variants["payoffs"].inert:
+            self.recent_payoff = float(rules.moving_average(self.recent_payoff, self.net_payoff, p.memory))
+
     def grow(self) -> None:
-        """Phase 6: a contributor to a success at level >= 4 gains capacity."""
-        self.capacity = float(rules.grown_capacity(self.capacity, self.model.params.capacity_growth))
+        """Phase 6: a contributor to a success at level >= 4 gains capacity, by the run's ``capacity_rule``."""
+        rule = self.model.variants["capacity_rule"].rule
+        grown = rule(np.array([[self.capacity]]), np.array([[True]]), self.model.variant_params)
+        self.capacity = float(grown[0, 0])
 
     def consider_exit(self, level: int, need: float, funded: bool) -> None:
         """Phase 7: decide whether to leave, reading trust after this step's update.
@@ -187,9 +228,13 @@ class Organization(mesa.Agent):
         Everyone decides before anyone leaves (the model then calls :meth:`leave`).
         """
         p = self.model.params
+        delta = self.payoff_shortfall(level)
+        self.shortfall = 0.0 if delta is None else delta
+        pressure = 0.0 if delta is None else rules.payoff_term(p.exit_payoff, delta, self.individualism)
         chance = rules.exit_probability(
             self.mean_trust_given(), need, level, self.individualism, self.identity, self.leadership, funded,
             exit_base=p.exit_base, exit_gap=p.exit_gap, identity_weight=p.identity_weight, grant=p.grant,
+            payoff_pressure=pressure,
         )
         self.leaving = bool(self.model.draws[Purpose.EXIT][self.index] < chance)
 

@@ -45,6 +45,7 @@ from .levels import COST, MULT, N_LEVELS, NEED, SECTORS, STAKES
 from .params import PARAMETERS, ParamError, Params, batch_params, check_name
 from .rng import MAX_ORGS, TRAITS, Purpose, normals, run_keys, step_draws, step_layout, trait_index, uniforms
 from .strategies import StrategyState, get_strategy
+from .variants import KINDS, DissolutionState, MembershipState, get_variant
 
 __all__ = ["PartnershipModel", "AGENT_REPORTERS"]
 
@@ -59,6 +60,9 @@ AGENT_REPORTERS = {
     "mean_trust_given": Organization.mean_trust_given,
     "mean_trust_received": Organization.mean_trust_received,
     "sector": "sector",
+    "net_payoff": "net_payoff",
+    "recent_payoff": "recent_payoff",
+    "joined_step": "joined_step",
 }
 
 #: The partnership's attribute recorded as each series (:data:`sim.outputs.SERIES`), where it is not the series' name.
@@ -103,8 +107,11 @@ class PartnershipModel(mesa.Model):
         Community benefit gathered so far (the dissolving step's is lost).
     organizations : AgentSet
         Every founding organization (active or not), Mesa's set of the agents.
-    by_index : tuple of Organization
-        The same organizations, ``by_index[i]`` being row ``i`` of :meth:`trust_matrix`.
+    by_index : list of Organization
+        The organization holding each seat (the founder, or the newcomer who filled its vacancy),
+        ``by_index[i]`` being row ``i`` of :meth:`trust_matrix`.
+    variants : dict of str to sim.variants.Variant
+        The run's rule of each kind (``dissolution``, ``membership``, ...).
     draws : dict of Purpose to ndarray
         This step's uniform draws, by purpose, indexed like the engine's
         (``[i]`` for an organization, ``[i, j]`` for a pair).
@@ -166,6 +173,22 @@ class PartnershipModel(mesa.Model):
         exit_gap: float = _DEFAULT["exit_gap"],
         identity_weight: float = _DEFAULT["identity_weight"],
         free_riders: int = _DEFAULT["free_riders"],
+        dissolution: str = _DEFAULT["dissolution"],
+        membership: str = _DEFAULT["membership"],
+        capacity_rule: str = _DEFAULT["capacity_rule"],
+        review: str = _DEFAULT["review"],
+        payoffs: str = _DEFAULT["payoffs"],
+        recruit_rate: float = _DEFAULT["recruit_rate"],
+        memory: float = _DEFAULT["memory"],
+        payoff_weight: float = _DEFAULT["payoff_weight"],
+        exit_payoff: float = _DEFAULT["exit_payoff"],
+        dissolve_base: float = _DEFAULT["dissolve_base"],
+        dissolve_trust: float = _DEFAULT["dissolve_trust"],
+        dissolve_fail: float = _DEFAULT["dissolve_fail"],
+        dissolve_payoff: float = _DEFAULT["dissolve_payoff"],
+        dissolve_leadership: float = _DEFAULT["dissolve_leadership"],
+        capacity_ceiling: float = _DEFAULT["capacity_ceiling"],
+        review_share: float = _DEFAULT["review_share"],
         **more: Any,
     ) -> None:
         # The keywords above are the vocabulary; `more` takes parameters added to sim.params since.
@@ -182,12 +205,15 @@ class PartnershipModel(mesa.Model):
         p = self.params
         self.n_steps = p.n_steps
         self.strategy = get_strategy(p.strategy)
-        # The strategies are vectorized over runs: this model is a batch of one.
-        self._strategy_params = batch_params(1, p.to_dict())
+        # The strategies and the rule variants are vectorized over runs: this model is a batch of one.
+        self._strategy_params = self.variant_params = batch_params(1, p.to_dict())
+        self.variants = {kind: get_variant(kind, getattr(p, kind)) for kind in KINDS}
         self._keys = run_keys(np.array([seed], dtype=np.uint64))
         n = p.n_orgs
         org = np.arange(n, dtype=np.uint64)
         self._layout = step_layout(n)
+        if self.variants["dissolution"].draws:
+            self._layout.append((Purpose.DISSOLVE, np.zeros(1, dtype=np.uint64)))
         self.draws: dict[Purpose, np.ndarray] = {}
 
         # --- set-up (MODEL.md "State"): step 0 of the random streams ---
@@ -204,18 +230,22 @@ class PartnershipModel(mesa.Model):
             z_trust = self._setup_normals(Purpose.TRUST, i * MAX_ORGS + org)
             trust = rules.initial_trust(p.initial_trust, p.prejudice, distance, p.trust_noise, z_trust)
             trust[i] = np.nan  # no trust in oneself
-            Organization(self, i, SECTORS[sector[i]], int(group[i]), trust=trust, distance=distance, **traits)
-        self.by_index: tuple[Organization, ...] = tuple(self.organizations)
+            Organization(self, i, SECTORS[sector[i]], int(group[i]), trust=trust, distance=distance,
+                         free_rider=i < p.free_riders, **traits)
+        self.by_index: list[Organization] = list(self.organizations)
         self.communication_skills = np.array([o.communication for o in self.by_index])
 
-        self.min_members = int(rules.quorum_size(p.quorum, n))
         self.funded = bool(self.strategy.funded)
+        self.promised = np.asarray(self.strategy.promised(self._strategy_params), dtype=np.float64)
+        self.fail_rate = 0.0
         start = self.strategy.start_level(self._strategy_params)
         self.level = int(rules.level_for_sectors(start, self.n_sectors)[0])
         self.climb_count = 0
         self.fail_streak = 0
         self.dissolved = False
         self.dissolved_step: int | None = None
+        #: why it ended: "members" (fewer than two left) or the name of the dissolution rule that decided it
+        self.dissolution_cause: str | None = None
         self.cumulative_benefit = 0.0
         # What the last step recorded (at set-up: the starting state).
         self.level_played = self.level
@@ -223,6 +253,13 @@ class PartnershipModel(mesa.Model):
         self.benefit = 0.0
         self.contribution_rate = math.nan
         self.grant_paid = 0.0
+        self.joined = 0
+        self.left = 0
+        self.net_benefit = 0.0
+        self.member_payoff = math.nan
+        self.total_net_benefit = 0.0
+        self.n_joined = 0
+        self.n_left = 0
 
         self.contributed_capacity = 0.0
         self.share = math.nan
@@ -236,12 +273,12 @@ class PartnershipModel(mesa.Model):
 
     @property
     def organizations(self) -> AgentSet:
-        """Every founding organization, in index order."""
+        """Every organization that has been a member (founders first, then newcomers as they joined)."""
         return self.agents_by_type[Organization]
 
     @property
     def members(self) -> list[Organization]:
-        """The organizations still in the partnership, in index order."""
+        """The organizations in the partnership now, in seat order."""
         return [o for o in self.by_index if o.active]
 
     @property
@@ -296,11 +333,12 @@ class PartnershipModel(mesa.Model):
     # --- one step: MODEL.md's eight phases, in order ------------------------------
 
     #: The step's phases, in order: methods named like the engine's phase functions (``sim.engine.PHASES``).
-    PHASES = ("contribute", "joint_outcome", "payoffs", "perceive", "update_trust", "grow_capacity", "exits",
-              "choose_level")
+    PHASES = ("recruit", "contribute", "joint_outcome", "payoffs", "perceive", "update_trust", "grow_capacity",
+              "exits", "choose_level")
 
     def step(self) -> None:
-        """Play one month: contribution, joint outcome, payoffs, perception, trust, capacity, exit, strategy."""
+        """Play one month: recruitment, contribution, joint outcome, payoffs, perception, trust, capacity, exit,
+        strategy."""
         if self.finished:
             self.running = False
             return
@@ -313,11 +351,61 @@ class PartnershipModel(mesa.Model):
             getattr(self, phase)()
         self.datacollector.collect(self)
 
+    def recruit(self) -> None:
+        """Phase 0 (Model 5): the run's ``membership`` rule fills vacant seats with newcomers, new agents."""
+        self.joined = 0
+        variant = self.variants["membership"]
+        if variant.inert:
+            return
+        vacant = np.array([not o.active for o in self.by_index])
+        if not vacant.any():
+            return
+        t, n = self.steps, self.params.n_orgs
+        u = uniforms(self._keys, t, Purpose.RECRUIT, np.arange(n, dtype=np.uint64)) if variant.draws else None
+        fill = np.asarray(variant.rule(MembershipState(t, vacant[None, :], u, self.variant_params)), dtype=bool)
+        seats = np.flatnonzero(fill[0] & vacant)
+        for i in seats:
+            self._admit(int(i), t)
+        for i in seats:
+            self._meet(int(i), t)
+        self.joined = len(seats)
+
+    def _admit(self, i: int, t: int) -> None:
+        """A newcomer takes seat ``i``: a stranger with its own sector, group and traits, drawn at step ``t``."""
+        p = self.params
+        sector = int(np.floor(uniforms(self._keys, t, Purpose.NEW_SECTOR, np.uint64(i))[0] * len(SECTORS)))
+        group = int(uniforms(self._keys, t, Purpose.NEW_GROUP, np.uint64(i))[0] < 0.5)
+        z = normals(self._keys, t, Purpose.NEW_TRAITS, trait_index(p.n_orgs)[:, i])[0]
+        traits = {name: float(rules.initial_trait(getattr(p, name), p.trait_spread, z[k]))
+                  for k, name in enumerate(TRAITS)}
+        n = p.n_orgs
+        newcomer = Organization(self, i, SECTORS[sector], group, trust=np.full(n, np.nan), distance=np.zeros(n),
+                                joined_step=t, **traits)
+        self.by_index[i] = newcomer
+        self.communication_skills[i] = newcomer.communication
+
+    def _meet(self, i: int, t: int) -> None:
+        """Trust between newcomer ``i`` and every member, both ways, as at set-up for a stranger; and the
+        unlearned cultural distance."""
+        p = self.params
+        newcomer = self.by_index[i]
+        seats = np.arange(p.n_orgs, dtype=np.uint64)
+        z_from = normals(self._keys, t, Purpose.NEW_TRUST, np.uint64(i * MAX_ORGS) + seats)[0]
+        z_to = normals(self._keys, t, Purpose.NEW_TRUST, seats * np.uint64(MAX_ORGS) + np.uint64(i))[0]
+        for o in self.members:
+            if o is newcomer:
+                continue
+            j = o.index
+            d0 = p.cultural_distance * (o.group != newcomer.group)
+            newcomer.trust[j] = rules.initial_trust(p.initial_trust, p.prejudice, d0, p.trust_noise, z_from[j])
+            o.trust[i] = rules.initial_trust(p.initial_trust, p.prejudice, d0, p.trust_noise, z_to[j])
+            newcomer.distance[j] = o.distance[i] = d0
+
     def contribute(self) -> None:
         """Phase 1: each member decides whether to contribute, reading trust at the start of the step."""
         members = self.members
         for o in members:
-            o.decide_contribution(NEED[self.level])
+            o.decide_contribution(self.level, NEED[self.level])
         contributors = [o for o in members if o.contributed]
         self.contributed_capacity = ordered_sum(o.capacity for o in contributors)
         self.share = self.contributed_capacity / ordered_sum(o.capacity for o in members)
@@ -335,12 +423,21 @@ class PartnershipModel(mesa.Model):
         self.success = int(self.draws[Purpose.SUCCESS][0] < chance)
 
     def payoffs(self) -> None:
-        """Phase 3: the community's benefit, and what the funder pays of the contributions' cost."""
+        """Phase 3: the community's benefit, what the funder pays of the contributions' cost, and each member's
+        net payoff."""
         p, level = self.params, self.level
         self.benefit = float(rules.community_benefit(
             bool(self.success), MULT[level], self.contributed_capacity, p.n_orgs, level, self.n_sectors))
         self.cumulative_benefit += self.benefit
-        self.grant_paid = rules.funder_payment(p.grant, COST[level], self.contributed_capacity) if self.funded else 0.0
+        cost = COST[level]
+        self.grant_paid = rules.funder_payment(p.grant, cost, self.contributed_capacity) if self.funded else 0.0
+        self.net_benefit = float(self.benefit - cost * self.contributed_capacity)
+        members = self.members
+        total_capacity = ordered_sum(o.capacity for o in members)
+        for o in members:
+            o.receive_payoff(self.benefit, total_capacity, cost, self.funded)
+        self.member_payoff = ordered_sum(o.net_payoff for o in members) / len(members)
+        self.fail_rate = float(rules.moving_average(self.fail_rate, 1.0 - self.success, p.memory))
 
     def perceive(self) -> None:
         """Phase 4: every member judges who seemed to hold back."""
@@ -363,17 +460,35 @@ class PartnershipModel(mesa.Model):
                     o.grow()
 
     def exits(self) -> None:
-        """Phase 7: everyone decides on the updated trust, then the leavers go; below the quorum the partnership
-        dissolves."""
+        """Phase 7: everyone decides on the updated trust, then the leavers go; then the partnership ends with
+        fewer than two members, or if its ``dissolution`` rule so decides."""
         members = self.members
         for o in members:
             o.consider_exit(self.level, NEED[self.level], self.funded)
-        for gone in [o for o in members if o.leaving]:
+        leavers = [o for o in members if o.leaving]
+        for gone in leavers:
             gone.leave()
             for o in self.members:
                 o.forget(gone)
-        if self.n_active < self.min_members:
+        self.left = len(leavers)
+        if self.n_active < 2:
+            self.dissolution_cause = "members"
             self._dissolve()
+        elif self._decides_to_end():
+            self.dissolution_cause = self.params.dissolution
+            self._dissolve()
+
+    def _decides_to_end(self) -> bool:
+        """Phase 7b: the run's ``dissolution`` rule, given this partnership as a batch of one."""
+        members = self.members
+        u = self.draws.get(Purpose.DISSOLVE)
+        state = DissolutionState(
+            self.steps, np.array([len(members)]), np.array([self.level]), np.array([self.mean_trust]),
+            np.array([self.fail_rate]), np.array([ordered_sum(o.shortfall for o in members) / len(members)]),
+            np.array([ordered_sum(o.leadership for o in members) / len(members)]), np.array([self.funded]),
+            None if u is None else u[:1], self.variant_params,
+        )
+        return bool(np.asarray(self.variants["dissolution"].rule(state))[0])
 
     def choose_level(self) -> None:
         """Phase 8: the failure streak, then the registered strategy's rule, given this partnership as a batch of
@@ -392,14 +507,18 @@ class PartnershipModel(mesa.Model):
             funded=np.array([self.funded]),
             cumulative_benefit=np.array([self.cumulative_benefit]),
             params=self._strategy_params,
+            promised=self.promised,
         )
         chosen = np.clip(np.asarray(self.strategy.rule(state), dtype=np.int64), 1, N_LEVELS)
         self.climb_count = int(state.climb_count[0])
         self.funded = bool(state.funded[0])
         self.level = int(rules.level_for_sectors(chosen, self.n_sectors)[0])
+        self.total_net_benefit += self.net_benefit
+        self.n_joined += self.joined
+        self.n_left += self.left
 
     def _dissolve(self) -> None:
-        """Fewer than the quorum remain: the partnership ends for good, and this step's benefit with it."""
+        """The partnership ends for good, as one event: every member leaves, and this step's benefit is lost."""
         self.dissolved = True
         self.dissolved_step = self.steps
         self.cumulative_benefit -= self.benefit
@@ -410,6 +529,9 @@ class PartnershipModel(mesa.Model):
         self.benefit = 0.0
         self.contribution_rate = math.nan
         self.grant_paid = 0.0
+        self.joined = self.left = 0
+        self.net_benefit = 0.0
+        self.member_payoff = math.nan
 
     # --- results ----------------------------------------------------------------
 
@@ -440,6 +562,10 @@ class PartnershipModel(mesa.Model):
             "peak_level": int(level.max()) if last >= 0 else 0,
             "final_trust": float(s["mean_trust"][last]) if last >= 0 else self.mean_trust,
             "cumulative_benefit": self.cumulative_benefit,
+            "net_benefit": self.total_net_benefit,
+            "n_joined": self.n_joined,
+            "n_left": self.n_left,
+            "turnover": self.n_left / self.params.n_orgs,
         }
         for k in range(1, N_LEVELS + 1):
             reached = np.flatnonzero(level == k)
