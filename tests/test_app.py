@@ -323,7 +323,7 @@ def test_little_red_hen_text_names_the_member_its_seed_makes_the_hen():
 
 def test_network_greys_out_members_who_left_and_draws_one_edge_per_active_pair():
     (run,) = LESSONS["little_red_hen"].play()
-    active = np.array([o.active for o in run.organizations])
+    active = np.array([o.active for o in run.by_index])
     assert 0 < active.sum() < len(active)
     ax = Figure().add_subplot()
     draw_network(ax, run.model)

@@ -17,6 +17,7 @@ GRID = {
     "initial_trust": [0.3, 0.85],
     "n_orgs": 5,
     "n_steps": 40,
+    "membership": "closed",  # one row per founding organization and step (newcomers would add agents)
 }
 
 
@@ -24,7 +25,7 @@ def engine_for(rows: pd.DataFrame) -> sim.Results:
     """The engine's runs for the (seed, strategy, initial_trust) of each batch_run run, in RunId order."""
     runs = rows.groupby("RunId").first().sort_index()
     return sim.simulate(seeds=runs["seed"].tolist(), strategy=runs["strategy"].tolist(),
-                        initial_trust=runs["initial_trust"].tolist(), n_orgs=5, n_steps=40)
+                        initial_trust=runs["initial_trust"].tolist(), n_orgs=5, n_steps=40, membership="closed")
 
 
 @pytest.fixture(scope="module")

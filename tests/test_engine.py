@@ -33,13 +33,23 @@ def check_invariants(r: sim.Results) -> None:
     assert np.all(r.series("success")[after] == 0) and np.all(r.series("grant")[after] == 0)
     for v in trust.values():
         assert np.all(np.isnan(v[after])) and not np.any(np.isnan(v[~after]))
-    # a run with fewer members than its quorum, in particular one, is dissolved
+    # a run with fewer members than its quorum (under the quorum rule), or than two, is dissolved
     n_orgs = r.summary["n_orgs"].to_numpy()
     quorum = np.maximum(2, np.ceil(r.summary["quorum"].to_numpy() * n_orgs - 1e-9))
+    quorum = np.where(r.summary["dissolution"].to_numpy() == "quorum", quorum, 2)
     assert np.all(active[~after] >= quorum[:, None].repeat(level.shape[1], 1)[~after])
     assert not np.any(active == 1)
-    # members only leave
-    assert np.all(np.diff(active.astype(int), axis=1)[~after[:, 1:]] <= 0)
+    # members come only as newcomers and go only by leaving: active[t] = active[t-1] + joined[t] - left[t]
+    joined, left = r.series("joined").astype(int), r.series("left").astype(int)
+    before = np.hstack([n_orgs[:, None], active[:, :-1].astype(int)])
+    assert np.array_equal((before + joined - left)[~after], active[~after].astype(int))
+    closed = r.summary["membership"].to_numpy() == "closed"
+    assert np.all(joined[closed] == 0) and np.all(joined[after] == 0) and np.all(left[after] == 0)
+    assert np.all(np.diff(active.astype(int), axis=1)[~after[:, 1:] & closed[:, None]] <= 0)
+    # net benefit: the benefit minus the contributions' cost, summed; the newcomers and leavers are counted
+    net = r.series("net_benefit")
+    assert np.all(net <= r.series("benefit") + 1e-12) and np.all(net[after] == 0)
+    assert np.all(np.isnan(r.series("member_payoff")[after])) and not np.isnan(r.series("member_payoff")[~after]).any()
     # level within the ladder; cumulative benefit is the running sum of benefit
     assert level.min() >= 0 and level.max() <= 5
     np.testing.assert_allclose(np.cumsum(r.series("benefit"), axis=1), r.series("cumulative_benefit"), atol=1e-9)
@@ -54,6 +64,9 @@ def check_invariants(r: sim.Results) -> None:
         expect = np.where(reached, (level == k).argmax(axis=1) + 1.0, np.nan)
         np.testing.assert_array_equal(s[f"first_step_level_{k}"], expect)
     np.testing.assert_allclose(s["final_trust"], trust["mean_trust"][:, -1])
+    np.testing.assert_allclose(s["net_benefit"], net.sum(axis=1), atol=1e-9)
+    assert np.array_equal(s["n_joined"], joined.sum(axis=1)) and np.array_equal(s["n_left"], left.sum(axis=1))
+    np.testing.assert_allclose(s["turnover"], s["n_left"] / n_orgs)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -65,7 +78,7 @@ def test_invariants_each_strategy(strategy):
 def test_level_five_only_with_three_sectors():
     n = 400
     p = batch_params(n, {"strategy": "fixed", "fixed_level": 5, "n_orgs": 3, "initial_trust": 0.95, "n_steps": 30,
-                         "quorum": 0.0, "exit_base": 0.0})
+                         "quorum": 0.0, "exit_base": 0.0, **sim.REFERENCE_VARIANTS})  # the founders' sectors
     seeds = run_seeds(5, n)
     out = run_batch(seeds, p, 30)
     init = initial_state(run_keys(seeds), p, 3)
@@ -168,7 +181,7 @@ def test_custom_strategy_registry():
 
 def test_funder_forced_holds_level_while_funded_and_reviews_at_deadline():
     r = sim.simulate(n_runs=400, seed=8, strategy="funder_forced", initial_trust=0.9, deadline=12,
-                     benefit_target=1e6, grant_term=100, forced_level=4, n_steps=30)
+                     benefit_target=1e6, grant_term=100, forced_level=4, n_steps=30, review="fixed_target")
     level, grant = r.series("level"), r.series("grant")
     alive = level > 0
     assert np.all(level[:, :12][alive[:, :12]] == 4)  # held at forced_level until the review
@@ -179,7 +192,7 @@ def test_funder_forced_holds_level_while_funded_and_reviews_at_deadline():
 def test_funder_schedule_climbs_on_schedule():
     r = sim.simulate(n_runs=100, seed=2, strategy="funder_schedule", schedule_interval=3, grant_term=12,
                      benefit_target=0, initial_trust=0.9, n_steps=12, quorum=0.0, exit_base=0, exit_gap=0,
-                     identity_weight=0)
+                     identity_weight=0, **sim.REFERENCE_VARIANTS)
     level = r.series("level")
     expected = np.minimum(1 + np.arange(12) // 3, 5)
     assert np.all(level == expected[None, :])
@@ -223,6 +236,8 @@ valid_value = {
     name: (
         st.integers(int(spec.low), int(min(spec.high, CAPS.get(name, spec.high))))
         if spec.kind is int
+        else st.sampled_from(sim.variant_names(name))
+        if spec.kind is str
         else st.floats(spec.low, min(spec.high, 100.0), allow_nan=False)
     )
     for name, spec in PARAMETERS.items()
@@ -243,7 +258,7 @@ def test_property_invariants_hold_for_any_valid_parameters(params, strategy, see
 
 def test_designated_free_riders_never_contribute_and_lose_their_partners_trust():
     r = sim.simulate(n_runs=400, seed=21, n_orgs=6, free_riders=2, initial_trust=0.6, quorum=0.0, n_steps=36,
-                     keep=["contribution_rate", "active", "level"])
+                     keep=["contribution_rate", "active", "level"], **sim.REFERENCE_VARIANTS)
     rate, active = r.series("contribution_rate"), r.series("active")
     full = active == 6
     assert np.all(rate[full] <= 4 / 6 + 1e-12)  # organizations 1 and 2 never contribute
@@ -251,7 +266,8 @@ def test_designated_free_riders_never_contribute_and_lose_their_partners_trust()
 
     no_exit = dict(exit_base=0.0, exit_gap=0.0, identity_weight=0.0)
     for seed in r.seeds[:5]:
-        m = PartnershipModel(seed=int(seed), n_orgs=6, free_riders=2, initial_trust=0.6, n_steps=36, **no_exit)
+        m = PartnershipModel(seed=int(seed), n_orgs=6, free_riders=2, initial_trust=0.6, n_steps=36, **no_exit,
+                             **sim.REFERENCE_VARIANTS)
         m.run_model()
         received = np.nanmean(m.trust_matrix(), axis=0)  # partners' mean trust in each organization
         assert received[:2].max() < received[2:].min()  # partners trust the free riders least
@@ -331,7 +347,8 @@ def test_batch_compact_drops_rows_of_every_per_run_field():
 def test_run_batch_runs_a_given_phase_sequence():
     from sim.engine import PHASES, update_trust
 
-    p = batch_params(50, {"exit_base": 0.0, "exit_gap": 0.0, "identity_weight": 0.0, "n_steps": 20})
+    p = batch_params(50, {"exit_base": 0.0, "exit_gap": 0.0, "identity_weight": 0.0, "n_steps": 20,
+                          **sim.REFERENCE_VARIANTS})
     seeds = run_seeds(3, 50)
     default = run_batch(seeds, p, 20)
     explicit = run_batch(seeds, p, 20, phases=PHASES)

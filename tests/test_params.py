@@ -15,8 +15,11 @@ schedule_interval grant_term quorum trait_spread miscommunication misperception 
 success_slope exit_base exit_gap identity_weight""".split()
 
 
-#: Parameters the project added to MODEL.md's vocabulary (documented in docs/ODD.md).
-ADDED = ["free_riders"]
+#: Parameters the project added to MODEL.md's vocabulary (documented in docs/ODD.md): free riders, then Model 5's
+#: rule variants and their constants (read only by the non-reference variants: docs/model-notes.md).
+ADDED = ["free_riders", "dissolution", "membership", "capacity_rule", "review", "payoffs", "recruit_rate", "memory",
+         "payoff_weight", "exit_payoff", "dissolve_base", "dissolve_trust", "dissolve_fail", "dissolve_payoff",
+         "dissolve_leadership", "capacity_ceiling", "review_share"]
 
 
 def test_vocabulary_is_model_md():
@@ -24,7 +27,7 @@ def test_vocabulary_is_model_md():
     assert PARAMETERS["free_riders"].default == 0  # an addition must leave MODEL.md's model unchanged
     for spec in PARAMETERS.values():
         assert spec.meaning
-        if spec.name != "strategy":
+        if spec.kind is not str:
             assert spec.low <= spec.default <= spec.high
 
 

@@ -93,6 +93,10 @@ def _engine_outcome(name: str) -> OutcomeInfo:
 #: Per-run outcomes (:data:`sim.outputs.SUMMARY`) and outcomes derived from them.
 OUTCOMES: dict[str, OutcomeInfo] = {
     "cumulative_benefit": _engine_outcome("cumulative_benefit"),
+    "net_benefit": _engine_outcome("net_benefit"),
+    "n_joined": _engine_outcome("n_joined"),
+    "n_left": _engine_outcome("n_left"),
+    "turnover": _engine_outcome("turnover"),
     "dissolved": _engine_outcome("dissolved"),
     "dissolved_step": _engine_outcome("dissolved_step"),
     "survival_time": OutcomeInfo("months until dissolution, horizon if never", "months", better="higher"),

@@ -56,7 +56,7 @@ def draw_network(ax, model: PartnershipModel) -> ScalarMappable:
     a dashed rim; edge colour and width are the pair's trust (the mean of
     the two directions). Returns the colour scale, for a colour bar.
     """
-    orgs = list(model.organizations)
+    orgs = list(model.by_index)  # one node per seat: its member, or the last to leave it
     n = len(orgs)
     pos = _positions(n)
     trust = model.trust_matrix()
