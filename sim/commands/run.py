@@ -44,8 +44,11 @@ def with_strategy(params: dict[str, Any], strategy: str | None) -> dict[str, Any
 
 
 def summary_table(summary: pd.DataFrame, n_steps: int) -> pd.DataFrame:
-    """A short outcome table per strategy (mean over runs)."""
-    g = summary.groupby("strategy", sort=False)
+    """A short outcome table per strategy, and per rule variant where the runs differ in it (mean over runs)."""
+    from ..variants import KINDS
+
+    by = ["strategy", *(k for k in KINDS if k in summary and summary[k].nunique() > 1)]
+    g = summary.groupby(by if len(by) > 1 else "strategy", sort=False)
     return pd.DataFrame({
         "runs": g.size(),
         "dissolved": g["dissolved"].mean().round(3),
@@ -53,6 +56,8 @@ def summary_table(summary: pd.DataFrame, n_steps: int) -> pd.DataFrame:
         "reached collaboration": g["first_step_level_4"].apply(lambda s: s.notna().mean()).round(3),
         "mean peak level": g["peak_level"].mean().round(2),
         f"mean benefit ({n_steps} steps)": g["cumulative_benefit"].mean().round(1),
+        "mean net benefit": g["net_benefit"].mean().round(1),
+        "mean departures": g["n_left"].mean().round(2),
         "final trust (survivors)": g["final_trust"].mean().round(3),
     })
 

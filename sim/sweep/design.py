@@ -97,7 +97,14 @@ class Factor:
         return PARAMETERS[self.name].kind is int
 
     @property
+    def is_categorical(self) -> bool:
+        """A parameter naming a registered choice (a rule variant): listed by name, swept on a grid."""
+        return PARAMETERS[self.name].kind is str
+
+    @property
     def bounds(self) -> list[float]:
+        if self.is_categorical:  # its sample column holds the names' positions in the list
+            return [0.0, float(len(self.values) - 1)]
         if self.values is not None:
             return [float(min(self.values)), float(max(self.values))]
         return [float(self.low), float(self.high)]
@@ -395,12 +402,16 @@ class Grid(SamplingDesign):
         return math.prod(len(f.values) for f in factors)
 
     def sample(self, factors: Sequence[Factor], sampling: Sampling, problem: dict[str, Any]) -> np.ndarray:
-        rows = list(itertools.product(*(f.values for f in factors)))
+        # a categorical factor (a rule variant) enters the sample matrix as the position of its name
+        levels = [range(len(f.values)) if f.is_categorical else f.values for f in factors]
+        rows = list(itertools.product(*levels))
         return np.array(rows, dtype=np.float64).reshape(len(rows), len(factors))
 
     def values(self, factors: Sequence[Factor], sample: np.ndarray) -> dict[str, np.ndarray]:
-        # The listed values exactly: whole numbers stay whole (no rounding by bins).
-        return {f.name: sample[:, i].astype(np.int64 if f.is_int else np.float64) for i, f in enumerate(factors)}
+        # The listed values exactly: whole numbers stay whole (no rounding by bins), names stay names.
+        return {f.name: (np.array(f.values, dtype=object)[sample[:, i].astype(np.int64)] if f.is_categorical
+                         else sample[:, i].astype(np.int64 if f.is_int else np.float64))
+                for i, f in enumerate(factors)}
 
     def record(self, factors: Sequence[Factor], sampling: Sampling) -> dict[str, Any]:
         return {"n": self.size(factors, sampling), "seed": None}

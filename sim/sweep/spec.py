@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..outputs import SERIES, SUMMARY_OUTCOMES
-from ..params import PARAMETERS, ParamError, check_value, did_you_mean
+from ..params import PARAMETERS, ParamError, check_value, choice_names, did_you_mean
 from ..strategies import strategy_names
 from .bands import binning
 from .design import DesignError, Factor, Problems, Sampling, design_names, get_design, is_whole
@@ -403,6 +403,10 @@ def _parse_factor(key: str, value: Any, takes: str | None, method: Any, base: di
             pr.add(where, f"{value!r} repeats a value")
             ok = False
         return Factor(key, values=tuple(value)) if ok else None
+    if isinstance(value, dict) and spec.kind is str:
+        pr.add(where, f"{key} is categorical: list its values (one of {', '.join(choice_names(key))}) and use "
+               "grid sampling (the other designs sample numbers only)")
+        return None
     if isinstance(value, dict):
         if takes == "values":
             pr.add(where, f"{method} sampling takes a list of values; {{min, max}} bounds need "
