@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -123,11 +123,21 @@ def run_benchmark(w: Workload, *, memory_runs: tuple[int, ...] = (5_000, 20_000)
                   extrapolate_to: int = 100_000, mesa_runs: int = 30) -> dict[str, Any]:
     """Throughput and memory of the engine on ``w``; memory measured at ``memory_runs`` and extrapolated linearly.
 
+    The engine is timed on ``w`` (the defaults: Model 5's rules) and, unless ``w`` already chooses them, on
+    the same workload under :data:`sim.REFERENCE_VARIANTS` (``engine_reference_variants``: MODEL.md's rules,
+    the trajectories of the Model 4 engine, which is what a comparison with it must time).
+
     With ``mesa_runs`` > 0 the Mesa twin is timed on the workload's first
     ``mesa_runs`` runs too, and ``engine_over_mesa`` is the ratio of the two
     throughputs (run-steps per second), measured in this one call.
     """
     out: dict[str, Any] = {"workload": asdict(w), "engine": engine_throughput(w, repeats)}
+    from .variants import REFERENCE_VARIANTS
+
+    if any(w.params.get(kind) != name for kind, name in REFERENCE_VARIANTS.items()):
+        # the same workload under MODEL.md's rules (Model 4's trajectories), to compare with a Model 4 engine
+        reference = replace(w, params={**w.params, **REFERENCE_VARIANTS})
+        out["engine_reference_variants"] = engine_throughput(reference, repeats)
     if mesa_runs > 0:
         out["mesa"] = mesa_throughput(w, min(mesa_runs, w.runs), repeats)
         out["engine_over_mesa"] = out["engine"]["run_steps_per_second"] / out["mesa"]["run_steps_per_second"]

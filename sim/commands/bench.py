@@ -49,7 +49,12 @@ def main(args: argparse.Namespace) -> int:
     e = out["engine"]
     print(f"workload: {w.runs:,} runs x {w.n_orgs} organizations x {w.n_steps} steps, {w.strategy}, "
           f"chunks of {w.chunk_size}")
-    print(f"engine:   {e['run_steps_per_second']:,.0f} run-steps/s ({e['seconds']:.2f} s, best of {e['repeats']})")
+    print(f"engine:   {e['run_steps_per_second']:,.0f} run-steps/s ({e['seconds']:.2f} s, best of {e['repeats']}; "
+          "Model 5's rules)")
+    if "engine_reference_variants" in out:
+        r = out["engine_reference_variants"]
+        print(f"          {r['run_steps_per_second']:,.0f} run-steps/s ({r['seconds']:.2f} s) under "
+              "sim.REFERENCE_VARIANTS (MODEL.md's rules, Model 4's trajectories)")
     if "mesa" in out:
         m = out["mesa"]
         print(f"mesa:     {m['run_steps_per_second']:,.0f} run-steps/s (Mesa twin, first {m['runs']} runs, model and "
