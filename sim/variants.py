@@ -65,6 +65,7 @@ __all__ = [
     "KINDS",
     "REFERENCE_VARIANTS",
     "MODEL5_VARIANTS",
+    "VARIANT_CONSTANTS",
     "Variant",
     "DissolutionState",
     "MembershipState",
@@ -85,6 +86,17 @@ REFERENCE_VARIANTS: dict[str, str] = {"dissolution": "quorum", "membership": "cl
 #: Model 5's defaults.
 MODEL5_VARIANTS: dict[str, str] = {"dissolution": "decision", "membership": "recruiting",
                                    "capacity_rule": "saturating", "review": "scaled_target", "payoffs": "weighed"}
+
+
+#: The constants each Model 5 rule reads; no reference rule reads any of them (``memory`` is read by two).
+VARIANT_CONSTANTS: dict[str, tuple[str, ...]] = {
+    "decision": ("dissolve_base", "dissolve_trust", "dissolve_fail", "dissolve_payoff", "dissolve_leadership",
+                 "memory"),
+    "recruiting": ("recruit_rate",),
+    "saturating": ("capacity_ceiling",),
+    "scaled_target": ("review_share",),
+    "weighed": ("payoff_weight", "exit_payoff", "memory"),
+}
 
 
 @dataclass(frozen=True)
@@ -319,6 +331,8 @@ def fixed_target(s: Any, promised: np.ndarray) -> np.ndarray:
 @register_variant("review", "scaled_target")
 def scaled_target(s: Any, promised: np.ndarray) -> np.ndarray:
     """Model 5: the grant needs review_share of the benefit its required rungs promise by the deadline."""
+    if promised is None:
+        raise ValueError("the scaled_target review needs StrategyState.promised (the strategy's promised(params))")
     return s.params["review_share"] * promised
 
 

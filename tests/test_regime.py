@@ -37,7 +37,9 @@ def test_the_reference_constants_are_the_reference_defaults():
         assert consts[name] == ref, name  # the calibrated constants at their reference values
     others = {n: v for n, v in consts.items() if n not in REFERENCE_DEFAULTS}
     assert others == {n: PARAMETERS[n].default for n in others}  # calibration moved only those four
-    assert not set(PARAMETERS) - set(consts) - {"strategy", "initial_trust", "free_riders"}
+    # Model 5's rule variants are added by sim.REFERENCE_VARIANTS; their constants are read only by Model 5's rules
+    model5 = set(sim.REFERENCE_VARIANTS) | {c for cs in sim.variants.VARIANT_CONSTANTS.values() for c in cs}
+    assert not set(PARAMETERS) - set(consts) - {"strategy", "initial_trust", "free_riders"} - model5
 
 
 def test_the_table_in_docs_odd_is_the_table_compared():
@@ -96,10 +98,12 @@ def test_reference_variants_of_the_package_are_passed_with_the_constants(monkeyp
 
     monkeypatch.setattr(sim, "simulate", spy)
     plain = regime.compare_regime([("fixed", 0.85)], runs=50)
-    assert plain.variants == {} and seen[-1]["quorum"] == 0.5 and seen[-1]["exit_base"] == 0.007
-    monkeypatch.setattr(sim, "REFERENCE_VARIANTS", {"quorum": 0.9}, raising=False)
+    assert plain.variants == sim.REFERENCE_VARIANTS and seen[-1]["quorum"] == 0.5 and seen[-1]["exit_base"] == 0.007
+    assert seen[-1]["dissolution"] == "quorum" and seen[-1]["membership"] == "closed"
+    harsher = {**sim.REFERENCE_VARIANTS, "quorum": 0.9}
+    monkeypatch.setattr(sim, "REFERENCE_VARIANTS", harsher, raising=False)
     varied = regime.compare_regime([("fixed", 0.85)], runs=50)
-    assert varied.variants == {"quorum": 0.9} and seen[-1]["quorum"] == 0.9
+    assert varied.variants == harsher and seen[-1]["quorum"] == 0.9
     assert seen[-1]["strategy"] == "fixed" and seen[-1]["initial_trust"] == 0.85
     assert varied.table["dissolved_by_36"].item() > plain.table["dissolved_by_36"].item()
 

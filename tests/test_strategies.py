@@ -65,7 +65,8 @@ def play(strategy: str, script: Sequence[tuple], *, level: int | None = None, cl
         After each step: the level of the next step, the counter, the grant.
     """
     strat = get_strategy(strategy)
-    p = batch_params(1, {"climb_margin": MARGIN, **params, "strategy": strategy})
+    # the funder's review against benefit_target (the reference rule) unless the test says otherwise
+    p = batch_params(1, {"climb_margin": MARGIN, "review": "fixed_target", **params, "strategy": strategy})
     lvl = int(strat.start_level(p)[0]) if level is None else level
     lvl = int(rules.level_for_sectors(np.array([lvl]), np.array([sectors]))[0])
     count = np.array([climb_count], dtype=np.int64)
@@ -76,7 +77,8 @@ def play(strategy: str, script: Sequence[tuple], *, level: int | None = None, cl
         m, success, benefit, n_sectors = (*step, *(0.0, sectors)[len(step) - 2:])
         streak = 0 if success else streak + 1  # phase 8: reset on success, else +1
         s = StrategyState(t, np.array([lvl]), np.array([m], dtype=float), np.array([success]),
-                          np.array([streak], dtype=np.int64), count, paid, np.array([benefit], dtype=float), p)
+                          np.array([streak], dtype=np.int64), count, paid, np.array([benefit], dtype=float), p,
+                          strat.promised(p))
         chosen = np.clip(np.asarray(strat.rule(s), dtype=np.int64), 1, 5)
         lvl = int(rules.level_for_sectors(chosen, np.array([n_sectors]))[0])
         out.append((lvl, int(count[0]), bool(paid[0])))
@@ -272,7 +274,7 @@ def test_replaying_a_mesa_run_through_the_harness_gives_its_levels(strategy):
     from sim.model import PartnershipModel
 
     params = dict(initial_trust=0.8, n_orgs=4, deadline=6, grant_term=18, schedule_interval=3, climb_patience=2,
-                  fixed_level=5, forced_level=5, quorum=0.5, n_steps=60)
+                  fixed_level=5, forced_level=5, quorum=0.5, n_steps=60, dissolution="quorum", review="fixed_target")
     compared = 0
     for seed in range(6):
         model = PartnershipModel(seed=seed, strategy=strategy, **params)
