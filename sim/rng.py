@@ -42,6 +42,11 @@ __all__ = [
     "step_layout",
     "step_uniforms",
     "step_draws",
+    "SLOT_STRIDE",
+    "community_index",
+    "community_trait_index",
+    "slot_org_index",
+    "slot_pair_index",
 ]
 
 MAX_ORGS = 64
@@ -70,6 +75,12 @@ class Purpose(IntEnum):
     NEW_TRAITS = 12  # index = trait * MAX_ORGS + i, traits in the order of TRAITS (normal)
     NEW_TRUST = 13  # index = a * MAX_ORGS + b, an ordered pair with a newcomer in it (normal)
     DISSOLVE = 14  # index = 0: the partnership's decision to end (dissolution = "decision")
+    # The community (issue 15; Model 5 holds 9-14)
+    CONVENE = 15  # index = i: organization i convenes this month (a free slot exists)
+    ACCEPT = 16  # index = j: j accepts this month's convener's invitation
+    RECRUIT_ACCEPT = 17  # index = slot_org_index(p, s): the invitee for vacancy (p, s) accepts
+    PRIOR_TIE = 18  # step 0, index = community_index(i, j), i < j: the pair networked before
+    FUNDER = 19  # index = i: the funder's priority of applicant i at a call
 
 
 #: The organizations' traits, in the order of their ``Purpose.TRAITS`` streams (trait ``t`` of ``i`` is index
@@ -174,6 +185,43 @@ def trait_index(n: int) -> np.ndarray:
     """Indices ``t * MAX_ORGS + i`` of the ``Purpose.TRAITS`` draws of ``n`` organizations, shape (4, n), rows in
     the order of :data:`TRAITS`."""
     return np.arange(len(TRAITS), dtype=np.uint64)[:, None] * np.uint64(MAX_ORGS) + np.arange(n, dtype=np.uint64)
+
+
+_WIDE = np.uint64(2**32)
+_WIDE_STRIDE = np.uint64(2**16)
+#: Index stride of a partnership slot in the community: slot p's seat s draws at ``p * SLOT_STRIDE + s``.
+SLOT_STRIDE = MAX_ORGS
+
+
+def community_index(i: np.ndarray | int, j: np.ndarray | int) -> np.ndarray:
+    """A pair's index among a community's organizations: ``i * 64 + j`` below 64, else ``2**32 + i * 2**16 + j``.
+
+    Equal to :func:`pair_index` for communities of up to 64 organizations (so a community's set-up draws are the
+    partnership model's), injective up to 65,536 organizations, and the two ranges cannot collide (the first is
+    below 4096, the second at or above 2**32).
+    """
+    i, j = np.asarray(i, dtype=np.uint64), np.asarray(j, dtype=np.uint64)
+    small = (i < MAX_ORGS) & (j < MAX_ORGS)
+    return np.where(small, i * np.uint64(MAX_ORGS) + j, _WIDE + i * _WIDE_STRIDE + j)
+
+
+def community_trait_index(t: np.ndarray | int, i: np.ndarray | int) -> np.ndarray:
+    """Trait ``t`` of organization ``i``: ``t * 64 + i`` below 64 (as :func:`trait_index`), else
+    ``2**32 + t * 2**16 + i``."""
+    t, i = np.asarray(t, dtype=np.uint64), np.asarray(i, dtype=np.uint64)
+    return np.where(i < MAX_ORGS, t * np.uint64(MAX_ORGS) + i, _WIDE + t * _WIDE_STRIDE + i)
+
+
+def slot_org_index(p: np.ndarray | int, s: np.ndarray | int) -> np.ndarray:
+    """Seat ``s`` of slot ``p``: ``p * 64 + s`` (slot 0's seats draw the partnership model's indices)."""
+    return np.asarray(p, dtype=np.uint64) * np.uint64(SLOT_STRIDE) + np.asarray(s, dtype=np.uint64)
+
+
+def slot_pair_index(p: np.ndarray | int, s: np.ndarray | int, s2: np.ndarray | int) -> np.ndarray:
+    """Seat pair ``(s, s2)`` of slot ``p``: ``p * 4096 + s * 64 + s2`` (slot 0: :func:`pair_index`)."""
+    m = np.uint64(MAX_ORGS)
+    return (np.asarray(p, dtype=np.uint64) * m * m + np.asarray(s, dtype=np.uint64) * m
+            + np.asarray(s2, dtype=np.uint64))
 
 
 def step_layout(n: int) -> list[tuple[Purpose, np.ndarray]]:

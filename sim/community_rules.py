@@ -1,0 +1,153 @@
+"""The community's rules (issue 15; community-design sections 4.F, 4.P phase 0, 4.G and 7), as plain functions.
+
+Each function works elementwise over a leading run axis, so the vectorized community engine calls it with a
+whole batch and the Mesa twin with arrays of one run. The partnership rules (contribution, outcome, trust
+update, ...) stay in :mod:`sim.rules`; these are the rules only a community has: who convenes, who is
+invited and accepts, who is recruited, and how reputation reaches strangers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rules import sigmoid
+
+__all__ = [
+    "convene_probability",
+    "acceptance_probability",
+    "choose_convener",
+    "invitees",
+    "recruit_candidate",
+    "reputation",
+    "gossip_trust",
+    "gini",
+]
+
+
+def convene_probability(leadership: np.ndarray, convene_rate: np.ndarray) -> np.ndarray:
+    """Chance a month that an organization convenes a partnership: ``convene_rate * (0.5 + l)``.
+
+    ``convene_rate`` is a scalar or one value per run (R,) against ``leadership`` (R, N). The guide:
+    "Organizations need strong leaders with vision, commitment, and the ability to win others
+    over"; CCAT proposition 4: a lead agency convenes.
+    """
+    rate = np.asarray(convene_rate, dtype=np.float64)
+    if 0 < rate.ndim < np.ndim(leadership):
+        rate = rate[..., None]
+    return rate * (0.5 + leadership)
+
+
+def acceptance_probability(trust_in_inviter: np.ndarray, need: np.ndarray, individualism: np.ndarray,
+                           memberships: np.ndarray, max_memberships: np.ndarray,
+                           accept_bias: np.ndarray) -> np.ndarray:
+    """Chance an invitee accepts: ``sigmoid(accept_bias + 4 (T - need) - 3 u) * (M - m) / M``.
+
+    A threshold decision on trust (Castelfranchi & Falcone), held back by individualism (the guide: "many
+    people think they can do better if they fight their battles alone") and by a lack of spare capacity.
+    All arguments broadcast together.
+    """
+    spare = (max_memberships - memberships) / max_memberships
+    return sigmoid(accept_bias + 4.0 * (trust_in_inviter - need) - 3.0 * individualism) * np.maximum(spare, 0.0)
+
+
+def choose_convener(u: np.ndarray, p: np.ndarray, can: np.ndarray) -> np.ndarray:
+    """This month's convener of each run: the candidate with the smallest ``u``, or -1 when there is none.
+
+    Parameters
+    ----------
+    u : ndarray (R, N)
+        The CONVENE uniforms.
+    p : ndarray (R, N)
+        :func:`convene_probability`.
+    can : ndarray of bool (R, N)
+        Who may convene (spare capacity).
+    """
+    candidate = can & (u < p)
+    key = np.where(candidate, u, np.inf)
+    c = np.argmin(key, axis=-1)
+    return np.where(candidate.any(axis=-1), c, -1)
+
+
+def invitees(trust_of_convener: np.ndarray, eligible: np.ndarray, k: np.ndarray | int) -> np.ndarray:
+    """The ``k`` eligible organizations the convener trusts most, most trusted first (-1 padded).
+
+    Ties go to the lower index (a stable sort of -T). ``k`` may differ per run; the result has
+    ``max(k)`` columns.
+
+    Parameters
+    ----------
+    trust_of_convener : ndarray (R, N)
+        ``T[c, j]``.
+    eligible : ndarray of bool (R, N)
+    k : int or ndarray of int (R,)
+    """
+    k = np.broadcast_to(np.asarray(k, dtype=np.int64), trust_of_convener.shape[:-1])
+    width = int(k.max()) if k.size else 0
+    key = np.where(eligible, -trust_of_convener, np.inf)
+    order = np.argsort(key, axis=-1, kind="stable")[..., :width]
+    rank = np.arange(width)
+    ok = np.take_along_axis(eligible, order, axis=-1) & (rank < k[..., None])
+    return np.where(ok, order, -1)
+
+
+def recruit_candidate(score: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """The eligible organization with the largest score (ties: the lower index), or -1 when none is eligible."""
+    key = np.where(eligible, score, -np.inf)
+    j = np.argmax(key, axis=-1)
+    return np.where(eligible.any(axis=-1), j, -1)
+
+
+def reputation(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What i's acquaintances think of j: ``rho = (A @ A) / (A @ K)`` with ``A = K * T``.
+
+    ``rho[i, j]`` is the mean, over referees k who have worked with both i and j, of k's trust in j, weighted
+    by i's trust in k (a one-step normalised propagation of the EigenTrust kind; Sabater-Mir & Sierra's
+    social reputation where "interaction is scarce"). Referees speak from direct experience only, so
+    hearsay does not echo.
+
+    Always multiplies (..., N, N) by (..., N, N): BLAS blocks by shape, so this keeps a run's numbers the
+    same in any batch (a stacked product equals each product alone, bit for bit).
+
+    Returns
+    -------
+    rho : ndarray (..., N, N)
+        The reputation (0 where there is no referee).
+    has_referee : ndarray of bool (..., N, N)
+        Whether some referee with nonzero weight knows both.
+    """
+    k = acquainted.astype(np.float64)
+    a = k * trust
+    num = np.matmul(a, a)
+    den = np.matmul(a, k)
+    has = den > 0.0
+    rho = np.divide(num, den, out=np.zeros_like(num), where=has)
+    return rho, has
+
+
+def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray | float) -> np.ndarray:
+    """Trust after one month of reputation: strangers' trust moves ``gossip`` of the way toward ``rho``.
+
+    Only pairs that have not worked together (and have a referee) change:
+    ``T + g (rho - T)``, clipped to [0, 1] (a convex step, so the clip only guards rounding). Third-party
+    gossip after Burt & Knez (1995); "common third parties" after Gulati & Gargiulo. ``gossip`` is a
+    scalar or one value per run.
+    """
+    rho, has = reputation(trust, acquainted)
+    n = trust.shape[-1]
+    stranger = has & ~acquainted & ~np.eye(n, dtype=bool)
+    g = np.asarray(gossip, dtype=np.float64)
+    if g.ndim:
+        g = g.reshape(g.shape + (1, 1))
+    moved = np.clip(trust + g * (rho - trust), 0.0, 1.0)
+    return np.where(stranger, moved, trust)
+
+
+def gini(x: np.ndarray) -> np.ndarray:
+    """Gini coefficient of each row: ``2 sum(i x_(i)) / (N sum x) - (N + 1) / N``, NaN where ``sum x = 0``."""
+    x = np.sort(np.asarray(x, dtype=np.float64), axis=-1)
+    n = x.shape[-1]
+    total = x.sum(axis=-1)
+    i = np.arange(1, n + 1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = 2.0 * (x * i).sum(axis=-1) / (n * total) - (n + 1.0) / n
+    return np.where(total > 0, g, np.nan)
