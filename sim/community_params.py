@@ -157,7 +157,7 @@ def _check_community_values(name: str, spec: ParamSpec, value: Any, n_runs: int)
     return arr.astype(np.int64 if spec.kind is int else np.float64)
 
 
-def _first_bad(mask: np.ndarray, per_run: bool) -> str:
+def _where(mask: np.ndarray, per_run: bool) -> str:
     return f" (run {int(np.argmax(mask))})" if per_run else ""
 
 
@@ -178,22 +178,22 @@ def community_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.nda
     bad = n < s
     if bad.any():
         i = int(np.argmax(bad))
-        raise ParamError(f"n_community = {n[i]}{_first_bad(bad, per_run)} is smaller than n_orgs = {s[i]}, the seats of one "
-                         f"partnership (allowed: n_community >= n_orgs)")
+        raise ParamError(f"n_community = {n[i]}{_where(bad, per_run)} is smaller than n_orgs = {s[i]}, the seats of "
+                         f"one partnership (allowed: n_community >= n_orgs)")
     one = out["setup"] == "one"
     bad = one & ((s != n) | (n > 64))
     if bad.any():
         i = int(np.argmax(bad))
-        raise ParamError(f"setup = 'one'{_first_bad(bad, per_run)} needs n_orgs = n_community <= 64 (got n_orgs = {s[i]}, "
+        raise ParamError(f"setup = 'one'{_where(bad, per_run)} needs n_orgs = n_community <= 64 (got n_orgs = {s[i]}, "
                          f"n_community = {n[i]})")
     bad = out["call_size"] > s
     if bad.any():
         i = int(np.argmax(bad))
-        raise ParamError(f"call_size = {out['call_size'][i]}{_first_bad(bad, per_run)} is larger than n_orgs = {s[i]}, the "
+        raise ParamError(f"call_size = {out['call_size'][i]}{_where(bad, per_run)} is larger than n_orgs = {s[i]}, the "
                          f"seats of one partnership (allowed: 2..n_orgs)")
     bad = out["free_riders"] > n
     if bad.any():
         i = int(np.argmax(bad))
-        raise ParamError(f"free_riders = {out['free_riders'][i]}{_first_bad(bad, per_run)} is larger than n_community = "
+        raise ParamError(f"free_riders = {out['free_riders'][i]}{_where(bad, per_run)} is larger than n_community = "
                          f"{n[i]} (allowed: 0..n_community)")
     return out

@@ -147,6 +147,6 @@ def test_call_due_and_pay():
     prm = community_params(3, {"funder_policy": ["mandate", "none", "staged"], "call_start": 2, "call_interval": 3,
                                "n_calls": 2})
     due = [funder.call_due(t, prm)[0].tolist() for t in range(1, 10)]
-    assert [t for t, d in zip(range(1, 10), due) if d[0]] == [2, 5] and not any(d[1] for d in due)
+    assert [t for t, d in zip(range(1, 10), due, strict=True) if d[0]] == [2, 5] and not any(d[1] for d in due)
     paid, left = funder.pay(np.array([3.0, 5.0, 2.0]), np.array([4.0, 4.0, np.inf]))
     assert paid.tolist() == [3.0, 4.0, 2.0] and left.tolist() == [1.0, 0.0, np.inf]
