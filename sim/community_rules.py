@@ -120,8 +120,10 @@ def reputation(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, n
     num = np.matmul(a, a)
     den = np.matmul(a, k)
     has = den > 0.0
-    rho = np.divide(num, den, out=np.zeros_like(num), where=has)
-    return rho, has
+    den[~has] = 1.0
+    num /= den
+    num[~has] = 0.0
+    return num, has
 
 
 def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray | float) -> np.ndarray:
@@ -134,12 +136,16 @@ def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray |
     """
     rho, has = reputation(trust, acquainted)
     n = trust.shape[-1]
-    stranger = has & ~acquainted & ~np.eye(n, dtype=bool)
+    stranger = has & ~acquainted
+    stranger &= ~np.eye(n, dtype=bool)
     g = np.asarray(gossip, dtype=np.float64)
     if g.ndim:
         g = g.reshape(g.shape + (1, 1))
-    moved = np.clip(trust + g * (rho - trust), 0.0, 1.0)
-    return np.where(stranger, moved, trust)
+    rho -= trust
+    rho *= g
+    rho += trust
+    np.clip(rho, 0.0, 1.0, out=rho)
+    return np.where(stranger, rho, trust)
 
 
 def gini(x: np.ndarray) -> np.ndarray:

@@ -584,7 +584,8 @@ def choose_level(b: Batch, s: Step) -> None:
             next_level = strat.rule(st)
         else:
             sel = b.strategy == strat.name
-            st = StrategyState(s.t, level[sel], s.mean_trust[sel], s.success[sel], b.fail_streak[sel],
+            t = s.t[sel] if np.ndim(s.t) else s.t  # the community's strategy clock is per partnership
+            st = StrategyState(t, level[sel], s.mean_trust[sel], s.success[sel], b.fail_streak[sel],
                                b.climb_count[sel], b.funded[sel], b.cumulative_benefit[sel], _Rows(p, sel),
                                b.promised[sel])
             next_level[sel] = strat.rule(st)
