@@ -7,10 +7,10 @@ from the same counter-based streams (:mod:`sim.rng`).
 """
 
 from . import levels, rng, rules, variants
-from .params import PARAMETERS, ParamError, Params, param_names
-from .results import Results, simulate
 from .community_results import CommunityResults, simulate_community
 from .funder import policy_names, register_policy
+from .params import PARAMETERS, ParamError, Params, param_names
+from .results import Results, simulate
 from .strategies import StrategyState, register, strategy_names, unregister
 from .variants import REFERENCE_VARIANTS, register_variant, variant_names
 

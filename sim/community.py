@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from . import engine, funder, rules
 from . import community_rules as cr
+from . import engine, funder, rules
 from .levels import N_LEVELS, NEED, SECTORS
 from .outputs import community_outputs
 from .rng import (
@@ -325,7 +325,7 @@ def _slot_summaries(cb: CommunityBatch, rows: np.ndarray) -> dict[str, np.ndarra
     pair = ok[:, :, :, None] & ok[:, :, None, :] & ~np.eye(S, dtype=bool)
     tt = np.where(pair, t.reshape(-1)[flat], 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_trust = tt.sum(axis=(2, 3)) / (n_members * (n_members - 1))
+        mean_trust = engine._rowsum(engine._rowsum(tt)) / (n_members * (n_members - 1))
     members = np.zeros((r, P, cb.n), dtype=bool)
     members[rr, pp, org[rr, pp, ss]] = True
     return {"n_members": n_members, "n_sectors": present.sum(-1), "mean_trust": np.where(cb.alive[rows], mean_trust,
@@ -733,9 +733,9 @@ def _record(cb: CommunityBatch, series: dict[str, np.ndarray], col: int, stats: 
     series["memberships"][:, col] = memberships
     series["members"][:, col] = (cb.n_memberships > 0).sum(axis=1)
     series["budget"][:, col] = cb.free
-    series["committed"][:, col] = np.where(cb.funder_money, cb.award_remaining, 0.0).sum(axis=1)
+    series["committed"][:, col] = engine._rowsum(np.where(cb.funder_money, cb.award_remaining, 0.0))
     t = cb.trust
-    r, n = t.shape[0], t.shape[1]
+    r = t.shape[0]
     n_pairs = cb.n_pairs
     series["mean_trust"][:, col] = engine._rowsum(engine._rowsum(t)) / np.maximum(n_pairs, 1)
     k = cb.acquainted
@@ -826,7 +826,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 live = ~dis
                 stats["benefit"][r] += np.where(live, s.benefit, 0.0)
                 stats["net_benefit"][r] += np.where(live, s.net_benefit, 0.0)
-                stats["grant"][r] += s.grant_paid
+                stats["grant"][r] += np.where(live, s.grant_paid, 0.0)  # as the partnership series: 0 once ending
                 counts["joined"][r] += s.joined
                 counts["left"][r] += left
                 counts["ended"][r] += dis
@@ -849,7 +849,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
             # 4.B funder bookkeeping: remainders of ended grants return
             ended = cb.funder_money & (~cb.funded | ~cb.alive)
             if ended.any():
-                cb.free += np.where(ended, cb.award_remaining, 0.0).sum(axis=1)
+                cb.free += engine._rowsum(np.where(ended, cb.award_remaining, 0.0))  # ordered: chunk-invariant
                 cb.award_remaining[ended] = 0.0
                 cb.funder_money[ended] = False
             cb.months_member += cb.n_memberships > 0
@@ -907,13 +907,13 @@ def _summary(cb: CommunityBatch, series: dict[str, np.ndarray], cumulative: np.n
     x = np.where(cb.exists, cb.benefit_received, 0.0)
     out["benefit_gini"] = np.array([cr.gini(x[r, : int(cb.params["n_community"][r])]) for r in range(R)])
     share_min = np.full(R, np.nan)
-    total = x.sum(axis=1)
+    total = engine._rowsum(x)
     n_org = cb.exists.sum(axis=1)
     for sec in range(len(SECTORS)):
         in_sec = cb.exists & (cb.sector == sec)
         k = in_sec.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = (np.where(in_sec, x, 0.0).sum(axis=1) / total) / (k / n_org)
+            ratio = (engine._rowsum(np.where(in_sec, x, 0.0)) / total) / (k / n_org)
         ratio = np.where((k > 0) & (total > 0), ratio, np.nan)
         share_min = np.fmin(share_min, ratio)
     out["sector_benefit_min"] = share_min
@@ -924,8 +924,8 @@ def _organizations(cb: CommunityBatch) -> dict[str, np.ndarray]:
     rr, ii = np.nonzero(cb.exists)
     n = cb.params["n_community"][rr]
     t = cb.trust
-    given = t.sum(axis=2)[rr, ii] / (n - 1)
-    received = t.sum(axis=1)[rr, ii] / (n - 1)
+    given = engine._rowsum(t)[rr, ii] / (n - 1)
+    received = engine._rowsum(t.transpose(0, 2, 1))[rr, ii] / (n - 1)
     cols = {
         "seed": cb.seeds[rr], "org": ii, "sector": cb.sector[rr, ii], "group": cb.group[rr, ii],
         "communication": cb.communication[rr, ii], "leadership": cb.leadership[rr, ii],

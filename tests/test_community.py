@@ -1,0 +1,183 @@
+"""The community engine (issue 15): the reduction to the partnership model, batch invariance, invariants, the
+funding policies' contracts, formation and bad input (community-design sections 10 and 13)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim
+from sim import community as C
+from sim.community_params import community_params
+from sim.levels import NEED
+from sim.params import ParamError
+from sim.rng import Purpose, run_seeds, uniforms
+
+VARIANTS = {"dissolution": ["quorum", "decision"], "capacity_rule": ["compounding", "saturating"],
+            "review": ["fixed_target", "scaled_target"], "payoffs": ["ignored", "weighed"]}
+
+
+def test_community_reduction_exact():
+    """One all-member partnership, no formation, recruiting, gossip or funder: slot 0 is the partnership model."""
+    rs = np.random.default_rng(15)
+    r = 48
+    p = {"n_orgs": rs.integers(2, 21, r), "strategy": rs.choice(sim.strategy_names(), r),
+         "initial_trust": rs.uniform(0.1, 0.9, r), "cultural_distance": rs.uniform(0, 1, r),
+         "free_riders": rs.integers(0, 2, r), "membership": "closed", "n_steps": 72,
+         **{k: rs.choice(v, r) for k, v in VARIANTS.items()}}
+    seeds = run_seeds(15, r)
+    ref = sim.simulate(seeds=seeds, **p)
+    com = sim.simulate_community(seeds=seeds, n_community=p["n_orgs"], setup="one", convene_rate=0.0, gossip=0.0,
+                                 prior_ties=0.0, funder_policy="none", max_partnerships=3, keep_slot_series=True,
+                                 **p)
+    for name in ref.series_names:
+        assert np.array_equal(com.slot_series[name][:, 0], ref.series(name), equal_nan=True), name
+    assert np.array_equal(com.series("benefit"), ref.series("benefit"))
+    assert np.array_equal(com.series("grant"), ref.series("grant"))
+    assert (com.slot_series["level"][:, 1:] == 0).all()
+    assert (ref.summary["dissolved"]).any() and (~ref.summary["dissolved"]).any()
+    assert set(ref.summary["strategy"]) == set(sim.strategy_names())
+
+
+def _mixed(r: int) -> dict:
+    rs = np.random.default_rng(4)
+    return {"n_community": rs.integers(6, 25, r), "max_partnerships": rs.integers(1, 7, r),
+            "n_orgs": rs.integers(3, 7, r), "max_memberships": rs.integers(1, 4, r),
+            "funder_policy": rs.choice(["none", "mandate", "patient", "staged"], r),
+            "gossip": np.where(rs.random(r) < 0.5, 0.0, rs.uniform(0, 0.3, r)), "prior_ties": rs.uniform(0, 0.5, r),
+            "convene_rate": rs.uniform(0.0, 0.08, r), "initial_trust": rs.uniform(0.2, 0.8, r),
+            "strategy": rs.choice(["stepwise", "funder_patient", "fixed"], r), "call_size": 3,
+            "membership": rs.choice(["closed", "recruiting"], r), "n_steps": 60,
+            "grants_per_call": rs.integers(1, 3, r), "call_interval": rs.integers(6, 20, r)}
+
+
+def test_invariants_every_month_and_events_occur():
+    r = 40
+    p = community_params(r, _mixed(r))
+    out = C.run_community_batch(run_seeds(3, r), p, 60, check=True)  # check_invariants after every month
+    s, t = out.series, out.partnerships
+    assert s["formed"].sum() > 0 and s["ended"].sum() > 0 and s["joined"].sum() > 0 and s["left"].sum() > 0
+    assert s["awarded"].sum() > 0 and (t["origin"] == "convened").any() and (t["origin"] == "mandate").any()
+    # dissolution is absorbing: an ended row never reopens; a slot's next occupant is a new row
+    for seed in np.unique(t["seed"]):
+        rows = t["seed"] == seed
+        assert len(np.unique(t["partnership"][rows])) == rows.sum()
+    ended = ~np.isnan(t["ended_step"])
+    assert (t["final_level"][ended] == 0).all() and (t["ended_step"][ended] >= t["formed_step"][ended]).all()
+    assert (s["memberships"] <= p["max_memberships"][:, None] * p["n_community"][:, None]).all()
+    assert (s["partnerships"] <= p["max_partnerships"][:, None]).all()
+    assert ((s["mean_trust"] >= 0) & (s["mean_trust"] <= 1)).all()
+
+
+@pytest.mark.parametrize("chunk", [1, 7])
+def test_batch_and_chunk_invariance(chunk):
+    r = 15
+    p = _mixed(r)
+    p["n_steps"] = 36
+    whole = sim.simulate_community(seeds=run_seeds(9, r), **p)
+    part = sim.simulate_community(seeds=run_seeds(9, r), chunk_size=chunk, **p)
+    for name in whole.series_names:
+        assert np.array_equal(whole.series(name), part.series(name), equal_nan=True), name
+    assert whole.summary.equals(part.summary)
+    assert whole.partnerships.equals(part.partnerships)
+    assert whole.organizations.equals(part.organizations)
+    alone = sim.simulate_community(seeds=run_seeds(9, r)[4:5], **{k: (v[4:5] if np.ndim(v) else v)
+                                                                  for k, v in p.items()})
+    assert np.array_equal(alone.series("benefit")[0], whole.series("benefit")[4])
+
+
+def _policy_run(policy, r=30, **extra):
+    p = {"funder_policy": policy, "n_steps": 48, "call_start": 1, "call_interval": 12, "n_calls": 3,
+         "grants_per_call": 2, "prior_ties": 0.0, "convene_rate": 0.03, "initial_trust": 0.5, **extra}
+    return sim.simulate_community(n_runs=r, seed=21, **p), p
+
+
+def test_policy_none_never_awards():
+    res, p = _policy_run("none")
+    assert (res.series("awarded") == 0).all() and (res.series("budget") == 120.0).all()
+    assert (res.summary["funder_spent"] == 0).all() and (res.partnerships["awards"] == 0).all()
+
+
+def test_policy_mandate_contract():
+    res, p = _policy_run("mandate", convene_rate=0.0)  # nobody knows anyone: consortia of strangers
+    t = res.partnerships
+    assert (t["origin"] == "mandate").all() and len(t) > 0
+    calls = {1, 13, 25}
+    assert set(t["formed_step"]) <= calls
+    assert ((t["n_founding"] >= 4) & (t["n_founding"] <= 6)).all()
+    forced = sim.Params().forced_level
+    played = t["ended_step"] != t["formed_step"]  # those that did not end in their first month
+    assert played.sum() > 0
+    assert (t[f"first_step_level_{forced}"][played] == t["formed_step"][played]).all()
+    assert (t["awards"] == 1).all() and (t["award_total"] == 20.0).all()
+    assert (res.series("awarded") <= 2).all()
+    assert res.series("awarded")[:, 0].sum() > 0
+
+
+def test_policy_patient_contract():
+    res, p = _policy_run("patient", r=40, convene_rate=0.08, strategy="stepwise")
+    t = res.partnerships
+    got = t[t["awards"] > 0]
+    assert len(got) > 0 and (got["origin"] == "convened").all()
+    assert (got["formed_step"] < 25).all() and (got["awards"] == 1).all()
+    assert (got["strategy"] == "funder_patient").all()
+    assert (res.series("awarded") <= 2).all()
+
+
+def test_policy_staged_contract():
+    res, p = _policy_run("staged", r=40, initial_trust=0.6, convene_rate=0.0, n_steps=60, n_calls=5)
+    t = res.partnerships
+    assert (t["origin"] == "staged").all() and len(t) > 0
+    assert (t["first_step_level_1"] == t["formed_step"]).all()  # networking money starts at level 1
+    assert (t["awards"] <= 2).all()
+    second = t[t["awards"] == 2]
+    assert len(second) > 0 and (second["award_total"] == 25.0).all()  # 0.25 * 20 then 20
+    assert (second["peak_level"] >= 3).all()
+    assert (res.series("awarded") <= 2).all()
+
+
+def test_registered_policy_runs_and_overspending_is_refused():
+    @sim.register_policy("greedy_test")
+    def greedy_test(call):
+        """Fund every alive partnership with the whole budget each."""
+        return sim.funder.Awards.fund_existing(call, call.alive, amount=call.budget + 1.0, strategy="funder_patient")
+
+    try:
+        with pytest.raises(sim.funder.PolicyError, match="'greedy_test'.*exceed the free budget"):
+            sim.simulate_community(n_runs=3, seed=1, funder_policy="greedy_test", convene_rate=0.5, call_start=3,
+                                   n_steps=6)
+    finally:
+        sim.funder.unregister_policy("greedy_test")
+
+
+def test_formation_one_a_month_convener_smallest_u_invitees_most_trusted():
+    r = 12
+    seeds = run_seeds(5, r)
+    p = community_params(r, {"convene_rate": 1.0, "max_partnerships": 1, "n_steps": 1, "gossip": 0.0,
+                             "membership": "closed", "accept_bias": 10.0, "prior_ties": 0.3})
+    cb = C.CommunityBatch.start(seeds, p)
+    trust = cb.trust.copy()
+    C.self_formation(cb, 1)
+    u = uniforms(cb.keys, 1, Purpose.CONVENE, np.arange(cb.n, dtype=np.uint64))
+    prob = sim.community_rules.convene_probability(cb.leadership, p["convene_rate"])
+    for i in range(r):
+        assert cb.alive[i].sum() == 1
+        cand = np.flatnonzero(u[i] < prob[i])
+        c = cand[np.argmin(u[i, cand])]
+        assert cb.org[i, 0, 0] == c and cb.convener[i, 0] == c
+        members = cb.org[i, 0][cb.org[i, 0] >= 0][1:]
+        ok = np.flatnonzero((trust[i, c] >= NEED[1]) & (np.arange(cb.n) != c))
+        top = ok[np.argsort(-trust[i, c, ok], kind="stable")][:5]
+        assert set(members) <= set(top) and len(members) >= 1
+        assert cb.acquainted[i, c, members].all()
+
+
+def test_bad_community_input():
+    with pytest.raises(ParamError, match="n_community = 4 is smaller than n_orgs = 6"):
+        sim.simulate_community(n_runs=2, n_community=4, n_orgs=6)
+    with pytest.raises(ParamError, match="funder_budget = -5.0 is out of range"):
+        sim.simulate_community(n_runs=2, funder_budget=-5.0)
+    with pytest.raises(ParamError, match="did you mean 'staged'"):
+        sim.simulate_community(n_runs=2, funder_policy="stagd")
+    with pytest.raises(ParamError, match="gossip"):
+        sim.simulate(n_runs=2, gossip=0.1)
