@@ -29,11 +29,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also time the Mesa twin on the workload's first N runs and report the engine/Mesa "
                         "ratio; 0 skips it (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--community", action="store_true",
+                   help="time the community engine instead: --runs communities (default 1,000 here) of 30 "
+                        "organizations, up to 8 partnerships, --steps months, mandate funding")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from ..params import Params
+
+    if args.community:
+        return _community(args)
 
     Params(n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy)  # validates before timing
     w = Workload(runs=args.runs, n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy,
@@ -71,4 +77,26 @@ def main(args: argparse.Namespace) -> int:
         pred = next(v for k, v in mm.items() if k.startswith("predicted"))
         print(f"          linear: {mm['mib_per_1000_runs']:.1f} MiB per 1,000 runs + {mm['fixed_mib']:.1f} MiB; "
               f"100,000 runs -> {pred:,.0f} MiB")
+    return 0
+
+
+def _community(args: argparse.Namespace) -> int:
+    import os
+
+    from ..bench import community_benchmark
+
+    runs = 1_000 if args.runs == Workload.runs else args.runs
+    out = community_benchmark(runs=runs, n_steps=args.steps, funder_policy="mandate")
+    load = os.getloadavg()
+    out["load"] = load
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    w = out["workload"]
+    print(f"community workload: {w['runs']:,} communities x {w['n_community']} organizations x up to "
+          f"{w['max_partnerships']} partnerships x {w['n_steps']} months, mandate funding, one process")
+    print(f"community engine:   {out['seconds']:.1f} s ({out['ms_per_run']:.1f} ms a community; "
+          f"{out['mean_partnerships']:.1f} partnerships alive on average, {out['formed_per_run']:.1f} formed a run)")
+    print(f"memory:             {out['kib_per_run']:.0f} KiB per community (peak {out['peak_mib']:.1f} MiB for 100)")
+    print(f"load average:       {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
