@@ -181,3 +181,28 @@ def test_bad_community_input():
         sim.simulate_community(n_runs=2, funder_policy="stagd")
     with pytest.raises(ParamError, match="gossip"):
         sim.simulate(n_runs=2, gossip=0.1)
+
+
+@pytest.mark.parametrize("strategy, trust", [("stepwise", 0.3), ("funder_forced", 0.85)])
+def test_community_reduction_streams(strategy, trust):
+    """The all-member partnership in slot 7 draws from the slot-offset streams: same distributions as the
+    partnership model (Fisher exact on dissolution, KS on benefit; a statistical test with a fixed seed)."""
+    from scipy import stats
+
+    r, n = 600, 6
+    p = {"n_orgs": n, "strategy": strategy, "initial_trust": trust, "membership": "closed", "n_steps": 60}
+    ref = sim.simulate(n_runs=r, seed=101, **p)
+    cp = community_params(r, {**p, "n_community": n, "setup": "one", "convene_rate": 0.0, "gossip": 0.0,
+                              "prior_ties": 0.0, "max_partnerships": 8})
+    out = C.run_community_batch(run_seeds(202, r), cp, 60, keep_slot_series=True, _setup_slot=7)
+    assert (out.slot_series["level"][:, :7] == 0).all()
+    lvl = out.slot_series["level"][:, 7]
+    pvals = []
+    for by in (24, 60):
+        a = int((lvl[:, by - 1] == 0).sum())
+        b = int((ref.series("level")[:, by - 1] == 0).sum())
+        pvals.append(stats.fisher_exact([[a, r - a], [b, r - b]]).pvalue)
+    final = out.series["cumulative_benefit"][:, -1]
+    pvals.append(stats.ks_2samp(final, ref.series("cumulative_benefit")[:, -1]).pvalue)
+    assert min(pvals) * len(pvals) > 0.001, pvals  # Bonferroni over the three comparisons
+    assert not np.array_equal(out.series["benefit"], ref.series("benefit"))  # other streams, not a copy
