@@ -166,6 +166,7 @@ class CommunityBatch:
     org: np.ndarray
     recent_payoff: np.ndarray
     joined_step: np.ndarray
+    recruited: np.ndarray  # (R, P, S) bool: the seat's member was recruited (not a founder)
     seat_ok: np.ndarray  # (R, S) s < n_orgs
     was_member: np.ndarray  # (R, P, N)
     # funder (R,)
@@ -231,6 +232,7 @@ class CommunityBatch:
             first_step=np.full((r, P, N_LEVELS), np.nan), n_founding=zi(P), n_joined=zi(P), n_left=zi(P),
             funded_months=zi(P), awards=zi(P), award_total=zf(P), grant_total=zf(P),
             org=np.full((r, P, S), -1, dtype=np.int64), recent_payoff=zf(P, S), joined_step=zi(P, S),
+            recruited=zb(P, S),
             seat_ok=np.arange(S)[None, :] < params["n_orgs"][:, None], was_member=zb(P, n),
             free=params["funder_budget"].astype(np.float64).copy(), spent=zf(), n_formed=zi(), n_ended=zi(),
             n_awarded=zi(), origins=funder.origin_names(), layout=community_step_layout(P, S),
@@ -260,6 +262,7 @@ class CommunityBatch:
         self.org[rows, slot] = m
         self.recent_payoff[rows, slot] = 0.0
         self.joined_step[rows, slot] = step
+        self.recruited[rows, slot] = False
         self.level[rows, slot] = rules.level_for_sectors(level, _sectors_of(self.sector[rows], m))
         self.strategy[rows, slot] = strategy
         self.strategy_start[rows, slot] = step - 1 if step > 0 else 0
@@ -522,6 +525,7 @@ def _fill_seats(cb: CommunityBatch, rows: np.ndarray, slot: int, fill: np.ndarra
         cb.org[r, slot, s] = o
         cb.recent_payoff[r, slot, s] = 0.0
         cb.joined_step[r, slot, s] = t
+        cb.recruited[r, slot, s] = True
         cb.n_memberships[r, o] += 1
         cb.joined_count[r, o] += 1
         cb.was_member[r, slot, o] = True
@@ -658,7 +662,7 @@ def _absorb(cb: CommunityBatch, v: _View, t: int) -> tuple[np.ndarray, np.ndarra
     cb.funded[r, slot] = b.funded
     cb.recent_payoff[r, slot] = b.recent_payoff
     cb.level[r, slot] = b.level
-    cb.n_joined[r, slot] += np.where(dis, 0, s.joined)
+    cb.n_joined[r, slot] += s.joined  # every recruit (the membership table has a row for each)
     cb.n_left[r, slot] += left
     cb.funded_months[r, slot] += s.grant_paid > 0
     cb.grant_total[r, slot] += s.grant_paid
@@ -669,6 +673,7 @@ def _absorb(cb: CommunityBatch, v: _View, t: int) -> tuple[np.ndarray, np.ndarra
     gone = v.active0 & (s.leaving if s.leaving is not None else False)
     gone |= v.active0 & dis[:, None]
     rr, ss = np.nonzero(gone)
+    cb.members_log.leave(cb, r[rr], slot, ss, t, np.where(dis[rr], "ended", "exit"))
     np.subtract.at(cb.n_memberships, (r[rr], v.orgs[rr, ss]), 1)
     cb.org[r[rr], slot, ss] = -1
     cb.alive[r[dis], slot] = False
@@ -687,7 +692,37 @@ class CommunityBatchOutput:
     summary: dict[str, np.ndarray]  # (R,) each
     partnerships: dict[str, np.ndarray]  # the partnership table's columns
     organizations: dict[str, np.ndarray]  # the organization table's columns
+    memberships: dict[str, np.ndarray] = field(default_factory=dict)  # the membership table's columns
     slot_series: dict[str, np.ndarray] | None = None  # (R, P, n_steps): the partnership vocabulary per slot
+
+
+class _MembershipLog:
+    """The membership table: one row per membership, appended when it ends (and at the end of the run)."""
+
+    def __init__(self) -> None:
+        self.parts: list[dict[str, np.ndarray]] = []
+
+    def leave(self, cb: CommunityBatch, rows: np.ndarray, slot: np.ndarray | int, seats: np.ndarray, t: float,
+              why: np.ndarray | str) -> None:
+        if not len(rows):
+            return
+        slot = np.broadcast_to(slot, rows.shape)
+        self.parts.append({
+            "_row": rows, "seed": cb.seeds[rows], "partnership": cb.number[rows, slot],
+            "org": cb.org[rows, slot, seats],
+            "seat": seats, "joined_step": cb.joined_step[rows, slot, seats], "left_step": np.full(len(rows), t),
+            "how": np.where(cb.recruited[rows, slot, seats], "recruited", "founding").astype(object),
+            "why_left": np.broadcast_to(np.asarray(why, dtype=object), rows.shape),
+        })
+
+    def result(self) -> dict[str, np.ndarray]:
+        cols = community_outputs("membership")
+        if not self.parts:
+            return {name: np.zeros(0, dtype=o.dtype) for name, o in cols.items()}
+        out = {name: np.concatenate([p[name] for p in self.parts]).astype(o.dtype) for name, o in cols.items()}
+        order = np.lexsort((out["joined_step"], out["seat"], out["partnership"],
+                            np.concatenate([p["_row"] for p in self.parts])))
+        return {k: v[order] for k, v in out.items()}
 
 
 class _Table:
@@ -778,6 +813,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     R, P = cb.n_runs, cb.n_slots
     cb.level_played = np.zeros((R, P), dtype=np.int64)
     cb.n_pairs = cb.pair_ok.sum(axis=(1, 2))
+    cb.members_log = _MembershipLog()
     spec = community_outputs("series")
     names = list(spec) if keep is None else list(keep)
     for name in names:
@@ -870,12 +906,14 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 check_invariants(cb)
     rr, pp = np.nonzero(cb.alive)
     table.close(cb, rr, pp, np.full(len(rr), np.nan))
+    rr, pp, ss = np.nonzero(cb.org >= 0)
+    cb.members_log.leave(cb, rr, pp, ss, np.nan, "")
     summary = _summary(cb, series, cumulative, net_total, peak, full_months)
     slot_series = None
     if slot_out is not None:
         slot_series = {name: np.stack([o.series[name] for o in slot_out], axis=1) for name in engine.SERIES}
     return CommunityBatchOutput({k: series[k] for k in names}, summary, table.result(), _organizations(cb),
-                                slot_series)
+                                cb.members_log.result(), slot_series)
 
 
 def _summary(cb: CommunityBatch, series: dict[str, np.ndarray], cumulative: np.ndarray, net: np.ndarray,

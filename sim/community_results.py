@@ -44,6 +44,9 @@ class CommunityResults:
         One row per partnership ever formed (``community_outputs("partnership")``).
     organizations : pandas.DataFrame
         One row per organization of each run (``community_outputs("organization")``).
+    memberships : pandas.DataFrame
+        One row per membership: who was in which partnership, from when to when, and why it ended
+        (``community_outputs("membership")``).
     n_steps : int
         Months simulated.
     """
@@ -51,6 +54,7 @@ class CommunityResults:
     summary: pd.DataFrame
     partnerships: pd.DataFrame
     organizations: pd.DataFrame
+    memberships: pd.DataFrame
     n_steps: int
     _series: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     slot_series: dict[str, np.ndarray] | None = field(repr=False, default=None)
@@ -163,6 +167,8 @@ def simulate_community(
                           for k in community_outputs("partnership")})
     orgs = pd.DataFrame({k: np.concatenate([c.organizations[k] for c in chunks])
                          for k in community_outputs("organization")})
+    members = pd.DataFrame({k: np.concatenate([c.memberships[k] for c in chunks])
+                            for k in community_outputs("membership")})
     slot_series = None
     if keep_slot_series:
         width = max(c.slot_series["level"].shape[1] for c in chunks)
@@ -176,4 +182,4 @@ def simulate_community(
                     a = np.concatenate([a, pad], axis=1)
                 arrs.append(a)
             slot_series[name] = np.concatenate(arrs)
-    return CommunityResults(pd.DataFrame(table), parts, orgs, n_steps, series, slot_series)
+    return CommunityResults(pd.DataFrame(table), parts, orgs, members, n_steps, series, slot_series)

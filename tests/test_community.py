@@ -206,3 +206,25 @@ def test_community_reduction_streams(strategy, trust):
     pvals.append(stats.ks_2samp(final, ref.series("cumulative_benefit")[:, -1]).pvalue)
     assert min(pvals) * len(pvals) > 0.001, pvals  # Bonferroni over the three comparisons
     assert not np.array_equal(out.series["benefit"], ref.series("benefit"))  # other streams, not a copy
+
+
+def test_membership_table_agrees_with_the_partnership_table():
+    res = sim.simulate_community(n_runs=12, seed=8, convene_rate=0.05, funder_policy="mandate", n_steps=48)
+    m, t = res.memberships, res.partnerships
+    assert len(m) > 0 and set(m["how"]) <= {"founding", "recruited"} and set(m["why_left"]) <= {"exit", "ended", ""}
+    key = ["seed", "partnership"]
+    founding = m[m["how"] == "founding"].groupby(key).size()
+    joined = m[m["how"] == "recruited"].groupby(key).size()
+    left = m[m["why_left"] == "exit"].groupby(key).size()
+    tt = t.set_index(key)
+    assert (founding.reindex(tt.index, fill_value=0) == tt["n_founding"]).all()
+    assert (joined.reindex(tt.index, fill_value=0) == tt["n_joined"]).all()
+    ended = tt["ended_step"].notna()
+    assert (left.reindex(tt.index, fill_value=0)[~ended] == tt["n_left"][~ended]).all()
+    still = m["left_step"].isna()
+    assert (m.loc[still, "why_left"] == "").all()
+    open_rows = m[still].groupby(key).size()
+    assert set(open_rows.index) <= set(tt.index[~ended])
+    org = res.organizations.set_index(["seed", "org"])
+    per_org = m.groupby(["seed", "org"]).size()
+    assert (per_org.reindex(org.index, fill_value=0) == org["memberships"]).all()
