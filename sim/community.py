@@ -565,8 +565,9 @@ def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: di
     pairs = engine._pairs(active)
     flat = (rows[:, None, None] * cb.n + orgs[:, :, None]) * cb.n + orgs[:, None, :]
     trust = cb.trust.reshape(-1)[flat] * pairs
+    # the perceived distance per pair; dist is 0 within a group (d0 = cultural_distance [g_i != g_j], learned by
+    # multiplication), so it is other_group x dist, and Model 5's chance other x distance becomes dist x 1.0
     dist = cb.dist.reshape(-1)[flat]
-    other = cb.other_group.reshape(-1)[flat]
     capacity = np.where(active, take(cb.capacity), 0.0)
     n_active = np.count_nonzero(active, axis=1)
     sector = take(cb.sector)
@@ -576,7 +577,7 @@ def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: di
         rows=rows, keys=cb.keys[rows], params=params, strategy=strategy, sector=sector, group=take(cb.group),
         communication=comm, leadership=lead, individualism=take(cb.individualism), identity=take(cb.identity),
         active=active, capacity=capacity, free_rider=free_rider, willing=active & ~free_rider,
-        softening=rules.failure_softening(lead), trust=trust, other_group=other * dist, pairs=pairs,
+        softening=rules.failure_softening(lead), trust=trust, other_group=dist, pairs=pairs,
         no_pair=np.where(pairs > 0, 0.0, np.inf).reshape(n_v, -1),
         misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], comm[:, :, None],
                                             comm[:, None, :]),
