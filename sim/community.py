@@ -483,8 +483,9 @@ def recruit_from_community(cb: CommunityBatch, t: int, draws: dict[Purpose, np.n
                 continue
             state = MembershipState(t, vacant[rows], draws[Purpose.RECRUIT][rows, slot], _Rows(p, rows))
             fill = np.asarray(variant.rule(state), dtype=bool) & vacant[rows]
-            if fill.any():
-                joined[rows, slot] = _fill_seats(cb, rows, slot, fill, t, draws)
+            some = fill.any(axis=1)
+            if some.any():
+                joined[rows[some], slot] = _fill_seats(cb, rows[some], slot, fill[some], t, draws)
     return joined
 
 

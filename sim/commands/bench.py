@@ -95,7 +95,8 @@ def _community(args: argparse.Namespace) -> int:
     w = out["workload"]
     print(f"community workload: {w['runs']:,} communities x {w['n_community']} organizations x up to "
           f"{w['max_partnerships']} partnerships x {w['n_steps']} months, mandate funding, one process")
-    print(f"community engine:   {out['seconds']:.1f} s ({out['ms_per_run']:.1f} ms a community; "
+    print(f"community engine:   {out['seconds']:.1f} s wall, {out['cpu_seconds']:.1f} s CPU "
+          f"({out['ms_per_run']:.1f} ms a community; "
           f"{out['mean_partnerships']:.1f} partnerships alive on average, {out['formed_per_run']:.1f} formed a run)")
     print(f"memory:             {out['kib_per_run']:.0f} KiB per community (peak {out['peak_mib']:.1f} MiB for 100)")
     print(f"load average:       {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
