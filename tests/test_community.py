@@ -228,3 +228,39 @@ def test_membership_table_agrees_with_the_partnership_table():
     org = res.organizations.set_index(["seed", "org"])
     per_org = m.groupby(["seed", "org"]).size()
     assert (per_org.reindex(org.index, fill_value=0) == org["memberships"]).all()
+
+
+def test_payments_never_exceed_the_award_and_an_exhausted_award_ends_the_grant():
+    res, p = _policy_run("mandate", r=30, grant_size=0.6, grant=1.0, convene_rate=0.0, forced_level=3,
+                         initial_trust=0.7)
+    t = res.partnerships
+    assert (t["grant_total"] <= t["award_total"] + 1e-12).all()
+    exhausted = t[np.isclose(t["grant_total"], t["award_total"])]
+    assert len(exhausted) > 0
+    # some outlived their money: the grant ended with the award, the partnership went on unfunded
+    outlived = exhausted["ended_step"].isna() | (
+        exhausted["ended_step"] > exhausted["formed_step"] + exhausted["funded_months"])
+    assert outlived.any()
+    assert (res.summary["funder_spent"] <= 120.0).all()
+
+
+def test_a_registered_policy_runs_through_the_engine():
+    @sim.register_policy("hcap_engine_test")
+    def hcap_engine_test(call):
+        """Fund self-formed consortia that meet the call, at the required rung from day one (HCAP-like)."""
+        p = call.params
+        ok = sim.funder.eligible(call, origin=("convened", "setup"), min_members=p["call_size"],
+                                 min_sectors=p["call_sectors"], funded=False, ever_awarded=False)
+        pick = sim.funder.top(call.mean_trust, ok, k=p["grants_per_call"], amount=p["grant_size"],
+                              budget=call.budget)
+        return sim.funder.Awards.fund_existing(call, pick, amount=p["grant_size"], strategy="funder_forced",
+                                               level=p["forced_level"], tag=2)
+
+    try:
+        res, p = _policy_run("hcap_engine_test", r=30, convene_rate=0.08, call_start=13)
+        got = res.partnerships[res.partnerships["awards"] > 0]
+        assert len(got) > 0 and (got["origin"] == "convened").all() and (got["strategy"] != "stepwise").all()
+        assert (got["formed_step"] < 13 + 24 + 1).all()
+    finally:
+        sim.funder.unregister_policy("hcap_engine_test")
+    assert "hcap_engine_test" not in sim.policy_names()
