@@ -201,9 +201,10 @@ def test_sensitivity_figure(sobol):
     axes = visible_axes(fig)
     assert [ax.get_title() for ax in axes] == ["stepwise", "funder forced"]
     # Panels share the factor axis; the first one carries its labels.
-    assert {t.get_text() for t in axes[0].get_yticklabels()} == {"leadership", "communication", "deadline"}
+    # The do-nothing dummy factor is drawn as the noise floor.
+    assert {t.get_text() for t in axes[0].get_yticklabels()} == {"leadership", "communication", "deadline", "dummy"}
     for ax in axes:
-        assert len(ax.patches) == 2 * 3  # S1 and ST per factor
+        assert len(ax.patches) == 2 * 4  # S1 and ST per factor
     assert "Sobol index (share of output variance)" in texts(fig)
     with pytest.raises(AnalysisError, match="sobol or morris"):
         figure_specs(SweepData(sobol.runs, sobol.bands, {**sobol.manifest, "sampling": {"method": "lhs"}}),

@@ -83,7 +83,7 @@ def test_sobol_order_comes_from_point_id_not_row_order():
 def test_sobol_on_a_real_sweep_equals_salib_on_replicate_means(sobol_sweep):
     res = sobol_indices(sobol_sweep, ["cumulative_benefit", "dissolved"], seed=9)
     assert set(res.indices["strategy"]) == {"stepwise", "funder_forced"}
-    assert len(res.indices) == 2 * 2 * 3
+    assert len(res.indices) == 2 * 2 * (3 + 1)  # three factors and the do-nothing dummy
     runs = sobol_sweep.runs
     for strategy in ("stepwise", "funder_forced"):
         y = runs[runs["strategy"] == strategy].groupby("point_id")["cumulative_benefit"].mean().sort_index()
@@ -132,7 +132,7 @@ def test_sensitivity_refuses_what_salib_cannot_use(sobol_sweep, morris_sweep, tm
     runs.loc[runs["point_id"] == 0, "final_trust"] = np.nan
     stepwise = runs[runs["strategy"] == "stepwise"]
     undefined = int(stepwise.groupby("point_id")["final_trust"].count().eq(0).sum())  # point 0 and any all-dissolved
-    with pytest.raises(AnalysisError, match=f"'final_trust' is undefined at {undefined} of 80 points"):
+    with pytest.raises(AnalysisError, match=f"'final_trust' is undefined at {undefined} of 96 points"):
         sobol_indices(SweepData(runs, sobol_sweep.bands, sobol_sweep.manifest), "final_trust")
     grid = make_sweep({**GRID_SPEC, "replicates": 2, "save_series": False, "keep_series": []}, tmp_path / "g")
     with pytest.raises(AnalysisError, match="this one: 'grid'"):

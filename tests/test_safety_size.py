@@ -46,6 +46,7 @@ leadership = {min = 0.1, max = 0.9}
 [sampling]
 method = "sobol"
 n = 1_099_511_627_776
+dummy = false
 """
 
 

@@ -168,7 +168,8 @@ def test_sobol_and_morris_designs_are_salibs_sample_matrices(tmp_path):
     deadline = {min = 6, max = 48}
     [sampling]
     """
-    sobol_spec = base + 'method = "sobol"\nn = 16\nseed = 5\ncalc_second_order = false\n'
+    # Without the do-nothing dummy factor (on by default) the designs are SALib's matrices of the spec's factors.
+    sobol_spec = base + 'method = "sobol"\nn = 16\nseed = 5\ncalc_second_order = false\ndummy = false\n'
     d = build_design(load_spec(write(tmp_path, sobol_spec)))
     problem = {"num_vars": 2, "names": ["initial_trust", "deadline"], "bounds": [[0.1, 0.9], [6.0, 48.0]]}
     assert d.sampling["problem"] == problem and d.sampling["calc_second_order"] is False
@@ -178,7 +179,8 @@ def test_sobol_and_morris_designs_are_salibs_sample_matrices(tmp_path):
     np.testing.assert_array_equal(d.points["deadline"], round_integer(expected[:, 1], 6, 48))
     np.testing.assert_array_equal(d.points["initial_trust"], expected[:, 0])
 
-    m = build_design(load_spec(write(tmp_path, base + 'method = "morris"\nn = 10\nseed = 3\nnum_levels = 6\n')))
+    m = build_design(load_spec(write(tmp_path, base + 'method = "morris"\nn = 10\nseed = 3\nnum_levels = 6\n'
+                                                     'dummy = false\n')))
     np.testing.assert_array_equal(m.sample, morris.sample(problem, 10, num_levels=6, seed=3))
     assert m.sampling["num_levels"] == 6 and m.n_points == 30
 
@@ -306,10 +308,15 @@ def test_registering_twice_or_a_non_design_is_refused(halton):
     ("sampling", "points"),
     [
         ('method = "lhs"\nn = 37\n', 37),
-        ('method = "sobol"\nn = 16\n', 16 * (2 * 2 + 2)),
-        ('method = "sobol"\nn = 16\ncalc_second_order = false\n', 16 * (2 + 2)),
-        ('method = "morris"\nn = 10\n', 10 * 3),
-        ('method = "morris"\nn = 10\noptimal_trajectories = 4\n', 4 * 3),
+        ('method = "sobol"\nn = 16\ndummy = false\n', 16 * (2 * 2 + 2)),
+        ('method = "sobol"\nn = 16\ncalc_second_order = false\ndummy = false\n', 16 * (2 + 2)),
+        ('method = "morris"\nn = 10\ndummy = false\n', 10 * 3),
+        ('method = "morris"\nn = 10\noptimal_trajectories = 4\ndummy = false\n', 4 * 3),
+        # The do-nothing dummy factor (the default) counts as a third factor.
+        ('method = "sobol"\nn = 16\n', 16 * (2 * 3 + 2)),
+        ('method = "sobol"\nn = 16\ncalc_second_order = false\n', 16 * (3 + 2)),
+        ('method = "morris"\nn = 10\n', 10 * 4),
+        ('method = "morris"\nn = 10\noptimal_trajectories = 4\n', 4 * 4),
     ],
 )
 def test_size_is_the_number_of_points_the_sampler_returns(tmp_path, sampling, points):
@@ -321,7 +328,8 @@ def test_size_is_the_number_of_points_the_sampler_returns(tmp_path, sampling, po
 
 
 def test_size_of_a_huge_design_is_arithmetic_not_allocation(tmp_path):
-    text = (SAMPLED.replace("replicates = 4", "keep_series = []") + 'method = "sobol"\nn = 1099511627776\n'
+    text = (SAMPLED.replace("replicates = 4", "keep_series = []")
+            + 'method = "sobol"\nn = 1099511627776\ndummy = false\n'
             + "[precision]\noutcome = 'dissolved'\nhalf_width = 0.01\nmax_replicates = 5000\n")
     size = load_spec(write(tmp_path, text)).size
     assert size.points == 2**40 * 6 and size.cells == 2**41 * 6 and size.runs == 2**41 * 6 * 5000

@@ -228,6 +228,14 @@ def build_report(results: Any, *, title: str | None = None, outcomes: Sequence[s
         body += ('<p class="note">noise_share = mean over points of (replicate variance / replicates) divided by '
                  "the variance of the point means. Near 0 the indices describe the factors; above about 0.3 "
                  "they are dominated by run-to-run noise: add replicates.</p>")
+        if not sensitivity.floor.empty:
+            body += "<h3>Which factors stand above the noise floor</h3><ul>" + "".join(
+                f"<li>{html.escape(t)}</li>" for t in sensitivity.statements()) + "</ul>"
+            body += ('<p class="note">The floor is the index of <code>dummy</code>, a factor the design samples '
+                     "and the model never sees. A factor stands above it when the lower end of its 95 % interval "
+                     "is above the upper end of the dummy's. *_denoised: indices of the mean model, the replicate "
+                     "noise's bias removed (docs/analysis.md).</p>")
+            body += _details("Each factor against the floor", _table(sensitivity.floor))
         body += ('<p class="note">Outputs are averaged over the replicates of each design point before the '
                  "analysis (SALib); *_conf is the half-width of the 95 % bootstrap interval. Run-to-run noise "
                  "left in the averages counts as variance no factor explains.</p>")

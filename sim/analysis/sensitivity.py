@@ -14,6 +14,18 @@ into SALib is part of its registered unit (:mod:`sim.sweep.design`); what is
 common to every analysis (checking the design, averaging replicates, the
 noise share, the tables) is here, so a design a researcher registers with an
 ``analyze`` method is analysed the same way (:func:`design_indices`).
+
+**Signal or noise.** A stochastic model's replicate means still carry
+run-to-run noise, which the estimators count as variance and which inflates
+every total index alike. Sobol and Morris designs therefore add, by default,
+a do-nothing factor ``dummy`` (``[sampling] dummy = true``; the model never
+sees it). Its indices are the *noise floor*: :attr:`SensitivityResult.floor`
+compares each factor's interval with the dummy's, and a factor *stands
+above the floor* when the lower end of its interval exceeds the upper end of
+the dummy's (a conservative rule: two non-overlapping 95 % intervals).
+:meth:`SensitivityResult.statements` says which factors do. Sobol designs
+also report indices of the mean model, with the noise's bias removed from
+SALib's estimators (``*_denoised``; :meth:`sim.sweep.design.Sobol.denoise`).
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from ..sweep.design import DesignError, SamplingDesign, analysis_methods, get_de
 from .data import AnalysisError, as_results, check_outcome, outcome_values, strategy_order
 
 __all__ = ["SensitivityResult", "point_outcomes", "noise_share", "sobol_indices", "morris_indices", "sensitivity",
-           "design_indices", "DEFAULT_SENSITIVITY_OUTCOMES", "sampling_info"]
+           "design_indices", "noise_floor", "DEFAULT_SENSITIVITY_OUTCOMES", "sampling_info"]
 
 #: Outcomes analysed when none are named (each is defined for every run).
 DEFAULT_SENSITIVITY_OUTCOMES = ("cumulative_benefit", "dissolved", "survival_time", "peak_level")
@@ -57,6 +69,16 @@ class SensitivityResult:
     noise : pandas.DataFrame
         ``outcome, strategy, replicates, noise_share``: how much of the
         variance SALib decomposes is run-to-run noise (see :func:`noise_share`).
+    floor : pandas.DataFrame
+        The noise floor, when the design has noise factors (the ``dummy``):
+        ``outcome, strategy, index, factor, value, low, high, floor,
+        floor_high, above_floor`` for every real factor and each of the
+        design's floor indices (Sobol: ST, S1 and their ``_denoised``
+        versions; Morris: mu_star). ``floor`` and ``floor_high`` are the
+        dummy's value and upper limit; ``above_floor`` is ``low >
+        floor_high``. Empty without a noise factor.
+    noise_factors : list of str
+        The design's do-nothing factors (rows of ``indices``, not of ``floor``).
     """
 
     method: str
@@ -66,6 +88,33 @@ class SensitivityResult:
     confidence_level: float = 0.95
     notes: list[str] = field(default_factory=list)
     noise: pd.DataFrame = field(default_factory=pd.DataFrame)
+    floor: pd.DataFrame = field(default_factory=pd.DataFrame)
+    noise_factors: list[str] = field(default_factory=list)
+
+    def above_floor(self, outcome: str, strategy: str, index: str | None = None) -> list[str]:
+        """The factors whose ``index`` (default: the first floor index, ST or mu_star) stands above the floor."""
+        if self.floor.empty:
+            raise AnalysisError("this design has no noise factor (sample with [sampling] dummy = true)")
+        f = self.floor
+        index = index or str(f["index"].iloc[0])
+        sel = f[(f["outcome"] == outcome) & (f["strategy"] == strategy) & (f["index"] == index)]
+        if sel.empty:
+            raise AnalysisError(f"no floor for outcome {outcome!r}, strategy {strategy!r}, index {index!r} "
+                                f"(indices: {', '.join(pd.unique(f['index']))})")
+        return sel.loc[sel["above_floor"], "factor"].tolist()
+
+    def statements(self) -> list[str]:
+        """One sentence per outcome, strategy and floor index: which factors stand above the noise floor."""
+        out = []
+        if self.floor.empty:
+            return out
+        for (outcome, strategy, index), g in self.floor.groupby(["outcome", "strategy", "index"], sort=False):
+            above = g.loc[g["above_floor"], "factor"].tolist()
+            rest = g.loc[~g["above_floor"], "factor"].tolist()
+            floor, top = float(g["floor"].iloc[0]), float(g["floor_high"].iloc[0])
+            head = f"{strategy} / {outcome}, {index}: noise floor (dummy) {floor:.3g}, upper limit {top:.3g}"
+            out.append(f"{head}; above it: {', '.join(above) or 'none'}; not above: {', '.join(rest) or 'none'}")
+        return out
 
 
 def sampling_info(results: Any) -> dict[str, Any]:
@@ -81,7 +130,8 @@ def _problem(results: Any, sampling: dict[str, Any]) -> dict[str, Any]:
     if not problem or "names" not in problem or "bounds" not in problem:
         raise AnalysisError("the manifest's sampling has no SALib problem (num_vars, names, bounds)")
     names = [str(n) for n in problem["names"]]
-    missing = [n for n in names if n not in results.runs.columns]
+    noise = set(sampling.get("noise_factors") or [])
+    missing = [n for n in names if n not in results.runs.columns and n not in noise]
     if missing:
         raise AnalysisError(f"factor(s) {', '.join(missing)} of the sampling problem are not columns of the runs table")
     return {"num_vars": len(names), "names": names, "bounds": [list(map(float, b)) for b in problem["bounds"]]}
@@ -144,10 +194,17 @@ def noise_share(points: pd.DataFrame, outcome: str) -> float:
 
 def _point_inputs(results: Any, names: list[str]) -> np.ndarray:
     sample = getattr(results, "sample", None)
-    factors = list(results.manifest.get("factors") or [])
-    if sample is not None and factors and all(n in factors for n in names):
+    # The sample matrix's columns: the factors, then the design's noise factors (run by no one).
+    columns = list(results.manifest.get("factors") or []) + list(
+        (results.manifest.get("sampling") or {}).get("noise_factors") or [])
+    if sample is not None and columns and all(n in columns for n in names) and \
+            np.ndim(sample) == 2 and np.shape(sample)[1] == len(columns):
         # The sampler's own matrix: integer factors there are not yet rounded, so no step can vanish.
-        return np.asarray(sample, dtype=float)[:, [factors.index(n) for n in names]]
+        return np.asarray(sample, dtype=float)[:, [columns.index(n) for n in names]]
+    missing = [n for n in names if n not in results.runs.columns]
+    if missing:
+        raise AnalysisError(f"the inputs of factor(s) {', '.join(missing)} are in the sample matrix only, and "
+                            "these results have none (load them with sim.load_results)")
     first = results.runs.groupby("point_id", sort=True)[names].first()
     return first.to_numpy(dtype=float)
 
@@ -209,19 +266,56 @@ def design_indices(results: Any, method: str, outcomes: Sequence[str] | str | No
                 y = pts[outcome].to_numpy(dtype=float)
                 found = design.analyze(problem, sampling, x, y, num_resamples=num_resamples,
                                        confidence_level=confidence_level, seed=seed)
-                if found.note:
-                    notes.append(f"{strategy}/{outcome}: {found.note}")
+                clean = design.denoise(problem, sampling, y, (pts["var"] / pts["n"]).to_numpy(dtype=float), found)
+                for part in (found, clean):
+                    if part is not None and part.note:
+                        notes.append(f"{strategy}/{outcome}: {part.note}")
+                factor_cols = {**found.factors, **(clean.factors if clean is not None else {})}
                 for i, f in enumerate(names):
                     rows.append({"outcome": outcome, "strategy": strategy, "factor": f,
-                                 **{c: float(v[i]) for c, v in found.factors.items()}})
+                                 **{c: float(v[i]) for c, v in factor_cols.items()}})
+                pair_cols = {**(found.pairs or {}), **((clean.pairs or {}) if clean is not None else {})}
                 if found.pairs is not None:
                     rows2.extend({"outcome": outcome, "strategy": strategy, "factor_a": names[i], "factor_b": names[j],
-                                  **{c: float(v[i, j]) for c, v in found.pairs.items()}}
+                                  **{c: float(v[i, j]) for c, v in pair_cols.items()}}
                                  for i in range(len(names)) for j in range(i + 1, len(names)))
     except DesignError as exc:
         raise AnalysisError(str(exc)) from None
-    return SensitivityResult(method, pd.DataFrame(rows), pd.DataFrame(rows2) if pair_columns else None, problem,
-                             confidence_level, notes, pd.DataFrame(noise))
+    indices = pd.DataFrame(rows)
+    noise_factors = [n for n in (sampling.get("noise_factors") or []) if n in names]
+    floor = noise_floor(indices, noise_factors, design.floor_indices)
+    return SensitivityResult(method, indices, pd.DataFrame(rows2) if pair_columns else None, problem,
+                             confidence_level, notes, pd.DataFrame(noise), floor, noise_factors)
+
+
+def noise_floor(indices: pd.DataFrame, noise_factors: Sequence[str], floor_indices: Sequence[str]) -> pd.DataFrame:
+    """Each real factor's interval against the noise factors' (the floor), per outcome, strategy and index.
+
+    For each index ``c`` in ``floor_indices`` (and ``c + "_denoised"`` when
+    the table has it) the interval is ``c +- c_conf``; the floor is the
+    highest of the noise factors' values and upper limits. A factor stands
+    above the floor when its lower limit exceeds the floor's upper limit.
+    Returns an empty table when there is no noise factor.
+    """
+    columns = ["outcome", "strategy", "index", "factor", "value", "low", "high", "floor", "floor_high",
+               "above_floor"]
+    if not noise_factors or indices.empty:
+        return pd.DataFrame(columns=columns)
+    which = [c for base in floor_indices for c in (base, f"{base}_denoised") if c in indices.columns]
+    is_noise = indices["factor"].isin(list(noise_factors))
+    rows = []
+    for (outcome, strategy), g in indices.groupby(["outcome", "strategy"], sort=False):
+        noise, real = g[is_noise.loc[g.index]], g[~is_noise.loc[g.index]]
+        for c in which:
+            conf = f"{c}_conf"
+            floor = float(noise[c].max())
+            floor_high = float((noise[c] + noise[conf]).max())
+            for _, r in real.iterrows():
+                low, high = float(r[c] - r[conf]), float(r[c] + r[conf])
+                rows.append({"outcome": outcome, "strategy": strategy, "index": c, "factor": r["factor"],
+                             "value": float(r[c]), "low": low, "high": high, "floor": floor,
+                             "floor_high": floor_high, "above_floor": bool(low > floor_high)})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def sobol_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,

@@ -151,6 +151,13 @@ def main(args: argparse.Namespace) -> int:
         _show(f"{sm}: share of variance that is replicate noise (near 1: add replicates)", res.noise, args.quiet)
         written += write_table(res.noise, out, f"{sm}_noise")
         record["tables"][f"{sm}_noise"] = f"{sm}_noise.csv"
+        if not res.floor.empty:
+            _show(f"{sm}: each factor against the noise floor (the do-nothing dummy)", res.floor, args.quiet)
+            written += write_table(res.floor, out, f"{sm}_floor")
+            record["tables"][f"{sm}_floor"] = f"{sm}_floor.csv"
+            record[f"{sm}_above_floor"] = res.statements()
+            if not args.quiet:
+                print("\n".join(res.statements()))
         for note in res.notes:
             print(f"note: {note}")
         record[f"{sm}_problem"] = res.problem

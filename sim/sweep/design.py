@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from .spec import Spec
 
 __all__ = [
+    "DUMMY",
     "Design",
     "DesignError",
     "Factor",
@@ -209,6 +210,8 @@ class SamplingDesign:
     analysis: ClassVar[str] = ""
     #: Whether its analysis reads the points' inputs ``x`` (else it gets None).
     reads_inputs: ClassVar[bool] = True
+    #: Index columns compared with the noise factors' to tell signal from noise (each has a ``<name>_conf``).
+    floor_indices: ClassVar[tuple[str, ...]] = ()
 
     # --- the spec -----------------------------------------------------------------
 
@@ -242,6 +245,17 @@ class SamplingDesign:
     def size(self, factors: Sequence[Factor], sampling: Sampling) -> int:
         """The number of points, by arithmetic alone (nothing is sampled or allocated)."""
         return int(sampling.n)
+
+    def noise_factors(self, sampling: Sampling | Mapping[str, Any]) -> tuple[str, ...]:
+        """Do-nothing factors the sampler adds after the spec's own (default: none).
+
+        Each is sampled on [0, 1] like a real factor and recorded in the SALib
+        problem and the sample matrix, but is no parameter: the model never
+        sees it. Its sensitivity indices are the *noise floor* of the analysis
+        (what a factor that does nothing scores, from replicate noise and
+        estimator error alone); see :mod:`sim.analysis.sensitivity`.
+        """
+        return ()
 
     # --- the points -----------------------------------------------------------------
 
@@ -280,6 +294,16 @@ class SamplingDesign:
         """
         raise DesignError(f"sampling method {self.name!r} has no sensitivity analysis "
                           f"(methods with one: {', '.join(analysis_methods())})")
+
+    def denoise(self, problem: dict[str, Any], sampling: Mapping[str, Any], y: np.ndarray, noise: np.ndarray,
+                found: Indices) -> Indices | None:
+        """The indices ``found`` with the replicate noise of ``y`` removed, or None when the design has no way.
+
+        ``noise`` is each point's noise variance of its mean (replicate
+        variance / replicates, NaN with one replicate). The returned columns
+        are named ``<index>_denoised`` (and ``<index>_denoised_conf``).
+        """
+        return None
 
 
 _DESIGNS: dict[str, SamplingDesign] = {}
@@ -343,8 +367,11 @@ class Design:
     ----------
     factors : list of str
         Factor names, the columns of ``sample``.
-    sample : ndarray, shape (n_points, n_factors)
-        The sample matrix as the sampler returned it.
+    sample : ndarray, shape (n_points, n_factors + n_noise_factors)
+        The sample matrix as the sampler returned it: the factors' columns,
+        then those of the design's noise factors (``sampling["noise_factors"]``,
+        e.g. the do-nothing ``dummy`` of Sobol and Morris designs), which no
+        run is given.
     points : pandas.DataFrame
         ``point_id`` and each factor's value as run (integers rounded).
     sampling : dict
@@ -377,13 +404,18 @@ def build_design(spec: Spec) -> Design:
     names = spec.factor_names
     design = get_design(spec.sampling.method)
     factors = list(spec.factors)
-    problem = {"num_vars": len(names), "names": names, "bounds": [f.bounds for f in factors]}
+    extra = list(design.noise_factors(spec.sampling))
+    problem = {"num_vars": len(names) + len(extra), "names": names + extra,
+               "bounds": [f.bounds for f in factors] + [[0.0, 1.0]] * len(extra)}
     # SALib adds keys to the problem it is given: samplers get a copy.
     sample = np.asarray(design.sample(factors, spec.sampling, dict(problem)), dtype=np.float64)
-    sample = sample.reshape(sample.shape[0], len(names))
+    sample = sample.reshape(sample.shape[0], problem["num_vars"])
     record = {"method": design.name, **design.record(factors, spec.sampling), "problem": problem}
+    if extra:
+        record["noise_factors"] = extra
+    # The noise factors' columns (last) are in the sample matrix only: no run is given them.
     points = pd.DataFrame({"point_id": np.arange(sample.shape[0], dtype=np.int64),
-                           **design.values(factors, sample)})
+                           **design.values(factors, sample[:, :len(names)])})
     return Design(names, sample, points, record)
 
 
@@ -455,18 +487,35 @@ def _bool_option(raw: Mapping[str, Any], key: str, default: bool, problems: Prob
     return value
 
 
+#: The name of the do-nothing factor a sensitivity design adds (``[sampling] dummy = true``, the default).
+DUMMY = "dummy"
+
+
+class _WithDummy(SamplingDesign):
+    """A sensitivity design that adds the do-nothing factor ``dummy`` unless ``[sampling] dummy = false``."""
+
+    def noise_factors(self, sampling: Sampling | Mapping[str, Any]) -> tuple[str, ...]:
+        on = sampling.get("dummy", True)
+        return (DUMMY,) if on else ()
+
+    def _n_vars(self, factors: Sequence[Factor], sampling: Sampling) -> int:
+        return len(factors) + len(self.noise_factors(sampling))
+
+
 @register_design("sobol")
-class Sobol(SamplingDesign):
+class Sobol(_WithDummy):
     """Saltelli's extension of the Sobol' sequence (SALib.sample.sobol), for Sobol indices (SALib.analyze.sobol).
 
     ``n`` (a power of two) base points give ``n (2 d + 2)`` points with
     second-order indices (``calc_second_order``, default true), ``n (d + 2)``
-    without, for ``d`` factors.
+    without, for ``d`` factors, the do-nothing ``dummy`` included (``dummy``,
+    default true).
     """
 
-    keys = ("n", "seed", "calc_second_order", "scramble")
+    keys = ("n", "seed", "calc_second_order", "scramble", "dummy")
     analysis = "Sobol indices"
     reads_inputs = False  # Saltelli's estimators read the outputs in sample order only
+    floor_indices = ("ST", "S1")
     _FIRST = ("S1", "S1_conf", "ST", "ST_conf")
 
     def options(self, raw: Mapping[str, Any], n: int | None, problems: Problems) -> dict[str, Any]:
@@ -475,14 +524,15 @@ class Sobol(SamplingDesign):
             problems.add("sampling.n", f"{n} is not a power of two (Saltelli/Sobol sampling needs N = 2**k, "
                          f"e.g. {lo} or {lo * 2})")
         return {"calc_second_order": _bool_option(raw, "calc_second_order", True, problems),
-                "scramble": _bool_option(raw, "scramble", True, problems)}
+                "scramble": _bool_option(raw, "scramble", True, problems),
+                "dummy": _bool_option(raw, "dummy", True, problems)}
 
     @staticmethod
     def _per_base_point(d: int, second: bool) -> int:
         return 2 * d + 2 if second else d + 2
 
     def size(self, factors: Sequence[Factor], sampling: Sampling) -> int:
-        return sampling.n * self._per_base_point(len(factors), sampling.options["calc_second_order"])
+        return sampling.n * self._per_base_point(self._n_vars(factors, sampling), sampling.options["calc_second_order"])
 
     def sample(self, factors: Sequence[Factor], sampling: Sampling, problem: dict[str, Any]) -> np.ndarray:
         from SALib.sample import sobol  # lazy: SALib is slow to import
@@ -513,18 +563,67 @@ class Sobol(SamplingDesign):
         pairs = {c: si[c] for c in self.pair_columns(sampling)} if second else None
         return Indices({c: si[c] for c in self._FIRST}, pairs)
 
+    def denoise(self, problem: dict[str, Any], sampling: Mapping[str, Any], y: np.ndarray, noise: np.ndarray,
+                found: Indices) -> Indices | None:
+        """Indices of the mean model: the bias that replicate noise puts in SALib's estimators, removed.
+
+        With ``y_p = f(x_p) + e_p`` (``e_p`` the noise of point p's replicate
+        mean, independent, mean 0, variance ``v_p``), SALib's estimators
+        (Saltelli et al. 2010, Jansen 1999), over the A, B and AB_i rows of the
+        design, have in expectation:
+
+        - variance ``V = var(y[A, B])``: inflated by ``mean(v[A, B])``;
+        - first order ``mean(y_B (y_ABi - y_A))``: unbiased (the noise terms
+          are independent with mean 0); so are the second-order numerators;
+        - total ``mean((y_A - y_ABi)^2) / 2``: inflated by ``mean(v_A + v_ABi) / 2``.
+
+        So with ``V_f = V - mean(v[A, B])`` (the variance of the mean model
+        E[Y | x]), ``S1_f = S1 V / V_f``, ``S2_f = S2 V / V_f`` and
+        ``ST_f = (ST V - mean(v_A + v_ABi) / 2) / V_f``; intervals are scaled
+        by ``V / V_f`` (the uncertainty of the estimated noise is not
+        included). Undefined (NaN) with one replicate, or when the noise is
+        estimated to exceed ``V``.
+        """
+        second = bool(sampling.get("calc_second_order", True))
+        d = problem["num_vars"]
+        per = self._per_base_point(d, second)
+        cols = ("S1_denoised", "S1_denoised_conf", "ST_denoised", "ST_denoised_conf")
+        y = np.asarray(y, dtype=float)
+        v = np.asarray(noise, dtype=float)
+        a, b = np.arange(0, y.size, per), np.arange(per - 1, y.size, per)
+        ab = [np.arange(j + 1, y.size, per) for j in range(d)]
+        total = float(np.var(np.r_[y[a], y[b]]))
+        v_f = total - float(np.mean(np.r_[v[a], v[b]]))
+        if not np.isfinite(v_f) or v_f <= 0 or np.isnan(v).any():
+            nan = np.full(d, np.nan)
+            why = "one replicate per point" if np.isnan(v).any() else "replicate noise as large as the variance"
+            return Indices(dict.fromkeys(cols, nan), note=f"denoised indices undefined ({why})")
+        scale = total / v_f
+        st_bias = np.array([np.mean(v[a] + v[ab[j]]) / 2 for j in range(d)])
+        out = {"S1_denoised": np.asarray(found.factors["S1"]) * scale,
+               "S1_denoised_conf": np.asarray(found.factors["S1_conf"]) * scale,
+               "ST_denoised": (np.asarray(found.factors["ST"]) * total - st_bias) / v_f,
+               "ST_denoised_conf": np.asarray(found.factors["ST_conf"]) * scale}
+        pairs = None
+        if found.pairs is not None:
+            pairs = {"S2_denoised": np.asarray(found.pairs["S2"]) * scale,
+                     "S2_denoised_conf": np.asarray(found.pairs["S2_conf"]) * scale}
+        return Indices(out, pairs)
+
 
 @register_design("morris")
-class Morris(SamplingDesign):
+class Morris(_WithDummy):
     """Morris trajectories (SALib.sample.morris), for Morris screening (SALib.analyze.morris).
 
     ``n`` trajectories (or the ``optimal_trajectories`` chosen among them) of
     ``d + 1`` points each, every step changing one factor, on a grid of
-    ``num_levels`` levels.
+    ``num_levels`` levels; ``d`` counts the do-nothing ``dummy`` (``dummy``,
+    default true).
     """
 
-    keys = ("n", "seed", "num_levels", "optimal_trajectories")
+    keys = ("n", "seed", "num_levels", "optimal_trajectories", "dummy")
     analysis = "Morris screening"
+    floor_indices = ("mu_star",)
 
     def options(self, raw: Mapping[str, Any], n: int | None, problems: Problems) -> dict[str, Any]:
         levels = raw.get("num_levels", 4)
@@ -535,10 +634,10 @@ class Morris(SamplingDesign):
         if opt is not None and (not is_whole(opt) or not 2 <= opt < n):
             problems.add("sampling.optimal_trajectories", f"{opt!r} must be a whole number in 2..{n - 1} (below n)")
             opt = None
-        return {"num_levels": levels, "optimal_trajectories": opt}
+        return {"num_levels": levels, "optimal_trajectories": opt, "dummy": _bool_option(raw, "dummy", True, problems)}
 
     def size(self, factors: Sequence[Factor], sampling: Sampling) -> int:
-        return (sampling.options["optimal_trajectories"] or sampling.n) * (len(factors) + 1)
+        return (sampling.options["optimal_trajectories"] or sampling.n) * (self._n_vars(factors, sampling) + 1)
 
     def sample(self, factors: Sequence[Factor], sampling: Sampling, problem: dict[str, Any]) -> np.ndarray:
         from SALib.sample import morris  # lazy: SALib is slow to import
