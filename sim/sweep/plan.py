@@ -3,7 +3,11 @@
 A cell is one (point, strategy): ``cell = point_id * n_strategies + s`` with
 ``s`` the strategy's position in the spec. A cell's ``k``-th replicate is
 ``run_id = k * n_cells + cell`` and its seed is
-``sim.rng.run_seeds(root_seed, ...)[run_id]``. Both depend on nothing else:
+``sim.rng.run_seeds(root_seed, ...)[run_id]``; with common random numbers
+(``crn = true`` in the spec) it is ``run_seeds(root_seed, ...)[k]``, the same
+for every cell, so replicate ``k`` of every point and strategy draws the same
+random numbers (the engine's counter-based streams depend on the seed, the
+step, the purpose and the index of a draw only). Both depend on nothing else:
 not on the chunking, the executor, the worker count or, with ``[precision]``,
 the round in which the replicate was added. Runs execute in ``run_id`` order
 (replicate-major), so every cell gets replicate 0 before any gets replicate 1
@@ -38,9 +42,15 @@ def run_ids_for(n_cells: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray
     return np.sort(rep * n_cells + cell)
 
 
-def seeds_for(root_seed: int, run_ids: np.ndarray) -> np.ndarray:
-    """Each run's seed: ``run_seeds(root_seed, ...)[run_id]``."""
+def seeds_for(root_seed: int, run_ids: np.ndarray, crn_cells: int | None = None) -> np.ndarray:
+    """Each run's seed: ``run_seeds(root_seed, ...)[run_id]``.
+
+    With ``crn_cells`` (common random numbers over that many cells) the seed
+    of ``run_id`` is that of its replicate, ``run_seeds(root_seed, ...)[run_id // crn_cells]``.
+    """
     run_ids = np.asarray(run_ids, dtype=np.int64)
+    if crn_cells is not None:
+        run_ids = run_ids // int(crn_cells)
     if run_ids.size == 0:
         return np.zeros(0, dtype=np.uint64)
     lo, hi = int(run_ids.min()), int(run_ids.max())
@@ -87,6 +97,7 @@ def make_tasks(
             params[name] = design.points[name].to_numpy()[point]
         params["strategy"] = strategies[cell % n_strat]
         params["n_steps"] = spec.n_steps
-        tasks.append(ChunkTask(first_index + j, ids, seeds_for(spec.seed, ids), n_cells, n_strat, params,
+        seeds = seeds_for(spec.seed, ids, n_cells if spec.crn else None)
+        tasks.append(ChunkTask(first_index + j, ids, seeds, n_cells, n_strat, params,
                                spec.n_steps, tuple(spec.keep_series), spec.save_series))
     return tasks

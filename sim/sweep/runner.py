@@ -162,6 +162,7 @@ def _base_manifest(plan: SweepPlan, out: Path) -> dict[str, Any]:
         "spec_hash": spec.hash(),
         **provenance(),
         "root_seed": spec.seed,
+        "crn": spec.crn,
         "strategies": list(spec.strategies),
         "factors": design.factors,
         "sampling": design.sampling,

@@ -15,6 +15,7 @@ Shape::
     replicates = 1000            # per cell (point x strategy)
     n_steps = 120
     seed = 42                    # root seed of the whole sweep
+    crn = false                  # common random numbers: replicate r has one seed at every point and strategy
     keep_series = ["mean_trust", "level"]
     save_series = false          # full per-run series as well as bands
     [base]                       # fixed parameters (by name: docs/ODD.md, section 7)
@@ -63,7 +64,7 @@ __all__ = [
 
 TOP_KEYS = (
     "name", "description", "strategies", "replicates", "n_steps", "seed", "keep_series", "save_series",
-    "chunk_size", "base", "factors", "sampling", "precision",
+    "chunk_size", "base", "factors", "sampling", "precision", "crn",
 )
 _PRECISION_KEYS = ("outcome", "half_width", "confidence", "min_replicates", "max_replicates")
 #: Not sweepable: set by the spec's own keys.
@@ -137,6 +138,8 @@ class Spec:
     chunk_size: int | None = None
     description: str = ""
     path: str | None = None
+    #: Common random numbers: replicate r of every point and strategy runs with seed ``run_seeds(seed)[r]``.
+    crn: bool = False
 
     @property
     def factor_names(self) -> list[str]:
@@ -167,6 +170,8 @@ class Spec:
             out["replicates"] = self.replicates
         if self.chunk_size is not None:
             out["chunk_size"] = self.chunk_size
+        if self.crn:
+            out["crn"] = True  # only when on: the hash of a spec without it is what it was before the key existed
         out["base"] = dict(self.base)
         out["factors"] = {f.name: f.to_dict() for f in self.factors}
         out["sampling"] = self.sampling.to_dict()
@@ -290,6 +295,11 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         pr.add("save_series", f"{save_series!r} must be true or false")
         save_series = False
 
+    crn = data.get("crn", False)
+    if not isinstance(crn, bool):
+        pr.add("crn", f"{crn!r} must be true or false (common random numbers: one seed per replicate)")
+        crn = False
+
     chunk_size = data.get("chunk_size")
     if chunk_size is not None and (not is_whole(chunk_size) or chunk_size < 1):
         pr.add("chunk_size", f"{chunk_size!r} must be a whole number >= 1")
@@ -353,7 +363,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         name=name, strategies=tuple(strategies), factors=tuple(factors), sampling=sampling, base=base_ok,
         replicates=replicates if precision is None else None, precision=precision, n_steps=int(n_steps),
         seed=int(seed), keep_series=tuple(keep_ok), save_series=save_series, chunk_size=chunk_size,
-        description=description, path=where,
+        description=description, path=where, crn=crn,
     )
     n_cells = spec.size.cells
     band_bytes = 4 * n_cells * int(n_steps) * sum(binning(s).n_bins for s in keep_ok)
