@@ -1,198 +1,601 @@
-"""Calibrate the exit rule's constants to the survival of funded community coalitions (issue 7).
+"""Calibrate Model 5's dissolution hazard against several patterns of coalition survival (issue 12).
 
-Pattern-oriented modelling: the target is a pattern of partnership survival,
-Feinberg, Bontempo & Greenberg (2008, Am J Prev Med 34(6):495-501): of 110
-funded Communities That Care coalitions in Pennsylvania about 90% were still
-operating at the end of their 3-year grant, 3-8% ended in each later year, and
-about two thirds were still operating four years after the grant ended. The
-model's setting is ``funder_patient`` with ``grant_term`` 36, monthly steps,
-observed to step 84.
+Pattern-oriented modelling (Grimm et al. 2005, Science 310:987-991): the free
+constants are fitted to several patterns at once, each from a published study
+of funded community coalitions, and further patterns are kept aside as checks.
+The patterns, their sources and tolerances are :data:`TARGETS` (docs/calibration.md
+quotes the sources). The setting is ``experiments/calibration.toml``:
+``funder_patient``, a 3-year grant, a new coalition of six, 102 months.
 
-Stages (every number of docs/calibration.md is printed here):
+How an evaluation is made fast (and exact). Under ``dissolution = "decision"``
+the partnership ends at step t when a uniform draw falls below the hazard
+h_t = 1 - exp(-lambda_t), and nothing else in the model reads the hazard's
+constants (``dissolve_*``). So each setting is run once with a recording rule
+in place of the decision (registered with :func:`sim.register_variant`; it
+records the hazard's inputs and never ends a run), and for any constants the
+chance a run still operates after step t is exp(-sum of lambda up to t)
+(zero once fewer than two members remain). Averaged over the runs this is the
+survival curve, the engine's own expectation over its DISSOLVE draws on
+common random numbers: smooth in the constants, so the optimiser sees no
+Monte Carlo jitter. Stage 5 checks it against the engine: on the fit's runs,
+the recorded inputs with the engine's own DISSOLVE draws give exactly the
+engine's ``dissolved_step``; on fresh seeds the engine's runs give the
+verified patterns.
 
-1. The calibration sweep, experiments/calibration.toml: the same Latin
-   hypercube points and run seeds as ``trustladder sweep`` (run in-process,
-   or read from a finished sweep with ``--sweep-results``).
-2. Refinement per quorum class (how many of the 6 founders must remain):
-   Nelder-Mead over exit_base, exit_gap, identity_weight on common random
-   numbers, and a one-parameter fit that scales the reference exit rule as a
-   whole (keeping its proportions).
-3. Round values: candidates with 1 or 2 significant digits, or the reference
-   value; the fewest changed constants and the roundest values within one
-   loss unit of the best candidate.
-4. Verification on fresh seeds (8,000 runs): reference and calibrated model.
-5. Robustness over initial_trust (0.15..0.5), n_orgs and leadership, and whether
-   trust at the grant's end predicts survival after it.
-6. The reference specification's qualitative results (docs/ODD.md, section 9) with the reference and calibrated
-   constants.
+Stages (every number of docs/calibration.md is printed here and written to
+``results/calibration/``):
+
+1. Record the runs of the five settings (the calibration setting; leadership
+   0.1 and 0.9 for P5; n_orgs 4 and 12 for P7), then screen the TOML's Latin
+   hypercube on them.
+2. Fit: :func:`scipy.optimize.differential_evolution` over the free constants
+   (``dissolve_base`` on a log scale), started from the best screened points.
+3. Round values: 1 or 2 significant digits, the roundest within one loss unit.
+4. Identification: a 1-D profile of the loss per free constant (the other two
+   re-fitted at each grid point) and a slice (the other two held).
+5. Verification on fresh seeds: every pattern with a 95% interval (Wilson;
+   Newcombe for differences; MOVER on the logit scale for P5), and the exact
+   check of the re-weighting against the engine.
+6. Sensitivity of the fixed constants at x0.5 and x2: loss and every pattern,
+   at the calibrated values and re-fitted.
+7. MODEL.md's qualitative results and dissolution by n_orgs 3..20.
 
 Run from the project root::
 
-    .venv/bin/python experiments/calibrate.py
-    .venv/bin/python experiments/calibrate.py --json results/calibration/calibration.json
+    .venv/bin/python experiments/calibrate.py            # full: writes results/calibration/
+    .venv/bin/python experiments/calibrate.py --quick    # smaller batches: writes results/calibration/quick/
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
-from scipy.optimize import minimize
+from scipy.optimize import differential_evolution, minimize
+from scipy.special import logit
 
 import sim
+from sim import rules
+from sim.analysis.stats import risk_difference
+from sim.levels import NEED
 from sim.params import PARAMETERS
-from sim.rules import quorum_size
-from sim.sweep import SpecError, build_design, load_results, load_spec
-from sim.sweep.plan import run_ids_for, seeds_for
+from sim.rng import Purpose, run_keys, run_seeds, uniforms
+from sim.sweep import SpecError, build_design, load_spec
 
+ROOT = Path(__file__).resolve().parents[1]
 SPEC_PATH = Path(__file__).with_name("calibration.toml")
+OUT_DIR = ROOT / "results" / "calibration"
 
-# --- the target pattern (Feinberg, Bontempo & Greenberg 2008) -----------------------------------------------
-N_SITES = 110  # coalitions followed: sets the targets' own sampling uncertainty
-GRANT_TERM = 36
-HORIZON = 84  # four years after the grant ended
-S36_TARGET = 0.90  # share still operating at the end of the 3-year grant
-S84_TARGET = 0.67  # "about two thirds" four years after the grant ended
-HAZARD_BAND = (0.03, 0.08)  # share of those operating at the start of a later year that end during it
-YEARS = ((36, 48), (48, 60), (60, 72), (72, 84))  # model years 4..7 as (start, end] steps
+# --- the setting -------------------------------------------------------------------------------------------------
 STRATEGY = "funder_patient"
-
-#: The reference values of the constants calibrated here (passed explicitly, so the "reference" column
-#: stays reproducible after the defaults change).
-REFERENCE = {"exit_base": 0.007, "exit_gap": 0.3, "quorum": 0.5, "identity_weight": 0.005}
-#: This script's result, to be applied in sim/params.py (the script re-derives it and says if it differs).
-CALIBRATED = {"exit_base": 0.0012, "exit_gap": 0.05, "quorum": 0.9, "identity_weight": 0.0009}
+GRANT_TERM = 36
+HORIZON = 102  # 5.5 years after the grant: the midpoint of HCAP's 3 to 8 years
+YEARS = ((36, 48), (48, 60), (60, 72), (72, 84))  # model years 4..7 as (start, end] steps
+LATE = (25, 36)  # the grant's last year (steps, inclusive): where P6 and P9 read functioning
+#: The settings of one evaluation: the calibration setting and the variations P5 and P7 compare.
+COHORTS: dict[str, dict[str, Any]] = {
+    "base": {},
+    "leadership_0.1": {"leadership": 0.1},
+    "leadership_0.9": {"leadership": 0.9},
+    "n_orgs_4": {"n_orgs": 4},
+    "n_orgs_12": {"n_orgs": 12},
+}
+#: The hazard's constants: nothing else reads them, so recorded runs can be re-weighted for any of their values.
+HAZARD_CONSTANTS = ("dissolve_base", "dissolve_trust", "dissolve_fail", "dissolve_payoff", "dissolve_leadership")
+LOG_SCALE = ("dissolve_base",)  # searched on a log scale (its bounds span 40x)
+#: This script's result, applied in sim/params.py (the script re-derives it and says if it differs).
+CALIBRATED = {"dissolve_base": 0.004, "dissolve_fail": 3.0, "dissolve_leadership": 1.7}
+#: Fixed constants whose sensitivity stage 6 reports (no pattern found identifies them). The hazard's own two
+#: re-weight the recorded runs; the others change the runs, which are recorded again.
+FIXED = ("dissolve_trust", "dissolve_payoff", "payoff_weight", "exit_payoff", "memory", "recruit_rate",
+         "capacity_ceiling", "review_share", "exit_base", "exit_gap", "identity_weight")
 #: Practice levers and study settings: never calibrated.
 LEVERS = ("leadership", "communication", "ground_rules", "cultural_learning", "celebration", "initial_trust",
           "deadline", "identity", "individualism", "grant", "grant_term", "benefit_target", "n_orgs",
           "cultural_distance", "strategy", "n_steps", "forced_level", "fixed_level", "schedule_interval")
-
-# --- seeds and sizes of the later stages (stage 1 takes its own from the TOML) -------------------------------
-REFINE_SEED, REFINE_RUNS, REFINE_MAXFEV = 101, 1000, 40
-SCALE_GRID = np.round(np.arange(0.06, 0.4001, 0.02), 3)  # multiples of the reference exit rule (coarse pass)
-FINE_SEED, FINE_RUNS, FINE_STEP = 102, 4000, 0.005  # the chosen class: scale to +-0.02 of the coarse best
-ROUND_SEED, ROUND_RUNS = 202, 4000
-VERIFY_SEED, VERIFY_RUNS = 303, 8000
-ROBUST_SEED, ROBUST_RUNS, ROBUST_TRUST = 404, 4000, (0.15, 0.3, 0.5)
-ROBUST_ORGS = (4, 6, 10, 20)  # quorum's classes depend on n_orgs: how the pattern moves with size
-ROBUST_LEADERSHIP = (0.2, 0.5, 0.8)  # a lever of "coalition functioning": does it still move survival?
-PREDICT_SEED, PREDICT_RUNS = 606, 8000  # does trust at the grant's end predict survival after it?
-QUAL_SEED, QUAL_RUNS = 505, 4000
-LOSS_TOLERANCE = 1.0  # one loss unit = one target standard deviation squared: inside the data's own noise
+LOSS_TOLERANCE = 1.0  # one loss unit = one target sd squared: inside the data's own noise
+FAR = 1000.0  # distance in sds of an undefined pattern value (finite, so the optimisers can still compare)
 
 
-class CalibrationError(ValueError):
-    """A calibration spec that cannot be used for this calibration."""
+# --- sizes and seeds ---------------------------------------------------------------------------------------------
 
 
-# --- targets and loss ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sizes:
+    """Batch sizes of one calibration (full or ``--quick``)."""
+
+    fit_runs: Mapping[str, int]  # per cohort, on the fit's common random numbers
+    de_popsize: int
+    de_maxiter: int
+    n_init: int  # best screened points in the initial population
+    profile_points: int
+    verify_runs: int  # per cohort, fresh seeds
+    sensitivity: tuple[str, ...]
+    qual_runs: int
+    size_runs: int
+    size_values: tuple[int, ...]
+
+
+FULL = Sizes(fit_runs={"base": 4000, "leadership_0.1": 2000, "leadership_0.9": 2000, "n_orgs_4": 2000,
+                       "n_orgs_12": 2000},
+             de_popsize=10, de_maxiter=60, n_init=30, profile_points=9, verify_runs=8000, sensitivity=FIXED,
+             qual_runs=4000, size_runs=2000, size_values=tuple(range(3, 21)))
+QUICK = Sizes(fit_runs={"base": 1000, "leadership_0.1": 500, "leadership_0.9": 500, "n_orgs_4": 500,
+                        "n_orgs_12": 500},
+              de_popsize=5, de_maxiter=15, n_init=15, profile_points=5, verify_runs=1500,
+              sensitivity=("dissolve_trust", "payoff_weight", "recruit_rate"), qual_runs=1000, size_runs=500,
+              size_values=(3, 4, 6, 9, 12, 20))
+FIT_SEED, VERIFY_SEED, QUAL_SEED, SIZE_SEED = 501, 8008, 505, 606
+
+
+# --- targets ------------------------------------------------------------------------------------------------------
+
+N_CTC = 110  # Feinberg et al. (2008): coalitions followed
+N_HCAP = 165  # HCAP survey respondents
+S36_TARGET, S84_TARGET = 0.90, 0.67
+HAZARD_BAND = (0.03, 0.08)
+FEINBERG = "Feinberg, Bontempo & Greenberg 2008 (110 CTC coalitions)"
+HCAP = "NORC for ASPE 2012 (HCAP, 165 coalitions)"
+
+
+def _binomial_sd(p: float, n: float) -> float:
+    return math.sqrt(p * (1 - p) / n)
 
 
 def target_survival(step: float) -> float:
-    """The target's survival curve between the two anchors: constant hazard from S(36) to S(84)."""
-    return S36_TARGET * (S84_TARGET / S36_TARGET) ** ((step - GRANT_TERM) / (HORIZON - GRANT_TERM))
+    """Feinberg's survival curve between its two anchors: a constant hazard from S(36) to S(84)."""
+    return S36_TARGET * (S84_TARGET / S36_TARGET) ** ((step - GRANT_TERM) / (84 - GRANT_TERM))
 
 
 def target_sds() -> tuple[float, float, np.ndarray]:
-    """Sampling standard deviations of the targets, as estimated from 110 coalitions.
-
-    S(36) and S(84): binomial with n = 110. A yearly hazard: binomial with the
-    coalitions at risk at the start of the year (110 x the target survival
-    then) and the middle of the 3-8% band. These are lower bounds (they leave
-    out any censoring or measurement error in the study), so they weigh the
-    terms against each other rather than set absolute limits.
-    """
-    sd36 = math.sqrt(S36_TARGET * (1 - S36_TARGET) / N_SITES)
-    sd84 = math.sqrt(S84_TARGET * (1 - S84_TARGET) / N_SITES)
+    """Sampling sds of Feinberg's targets from 110 coalitions: S(36), S(84), and each yearly hazard (binomial
+    with the coalitions at risk at the year's start and the middle of the 3-8% band)."""
     mid = sum(HAZARD_BAND) / 2
-    at_risk = np.array([N_SITES * target_survival(a) for a, _ in YEARS])
-    return sd36, sd84, np.sqrt(mid * (1 - mid) / at_risk)
+    at_risk = np.array([N_CTC * target_survival(a) for a, _ in YEARS])
+    return _binomial_sd(S36_TARGET, N_CTC), _binomial_sd(S84_TARGET, N_CTC), np.sqrt(mid * (1 - mid) / at_risk)
 
 
-def survival_at(dissolved_step: np.ndarray, step: int) -> np.ndarray:
-    """Share of runs (last axis) not dissolved by the end of ``step`` (NaN = never dissolved)."""
-    return np.mean(~(dissolved_step <= step), axis=-1)
+@dataclass(frozen=True)
+class Target:
+    """One pattern: what is measured, the target and how far off it may be.
 
-
-def yearly_hazards(dissolved_step: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Conditional yearly hazards of years 4..7: (hazard, deaths, at risk), each with a last axis of 4.
-
-    Operationalized as: of the runs operating at the end of step ``a`` (not
-    dissolved by then), the share that dissolve during steps ``a+1 .. a+12``;
-    ``a`` = 36, 48, 60, 72. NaN when none is at risk.
+    ``kind``: ``"point"`` (distance from ``target`` in ``sd``; the test band is
+    target +- sd), ``"band"`` (distance outside [low, high] in ``sd``), or a
+    check: ``"above"`` (the value must exceed ``low``, and where ``alpha`` is
+    given its one-sided test must reject "not above" at that level).
     """
-    ds = np.asarray(dissolved_step, dtype=float)
-    at_risk = np.stack([np.sum(~(ds <= a), axis=-1) for a, _ in YEARS], axis=-1)
-    deaths = np.stack([np.sum((ds > a) & (ds <= b), axis=-1) for a, b in YEARS], axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hazard = np.where(at_risk > 0, deaths / np.maximum(at_risk, 1), np.nan)
-    return hazard, deaths, at_risk
+
+    id: str
+    statistic: str
+    kind: str
+    low: float
+    high: float
+    sd: float
+    in_loss: bool
+    source: str
+    target: float = math.nan
+    alpha: float | None = None
+
+    def distance(self, value: float) -> float:
+        """Signed distance in sds (0 inside a band); NaN for a check; an undefined value counts as
+        :data:`FAR` sds off (for example P5 when every run of a setting dissolves)."""
+        if self.kind == "above":
+            return math.nan
+        if not math.isfinite(value):
+            return FAR
+        ref = self.target if self.kind == "point" else min(max(value, self.low), self.high)
+        return (value - ref) / self.sd
+
+    def text(self) -> str:
+        if self.kind == "point":
+            return f"{self.target:.3g} +- {self.sd:.3g}"
+        if self.kind == "band":
+            return f"[{self.low:.3g}, {self.high:.3g}] (sd {self.sd:.3g})"
+        return f"> {self.low:g}" + (f", p < {self.alpha:g}" if self.alpha else "")
 
 
-def loss(s36: np.ndarray | float, s84: np.ndarray | float, hazards: np.ndarray) -> np.ndarray:
-    """Squared distance to the pattern in target standard deviations (0 = on every target).
-
-    Terms: S(36) - 0.90 and S(84) - 0.67, and for each of years 4..7 how far
-    the hazard lies outside the 3-8% band (0 inside it). A year with nobody at
-    risk counts as far outside (hazard 1).
-    """
+def _targets() -> tuple[Target, ...]:
     sd36, sd84, sdh = target_sds()
-    h = np.nan_to_num(np.asarray(hazards, dtype=float), nan=1.0)
-    outside = h - np.clip(h, *HAZARD_BAND)
-    return ((np.asarray(s36) - S36_TARGET) / sd36) ** 2 + ((np.asarray(s84) - S84_TARGET) / sd84) ** 2 + np.sum(
-        (outside / sdh) ** 2, axis=-1)
+    lead = float(logit(0.84) - logit(0.48))
+    half = 2 * _binomial_sd(0.68, N_HCAP / 2) * math.sqrt(2)  # 2 SE of a difference between halves of 165
+    out = [
+        Target("P1", "S(36): share operating at the grant's end", "point", 0.90 - sd36, 0.90 + sd36, sd36, True,
+               FEINBERG, target=0.90),
+        Target("P2", "S(84): share operating 4 years after the grant", "point", 0.67 - sd84, 0.67 + sd84, sd84,
+               True, FEINBERG, target=0.67),
+    ]
+    for i, (a, b) in enumerate(YEARS):
+        out.append(Target(f"P3.{a // 12 + 1}", f"yearly hazard, year {a // 12 + 1} (steps {a + 1}-{b})", "band",
+                          *HAZARD_BAND, float(sdh[i]), True, FEINBERG))
+    out += [
+        Target("P4", "S(102): share operating 5.5 years after the grant", "band", 0.60, 0.70,
+               _binomial_sd(0.68, N_HCAP), True, f"{HCAP}; Johnson et al. 2017 (19 of 27)"),
+        Target("P5", "logit S(102 | leadership 0.9) - logit S(102 | leadership 0.1)", "point", lead - 0.5, lead + 0.5,
+               0.5, True, f"{HCAP}: leader experience, predicted 48% to 84%", target=lead),
+        Target("P7", "S(102 | n_orgs 12) - S(102 | n_orgs 4)", "band", -half, half, half / 2, True,
+               f"{HCAP}: no significant difference in size"),
+        Target("P8", "S(102 | >= 1 departure in steps 1-36) - S(102 | none), operating at 36", "band", -half, half,
+               half / 2, True, f"{HCAP}: high membership turnover, no association"),
+        Target("P6", "S(84), top minus bottom half of success share in steps 25-36, operating at 36", "above",
+               0.0, math.inf, math.nan, False, f"{FEINBERG}; Gomez et al. 2005: functioning predicts survival",
+               alpha=0.01),
+        Target("P9", "Spearman(mean contribution rate in steps 25-36, operating at 102), operating at 36", "above",
+               0.0, math.inf, math.nan, False, f"{HCAP}: proportion of active members, positive association",
+               alpha=0.01),
+        Target("P10", "S(56): share operating 20 months after the grant", "above", 0.65, math.inf, math.nan, False,
+               "Gloppen et al. 2012: 11 of 12 (Wilson lower bound 0.65)"),
+    ]
+    return tuple(out)
 
 
-def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
-    return float(ci.low), float(ci.high)
+#: Every pattern, in report order; ``in_loss`` ones are fitted, the others are checks.
+TARGETS: tuple[Target, ...] = _targets()
+TARGET = {t.id: t for t in TARGETS}
+
+
+class CalibrationError(ValueError):
+    """A calibration spec or state that cannot be used for this calibration."""
+
+
+# --- what the patterns read: runs of one setting -----------------------------------------------------------------
 
 
 @dataclass
-class Pattern:
-    """The model's survival pattern from one batch of runs, with 95% Wilson intervals."""
+class Cohort:
+    """The runs of one setting, as the patterns read them.
 
-    n: int
-    s36: float
-    s84: float
-    s36_ci: tuple[float, float]
-    s84_ci: tuple[float, float]
-    hazards: np.ndarray
-    hazard_ci: list[tuple[float, float]]
-    at_risk: np.ndarray
-    loss: float
-    survival_by_year: dict[int, float] = field(default_factory=dict)
+    ``alive[r, t]`` is the chance run ``r`` still operates at the end of step
+    ``t`` (column 0: the start, 1): 0 or 1 for engine runs (``binary``), the
+    engine's expectation over its DISSOLVE draws for re-weighted runs.
+    """
+
+    alive: np.ndarray  # (R, T + 1)
+    departures: np.ndarray  # (R,) members who left in steps 1..36
+    success_late: np.ndarray  # (R,) share of successes in the LATE steps
+    contribution_late: np.ndarray  # (R,) mean contribution rate in the LATE steps
+    binary: bool
 
     @classmethod
-    def from_dissolved(cls, ds: np.ndarray) -> Pattern:
-        ds = np.asarray(ds, dtype=float)
-        n = ds.size
-        k36, k84 = int(np.sum(~(ds <= 36))), int(np.sum(~(ds <= 84)))
-        h, deaths, at_risk = yearly_hazards(ds)
-        hci = [wilson(d, r) if r > 0 else (math.nan, math.nan) for d, r in zip(deaths, at_risk, strict=True)]
-        s36, s84 = k36 / n, k84 / n
-        return cls(n, s36, s84, wilson(k36, n), wilson(k84, n), h, hci, at_risk, float(loss(s36, s84, h)),
-                   {t: float(survival_at(ds, t)) for t in range(12, HORIZON + 1, 12)})
+    def from_results(cls, r: Any) -> Cohort:
+        """Engine runs (dissolution as the engine decided it), with series left, success, contribution_rate."""
+        ds = r.summary["dissolved_step"].to_numpy(dtype=float)
+        steps = np.arange(r.n_steps + 1)
+        alive = (~(ds[:, None] <= steps[None, :])).astype(np.float64)
+        return cls(alive, *_late_covariates(r.series("left"), r.series("success"), r.series("contribution_rate")),
+                   binary=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "S36": self.s36, "S36_ci": self.s36_ci, "S84": self.s84, "S84_ci": self.s84_ci,
-                "hazards": self.hazards.tolist(), "hazard_ci": self.hazard_ci, "at_risk": self.at_risk.tolist(),
-                "loss": self.loss, "survival_by_year": self.survival_by_year}
+    def survival(self, step: int) -> float:
+        return float(self.alive[:, step].mean())
 
 
-# --- running the model ---------------------------------------------------------------------------------------
+def _late_covariates(left: np.ndarray, success: np.ndarray, contribution: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Departures in steps 1..36, and the share of successes and mean contribution rate in the LATE steps
+    (NaN where a run had dissolved: those runs are not operating at 36 and no pattern reads them)."""
+    a, b = LATE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows of dissolved runs
+        late_contribution = np.nanmean(contribution[:, a - 1:b], axis=1)
+    return (left[:, :GRANT_TERM].sum(axis=1).astype(np.float64), success[:, a - 1:b].mean(axis=1),
+            late_contribution)
 
 
-def load_calibration_spec(path: str | Path = SPEC_PATH):
+def median_split(x: np.ndarray) -> np.ndarray:
+    """True for the top half of ``x`` (above the median; at or above it when nothing is above)."""
+    med = np.median(x)
+    top = x > med
+    return top if top.any() else x >= med
+
+
+# --- intervals -----------------------------------------------------------------------------------------------------
+
+
+def wilson(k: float, n: float, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of k/n (scipy.stats.binomtest)."""
+    ci = stats.binomtest(int(round(k)), int(round(n))).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def logit_difference(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> tuple[float, float, float]:
+    """logit(k1/n1) - logit(k2/n2) with the MOVER interval built from the two Wilson intervals (Newcombe 1998's
+    construction on the logit scale; Zou & Donner 2008): (estimate, low, high)."""
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson(k1, n1, level), wilson(k2, n2, level)
+    f = logit
+    d = float(f(p1) - f(p2))
+    low = d - math.sqrt((f(p1) - f(l1)) ** 2 + (f(u2) - f(p2)) ** 2)
+    high = d + math.sqrt((f(u1) - f(p1)) ** 2 + (f(p2) - f(l2)) ** 2)
+    return d, float(low), float(high)
+
+
+# --- the patterns --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """One pattern's simulated value, with an interval and a p-value where the runs are binary."""
+
+    value: float
+    low: float = math.nan
+    high: float = math.nan
+    p: float = math.nan
+
+
+def _conditional(c: Cohort, group: np.ndarray, step: int, level: float) -> Measured:
+    """Among runs operating at 36: S(step | group) - S(step | not group), Newcombe interval, one-sided Fisher p."""
+    w36, wt = c.alive[:, GRANT_TERM], c.alive[:, step]
+    a36, at = float(w36[group].sum()), float(wt[group].sum())
+    b36, bt = float(w36[~group].sum()), float(wt[~group].sum())
+    if a36 == 0 or b36 == 0:
+        return Measured(math.nan)
+    d = at / a36 - bt / b36
+    if not c.binary:
+        return Measured(d)
+    ka, kb, na, nb = int(at), int(bt), int(a36), int(b36)
+    iv = risk_difference(ka, na, kb, nb, confidence_level=level)
+    p = stats.fisher_exact([[ka, na - ka], [kb, nb - kb]], alternative="greater").pvalue
+    return Measured(d, iv.low, iv.high, float(p))
+
+
+def _survival(c: Cohort, step: int, level: float) -> Measured:
+    s = c.survival(step)
+    if not c.binary:
+        return Measured(s)
+    return Measured(s, *wilson(c.alive[:, step].sum(), len(c.alive), level))
+
+
+def measure(cohorts: Mapping[str, Cohort], level: float = 0.95) -> dict[str, Measured]:
+    """Every pattern of :data:`TARGETS` from the runs of the :data:`COHORTS` (intervals where the runs are binary)."""
+    base = cohorts["base"]
+    out = {"P1": _survival(base, GRANT_TERM, level), "P2": _survival(base, 84, level)}
+    for a, b in YEARS:
+        at_risk, left = base.alive[:, a].sum(), base.alive[:, b].sum()
+        m = Measured(1 - left / at_risk if at_risk > 0 else 1.0)  # nobody at risk: as far off as it gets
+        if base.binary and at_risk > 0:
+            m.low, m.high = wilson(at_risk - left, at_risk, level)
+        out[f"P3.{a // 12 + 1}"] = m
+    out["P4"] = _survival(base, HORIZON, level)
+    lo, hi = cohorts["leadership_0.1"], cohorts["leadership_0.9"]
+    s_lo, s_hi = lo.survival(HORIZON), hi.survival(HORIZON)
+    if lo.binary and 0 < s_lo < 1 and 0 < s_hi < 1:
+        out["P5"] = Measured(*logit_difference(int(hi.alive[:, HORIZON].sum()), len(hi.alive),
+                                               int(lo.alive[:, HORIZON].sum()), len(lo.alive), level))
+    else:
+        with np.errstate(divide="ignore"):
+            out["P5"] = Measured(float(logit(s_hi) - logit(s_lo)))
+    small, large = cohorts["n_orgs_4"], cohorts["n_orgs_12"]
+    d = large.survival(HORIZON) - small.survival(HORIZON)
+    if small.binary:
+        iv = risk_difference(int(large.alive[:, HORIZON].sum()), len(large.alive),
+                             int(small.alive[:, HORIZON].sum()), len(small.alive), confidence_level=level)
+        out["P7"] = Measured(d, iv.low, iv.high)
+    else:
+        out["P7"] = Measured(d)
+    operating = base.alive[:, GRANT_TERM] > 0
+    out["P8"] = _conditional(base, base.departures > 0, HORIZON, level)
+    top = np.zeros(len(base.alive), dtype=bool)
+    top[operating] = median_split(base.success_late[operating])
+    out["P6"] = _conditional(base, top, 84, level)
+    x = base.contribution_late[operating]
+    y = base.alive[operating, HORIZON] / base.alive[operating, GRANT_TERM]
+    if x.size > 2 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        rho = stats.spearmanr(x, y, alternative="greater")
+        out["P9"] = Measured(float(rho.statistic), p=float(rho.pvalue) if base.binary else math.nan)
+    else:
+        out["P9"] = Measured(math.nan)
+    out["P10"] = _survival(base, 56, level)
+    return out
+
+
+def loss(values: Mapping[str, Measured | float]) -> float:
+    """Sum over the fitted patterns of the squared distance to the target (0 inside a band), in target sds."""
+    total = 0.0
+    for t in TARGETS:
+        if t.in_loss:
+            v = values[t.id]
+            total += t.distance(v.value if isinstance(v, Measured) else float(v)) ** 2
+    return total
+
+
+def check_passes(t: Target, m: Measured) -> bool:
+    """Whether a check (``kind == "above"``) holds: the value above its bound, and its test significant."""
+    if not m.value > t.low:
+        return False
+    if t.alpha is not None and math.isfinite(m.p):
+        return m.p < t.alpha
+    return True
+
+
+# --- recorded runs and their re-weighting ------------------------------------------------------------------------
+
+RECORD_RULE = "calibration_record"
+_TAG = 2.0 ** -20  # run i of a recorded batch carries dissolve_base = (i + 1) * _TAG, exact in float64
+_RECORDING: list[_Recording] = []
+
+
+@dataclass
+class Trajectories:
+    """The runs of one setting with the partnership's decision switched off, and the hazard's inputs each step."""
+
+    cohort: str
+    params: dict[str, Any]  # every parameter given to the runs (the setting and the cohort's own)
+    seeds: np.ndarray
+    gap: np.ndarray  # (R, T): NEED[level] - mean trust, at least 0
+    fail_rate: np.ndarray  # (R, T)
+    shortfall: np.ndarray  # (R, T)
+    mean_leadership: np.ndarray  # (R, T)
+    funded: np.ndarray  # (R, T) bool
+    asked: np.ndarray  # (R, T) bool: the rule was consulted (the run still had two members or more)
+    ended: np.ndarray  # (R,) step at which fewer than two members remained (inf: never)
+    grant: np.ndarray  # (R,)
+    departures: np.ndarray
+    success_late: np.ndarray
+    contribution_late: np.ndarray
+
+    def hazard(self, constants: Mapping[str, float]) -> np.ndarray:
+        """The monthly hazard of ending (R, T) for the hazard's constants (0 where the rule was not asked)."""
+        kw = {name: constants[name] for name in HAZARD_CONSTANTS}
+        h = rules.dissolution_hazard(self.gap, self.fail_rate, self.shortfall, self.mean_leadership, self.funded,
+                                     grant=self.grant[:, None], **kw)
+        return np.where(self.asked, h, 0.0)
+
+    def cohort_for(self, constants: Mapping[str, float]) -> Cohort:
+        """The runs re-weighted: chance of still operating after each step, exp(-sum of lambda) = prod (1 - h)."""
+        log_alive = np.cumsum(np.log1p(-self.hazard(constants)), axis=1)
+        steps = np.arange(1, log_alive.shape[1] + 1)
+        alive = np.where(steps[None, :] < self.ended[:, None], np.exp(log_alive), 0.0)
+        alive = np.concatenate([np.ones((len(alive), 1)), alive], axis=1)
+        return Cohort(alive, self.departures, self.success_late, self.contribution_late, binary=False)
+
+    def realised_dissolution(self, constants: Mapping[str, float]) -> np.ndarray:
+        """The step each run dissolves with the engine's own DISSOLVE draws (NaN: never): what the engine gives."""
+        h = self.hazard(constants)
+        keys = run_keys(self.seeds)
+        zero = np.uint64(0)
+        u = np.stack([uniforms(keys, t, Purpose.DISSOLVE, zero) for t in range(1, h.shape[1] + 1)], axis=1)
+        hit = self.asked & (u < h)
+        first = np.where(hit.any(axis=1), np.argmax(hit, axis=1) + 1.0, np.inf)
+        step = np.minimum(first, self.ended)
+        return np.where(np.isinf(step), np.nan, step)
+
+
+class _Recording:
+    """Fills a :class:`Trajectories`' hazard inputs from the recording rule's calls."""
+
+    def __init__(self, n_runs: int, n_steps: int):
+        shape = (n_runs, n_steps)
+        self.gap, self.fail_rate, self.shortfall, self.mean_leadership = (np.zeros(shape) for _ in range(4))
+        self.funded = np.zeros(shape, dtype=bool)
+        self.asked = np.zeros(shape, dtype=bool)
+
+    def __call__(self, s: Any) -> np.ndarray:
+        ids = np.rint(np.asarray(s.params["dissolve_base"], dtype=np.float64) / _TAG).astype(np.int64) - 1
+        col = int(s.step) - 1
+        level = np.asarray(s.level, dtype=np.int64)
+        self.gap[ids, col] = np.maximum(0.0, NEED[level] - np.asarray(s.mean_trust, dtype=np.float64))
+        self.fail_rate[ids, col] = s.fail_rate
+        self.shortfall[ids, col] = s.shortfall
+        self.mean_leadership[ids, col] = s.mean_leadership
+        self.funded[ids, col] = s.funded
+        self.asked[ids, col] = True
+        return np.zeros(len(ids), dtype=bool)
+
+
+def _record_rule(s: Any) -> np.ndarray:
+    """The recording rule (a dissolution variant): records the hazard's inputs and never ends a run."""
+    if not _RECORDING:
+        raise CalibrationError(f"dissolution = {RECORD_RULE!r} records runs for experiments/calibrate.py only")
+    return _RECORDING[-1](s)
+
+
+def setting(spec: Any) -> dict[str, Any]:
+    """The fixed parameters of every calibration run: the spec's base, strategy and horizon."""
+    return {**spec.base, "strategy": STRATEGY, "n_steps": HORIZON}
+
+
+def record(cohort: str, seeds: np.ndarray, params: Mapping[str, Any]) -> Trajectories:
+    """Run one setting with the recording rule in place of the partnership's decision."""
+    if len(seeds) >= 2 ** 20 - 1:
+        raise CalibrationError(f"{len(seeds)} runs: at most {2 ** 20 - 2} can be recorded in one batch")
+    sim.register_variant("dissolution", RECORD_RULE, replace=True)(_record_rule)
+    rec = _Recording(len(seeds), HORIZON)
+    _RECORDING.append(rec)
+    try:
+        r = sim.simulate(seeds=seeds, keep=["left", "success", "contribution_rate"],
+                         **{**params, "dissolution": RECORD_RULE,
+                            "dissolve_base": (np.arange(len(seeds)) + 1.0) * _TAG})
+    finally:
+        _RECORDING.pop()
+    ended = r.summary["dissolved_step"].to_numpy(dtype=float)
+    ended = np.where(np.isnan(ended), np.inf, ended)
+    steps = np.arange(1, HORIZON + 1)
+    if not np.array_equal(rec.asked, steps[None, :] < ended[:, None]):
+        raise CalibrationError("the recording rule was not consulted at every step of every run with two members "
+                               "or more: the re-weighting would not be exact (see sim/variants.py)")
+    grant = np.broadcast_to(np.asarray(params.get("grant", PARAMETERS["grant"].default), dtype=float), len(seeds))
+    return Trajectories(cohort, dict(params), np.asarray(seeds), rec.gap, rec.fail_rate, rec.shortfall,
+                        rec.mean_leadership, rec.funded, rec.asked, ended, grant.copy(),
+                        *_late_covariates(r.series("left"), r.series("success"), r.series("contribution_rate")))
+
+
+def record_all(base: Mapping[str, Any], runs: Mapping[str, int], changes: Mapping[str, Any] | None = None
+               ) -> dict[str, Trajectories]:
+    """Record every cohort on the fit's common random numbers (the same seeds for every cohort and call)."""
+    seeds = run_seeds(FIT_SEED, max(runs.values()))
+    return {name: record(name, seeds[:runs[name]], {**base, **(changes or {}), **cohort})
+            for name, cohort in COHORTS.items()}
+
+
+class Evaluator:
+    """Patterns and loss of any values of the hazard's constants, on recorded runs."""
+
+    def __init__(self, trajectories: Mapping[str, Trajectories], fixed: Mapping[str, float]):
+        self.trajectories = dict(trajectories)
+        self.fixed = dict(fixed)
+        self.n_evaluations = 0
+
+    def constants(self, free: Mapping[str, float]) -> dict[str, float]:
+        return {**self.fixed, **free}
+
+    def cohorts(self, free: Mapping[str, float]) -> dict[str, Cohort]:
+        c = self.constants(free)
+        return {name: tr.cohort_for(c) for name, tr in self.trajectories.items()}
+
+    def measure(self, free: Mapping[str, float]) -> dict[str, Measured]:
+        self.n_evaluations += 1
+        return measure(self.cohorts(free))
+
+    def loss(self, free: Mapping[str, float]) -> float:
+        return loss(self.measure(free))
+
+
+# --- the free constants' scale -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Space:
+    """The free constants and their bounds; the optimiser works in x (log10 for :data:`LOG_SCALE`)."""
+
+    names: tuple[str, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    def bounds(self) -> list[tuple[float, float]]:
+        return [(self._x(n, lo), self._x(n, hi)) for n, lo, hi in zip(self.names, self.low, self.high, strict=True)]
+
+    @staticmethod
+    def _x(name: str, v: float) -> float:
+        return math.log10(v) if name in LOG_SCALE else float(v)
+
+    def to_x(self, values: Mapping[str, float]) -> np.ndarray:
+        return np.array([self._x(n, values[n]) for n in self.names])
+
+    def to_values(self, x: Sequence[float]) -> dict[str, float]:
+        return {n: self.value(n, v) for n, v in zip(self.names, x, strict=True)}
+
+    @staticmethod
+    def value(name: str, x: float) -> float:
+        """The constant's value at coordinate ``x``."""
+        return float(10 ** x if name in LOG_SCALE else x)
+
+
+def space_of(spec: Any) -> Space:
+    return Space(tuple(f.name for f in spec.factors), tuple(float(f.low) for f in spec.factors),
+                 tuple(float(f.high) for f in spec.factors))
+
+
+def load_calibration_spec(path: str | Path = SPEC_PATH) -> Any:
     """Read the sweep spec (checked by :func:`sim.sweep.load_spec`) and check it fits this calibration."""
     try:
         spec = load_spec(path)
@@ -200,132 +603,59 @@ def load_calibration_spec(path: str | Path = SPEC_PATH):
         raise CalibrationError(str(exc)) from None
     problems = []
     if list(spec.strategies) != [STRATEGY]:
-        problems.append(f"strategies = {list(spec.strategies)!r}: the target pattern is for [{STRATEGY!r}] only")
+        problems.append(f"strategies = {list(spec.strategies)!r}: the patterns are for [{STRATEGY!r}] only")
     if spec.n_steps < HORIZON:
-        problems.append(f"n_steps = {spec.n_steps}: must be >= {HORIZON} (survival four years after the grant)")
+        problems.append(f"n_steps = {spec.n_steps}: must be >= {HORIZON} (survival 5.5 years after the grant)")
     if spec.base.get("grant_term", PARAMETERS["grant_term"].default) != GRANT_TERM:
-        problems.append(f"base.grant_term = {spec.base.get('grant_term')!r}: the target's grant lasts {GRANT_TERM}")
-    if spec.sampling.method not in ("lhs", "sobol", "morris"):
-        problems.append(f"sampling.method = {spec.sampling.method!r}: use a sampled method (lhs) with {{min, max}}")
-    if spec.replicates is None:
-        problems.append("replicates: give a fixed number of replicates (a [precision] table is not supported here)")
+        problems.append(f"base.grant_term = {spec.base.get('grant_term')!r}: the studies' grants last {GRANT_TERM}")
+    if spec.sampling.method not in ("lhs", "sobol"):
+        problems.append(f"sampling.method = {spec.sampling.method!r}: use lhs or sobol with {{min, max}}")
     for f in spec.factors:
         if f.name in LEVERS:
             problems.append(f"factors.{f.name}: a lever or study setting, not a rule constant; calibrate rule "
                             f"constants only (not: {', '.join(LEVERS)})")
-    if "quorum" in spec.factor_names and "n_orgs" not in spec.base:
-        problems.append("base.n_orgs: pin it when quorum is a factor (quorum's classes depend on n_orgs)")
+        elif f.name not in HAZARD_CONSTANTS:
+            problems.append(f"factors.{f.name}: only the dissolution hazard's constants ({', '.join(HAZARD_CONSTANTS)})"
+                            " can be fitted here (the fit re-weights recorded runs, exact only for constants nothing "
+                            "else reads); stage 6 reports the sensitivity of the others")
+        elif f.name in LOG_SCALE and f.low <= 0:
+            problems.append(f"factors.{f.name}: min must be > 0 (it is searched on a log scale)")
     if problems:
         raise CalibrationError(f"{path}: " + "; ".join(problems))
     return spec
 
 
-def setting(spec) -> dict[str, Any]:
-    """The fixed parameters of every calibration run: the spec's base, strategy and horizon."""
-    return {**spec.base, "strategy": STRATEGY, "n_steps": HORIZON}
+# --- stages --------------------------------------------------------------------------------------------------------
 
 
-def dissolved_steps(seeds: np.ndarray, params: Mapping[str, Any], base: Mapping[str, Any]) -> np.ndarray:
-    r = sim.simulate(seeds=seeds, keep=[], **{**base, **params})
-    return r.summary["dissolved_step"].to_numpy(dtype=float)
+def fit(ev: Evaluator, space: Space, init: np.ndarray, sizes: Sizes, seed: int = 1) -> tuple[dict[str, float], Any]:
+    """Differential evolution over the free constants (scipy), started from ``init`` (points in x)."""
+    def objective(x: np.ndarray) -> float:
+        return ev.loss(space.to_values(x))
+
+    res = differential_evolution(objective, space.bounds(), init=init, popsize=sizes.de_popsize,
+                                 maxiter=sizes.de_maxiter, tol=1e-3, polish=True, seed=seed, updating="deferred")
+    return space.to_values(res.x), res
 
 
-def run_stage1(spec, sweep_results: Path | None = None) -> tuple[Any, np.ndarray]:
-    """The sweep's points and dissolved_step per (point, replicate), as ``trustladder sweep`` runs them."""
-    design = build_design(spec)
-    n_points, reps = design.n_points, int(spec.replicates)
-    if sweep_results is not None:
-        res = load_results(sweep_results)
-        if res.manifest.get("spec_hash") != spec.hash():
-            raise CalibrationError(f"{sweep_results}: its spec differs from {spec.path} (spec_hash mismatch)")
-        if res.manifest.get("status") != "complete":
-            raise CalibrationError(f"{sweep_results}: the sweep is not complete (resume it first)")
-        runs = res.runs
-        ds = np.full((n_points, reps), np.nan)
-        dstep = runs["dissolved_step"].to_numpy(dtype=float)
-        if spec.n_steps > HORIZON:
-            dstep = np.where(dstep > HORIZON, np.nan, dstep)
-        ds[runs["point_id"].to_numpy(), runs["replicate"].to_numpy()] = dstep
-        return design, ds
-    # run_id = replicate * n_points + point (one strategy): the sweep's own ids and seeds.
-    run_ids = run_ids_for(n_points, np.zeros(n_points, dtype=np.int64), np.full(n_points, reps))
-    seeds = seeds_for(spec.seed, run_ids)
-    point = run_ids % n_points
-    params = {name: design.points[name].to_numpy()[point] for name in design.factors}
-    ds = dissolved_steps(seeds, params, setting(spec))
-    return design, ds.reshape(reps, n_points).T
+def refit(ev: Evaluator, space: Space, start: Mapping[str, float], hold: Mapping[str, float] | None = None
+          ) -> tuple[dict[str, float], float]:
+    """The best values of the free constants not in ``hold``, from ``start`` (bounded L-BFGS-B on the smooth loss)."""
+    hold = dict(hold or {})
+    names = [n for n in space.names if n not in hold]
+    if not names:
+        return dict(hold), ev.loss(hold)
+    x0 = space.to_x(start)
+    idx = [space.names.index(n) for n in names]
+    bounds = [space.bounds()[i] for i in idx]
 
+    def values(y: np.ndarray) -> dict[str, float]:
+        x = x0.copy()
+        x[idx] = y
+        return {**space.to_values(x), **hold}
 
-# --- stage 2: refinement -------------------------------------------------------------------------------------
-
-
-def quorum_class(quorum: float | np.ndarray, n_orgs: int) -> np.ndarray:
-    """Members that must remain (the engine's own rule, sim.rules.quorum_size)."""
-    return quorum_size(np.asarray(quorum, dtype=float), n_orgs)
-
-
-def quorum_representative(members: int, n_orgs: int, low: float, high: float) -> float:
-    """The roundest quorum in [low, high] giving ``members``: the reference value if it does, else the
-    value with fewest decimals, nearest the middle of the class."""
-    if low <= REFERENCE["quorum"] <= high and quorum_class(REFERENCE["quorum"], n_orgs) == members:
-        return REFERENCE["quorum"]
-    for decimals in (1, 2, 3):
-        grid = np.round(np.arange(0, 1 + 1e-9, 10.0 ** -decimals), decimals)
-        ok = grid[(grid >= low) & (grid <= high) & (quorum_class(grid, n_orgs) == members)]
-        if ok.size:
-            mid = ok.mean()
-            return float(ok[np.argmin(np.abs(ok - mid))])
-    raise CalibrationError(f"no quorum in [{low}, {high}] keeps {members} of {n_orgs} members")
-
-
-def evaluate(params: Mapping[str, float], seeds: np.ndarray, base: Mapping[str, Any]) -> Pattern:
-    return Pattern.from_dissolved(dissolved_steps(seeds, params, base))
-
-
-def refine_free(start: Mapping[str, float], quorum: float, bounds: Mapping[str, tuple[float, float]],
-                seeds: np.ndarray, base: Mapping[str, Any]) -> tuple[dict[str, float], float, int]:
-    """Nelder-Mead over the continuous factors (quorum held), on common random numbers, inside the bounds."""
-    names = [n for n in bounds if n != "quorum"]
-    lo = np.array([bounds[n][0] for n in names])
-    hi = np.array([bounds[n][1] for n in names])
-
-    def to_params(u: np.ndarray) -> dict[str, float]:
-        x = lo + np.clip(u, 0.0, 1.0) * (hi - lo)
-        return {**dict(zip(names, x.tolist(), strict=True)), "quorum": quorum}
-
-    def objective(u: np.ndarray) -> float:
-        return evaluate(to_params(u), seeds, base).loss
-
-    u0 = np.array([(start[n] - bounds[n][0]) / (bounds[n][1] - bounds[n][0]) for n in names])
-    simplex = [u0] + [u0 + np.where(np.arange(len(names)) == i, 0.1 if u0[i] < 0.9 else -0.1, 0.0)
-                      for i in range(len(names))]
-    res = minimize(objective, u0, method="Nelder-Mead",
-                   options={"initial_simplex": np.array(simplex), "maxfev": REFINE_MAXFEV, "xatol": 0.005,
-                            "fatol": 0.05})
-    return to_params(res.x), float(res.fun), int(res.nfev)
-
-
-def refine_scale(quorum: float, seeds: np.ndarray, base: Mapping[str, Any],
-                 grid: Sequence[float] = SCALE_GRID) -> tuple[float, dict[str, float], float]:
-    """Best multiple c in ``grid`` of the reference exit rule (exit_base, exit_gap, identity_weight all times c)."""
-    best = (math.nan, {}, math.inf)
-    for c in grid:
-        p = {**scaled_reference(float(c)), "quorum": quorum}
-        value = evaluate(p, seeds, base).loss
-        if value < best[2]:
-            best = (float(c), p, value)
-    return best
-
-
-#: The exit rule's pressures, scaled together by refine_scale.
-SCALED = ("exit_base", "exit_gap", "identity_weight")
-
-
-def scaled_reference(c: float) -> dict[str, float]:
-    return {n: REFERENCE[n] * c for n in SCALED}
-
-
-# --- stage 3: round values -----------------------------------------------------------------------------------
+    res = minimize(lambda y: ev.loss(values(y)), x0[idx], method="L-BFGS-B", bounds=bounds)
+    return values(res.x), float(res.fun)
 
 
 def round_sig(x: float, digits: int) -> float:
@@ -341,75 +671,141 @@ def significant_digits(x: float) -> int:
     return len(f"{x:.10g}".lstrip("-0.").replace(".", "").rstrip("0")) or 1
 
 
-def round_candidates(point: Mapping[str, float], quorum: float) -> list[dict[str, float]]:
-    """Each continuous constant at 1 or 2 significant digits or at its reference value; quorum held."""
-    names = [n for n in point if n != "quorum"]
-    options = [sorted({round_sig(point[n], 1), round_sig(point[n], 2), reference_value(n)}) for n in names]
-    return [{**dict(zip(names, combo, strict=True)), "quorum": quorum} for combo in itertools.product(*options)]
-
-
-def reference_value(name: str) -> float:
-    """The reference value of a rule constant (REFERENCE, else the vocabulary's default)."""
-    return REFERENCE.get(name, PARAMETERS[name].default)
-
-
-def changed(params: Mapping[str, float]) -> list[str]:
-    return [n for n, v in params.items() if not math.isclose(v, reference_value(n), rel_tol=1e-12)]
+def round_candidates(point: Mapping[str, float], space: Space) -> list[dict[str, float]]:
+    """Each free constant at 1 or 2 significant digits (inside its bounds)."""
+    options = []
+    for n, lo, hi in zip(space.names, space.low, space.high, strict=True):
+        opts = {min(max(round_sig(point[n], d), lo), hi) for d in (1, 2)}
+        if point[n] < 0.05 * (hi - lo) + lo:
+            opts.add(lo)  # at a lower bound of 0 the round value is the bound
+        options.append(sorted(opts))
+    return [dict(zip(space.names, combo, strict=True)) for combo in itertools.product(*options)]
 
 
 def choose_round(scored: Sequence[tuple[dict[str, float], float]]) -> tuple[dict[str, float], float]:
-    """Fewest changed constants, then fewest significant digits, then lowest loss, among the candidates
-    within LOSS_TOLERANCE of the best."""
+    """Fewest significant digits, then lowest loss, among the candidates within LOSS_TOLERANCE of the best."""
     best = min(v for _, v in scored)
     admissible = [(p, v) for p, v in scored if v <= best + LOSS_TOLERANCE]
-    return min(admissible, key=lambda pv: (len(changed(pv[0])),
-                                           sum(significant_digits(x) for x in pv[0].values()), pv[1]))
+    return min(admissible, key=lambda pv: (sum(significant_digits(x) for x in pv[0].values()), pv[1]))
 
 
-# --- stages 5-6: robustness and qualitative checks -----------------------------------------------------------
+def profiles(ev: Evaluator, space: Space, optimum: Mapping[str, float], points: int) -> dict[str, dict[str, Any]]:
+    """Per free constant: the loss on a grid over its bounds with the others re-fitted (profile) and held (slice).
+
+    "Identified": the profile rises by more than LOSS_TOLERANCE above its minimum on both sides within the
+    bounds. ``interval``: where the profile stays within LOSS_TOLERANCE of its minimum (linear interpolation).
+    """
+    out = {}
+    bnds = space.bounds()
+    for i, name in enumerate(space.names):
+        grid_x = np.linspace(*bnds[i], points)
+        grid_x = np.unique(np.append(grid_x, space.to_x(optimum)[i]))
+        prof, slc, others = [], [], []
+        for gx in grid_x:
+            v = space.value(name, gx)
+            slc.append(ev.loss({**optimum, name: v}))
+            best, value = refit(ev, space, optimum, hold={name: v})
+            prof.append(value)
+            others.append({k: best[k] for k in space.names if k != name})
+        prof_a = np.array(prof)
+        k = int(np.argmin(prof_a))
+        lo_rise, hi_rise = prof_a[:k + 1].max() - prof_a[k], prof_a[k:].max() - prof_a[k]
+        values = [space.value(name, gx) for gx in grid_x]
+        out[name] = {"grid": values, "profile": prof, "slice": slc, "others": others,
+                     "identified": bool(lo_rise > LOSS_TOLERANCE and hi_rise > LOSS_TOLERANCE),
+                     "rise_below": float(lo_rise), "rise_above": float(hi_rise),
+                     "interval": _within(np.array(values), prof_a, prof_a[k] + LOSS_TOLERANCE)}
+    return out
 
 
-def robustness(params: Mapping[str, float], base: Mapping[str, Any], name: str = "initial_trust",
-               values: Sequence[Any] = ROBUST_TRUST) -> dict[Any, Pattern]:
-    """The pattern at each value of one setting (same seeds for every value)."""
-    seeds = sim.rng.run_seeds(ROBUST_SEED, ROBUST_RUNS)
-    return {v: evaluate(params, seeds, {**base, name: v}) for v in values}
+def _within(x: np.ndarray, y: np.ndarray, level: float) -> tuple[float, float]:
+    """The range of x where y <= level around y's minimum, interpolated linearly between grid points."""
+    k = int(np.argmin(y))
+    lo = x[0]
+    for j in range(k, 0, -1):
+        if y[j - 1] > level:
+            lo = x[j - 1] + (level - y[j - 1]) * (x[j] - x[j - 1]) / (y[j] - y[j - 1])
+            break
+    hi = x[-1]
+    for j in range(k, len(x) - 1):
+        if y[j + 1] > level:
+            hi = x[j] + (level - y[j]) * (x[j + 1] - x[j]) / (y[j + 1] - y[j])
+            break
+    return float(lo), float(hi)
 
 
-def trust_predicts_survival(params: Mapping[str, float], base: Mapping[str, Any]) -> dict[str, float]:
-    """Feinberg et al.'s predictor, in the model: among runs operating at step 36, does mean trust then
-    (the model's "coalition functioning") predict operating at step 84? Spearman correlation, and the
-    survival of the lowest and highest quartile of trust."""
-    r = sim.simulate(n_runs=PREDICT_RUNS, seed=PREDICT_SEED, keep=["mean_trust"], **{**base, **params})
-    ds = r.summary["dissolved_step"].to_numpy(dtype=float)
-    alive = ~(ds <= GRANT_TERM)
-    trust = r.series("mean_trust")[alive, GRANT_TERM - 1]
-    survived = ~(ds[alive] <= HORIZON)
-    lo, hi = np.quantile(trust, [0.25, 0.75])
-    rho = stats.spearmanr(trust, survived)
-    return {"n": int(alive.sum()), "spearman": float(rho.statistic), "p": float(rho.pvalue),
-            "S84_low_trust_quartile": float(survived[trust <= lo].mean()),
-            "S84_high_trust_quartile": float(survived[trust >= hi].mean())}
+def scaled_value(name: str, factor: float) -> float | int:
+    """The default of ``name`` times ``factor``, inside its range (whole for integer parameters)."""
+    spec = PARAMETERS[name]
+    v = min(max(spec.default * factor, spec.low), spec.high)
+    return int(round(v)) if spec.kind is int else float(v)
 
 
-def qualitative(params: Mapping[str, float]) -> dict[str, Any]:
-    """The reference specification's qualitative results (120 steps, every other parameter at its default)."""
-    def batch(offset: int, strategy: str, trust: float):
-        return sim.simulate(n_runs=QUAL_RUNS, seed=QUAL_SEED + offset, strategy=strategy, initial_trust=trust,
-                            keep=["benefit"], **params)
+def sensitivity(ev: Evaluator, space: Space, chosen: Mapping[str, float], base: Mapping[str, Any], sizes: Sizes,
+                ) -> list[dict[str, Any]]:
+    """Each fixed constant at x0.5 and x2 (one at a time): loss and patterns at the chosen values, and re-fitted."""
+    rows = []
+    for name in sizes.sensitivity:
+        for factor in (0.5, 2.0):
+            value = scaled_value(name, factor)
+            if name in HAZARD_CONSTANTS:
+                other = Evaluator(ev.trajectories, {**ev.fixed, name: value})
+            else:
+                other = Evaluator(record_all(base, sizes.fit_runs, {name: value}), ev.fixed)
+            m = other.measure(chosen)
+            best, best_loss = refit(other, space, chosen)
+            rows.append({"constant": name, "factor": factor, "value": value, "loss": loss(m),
+                         **{t.id: m[t.id].value for t in TARGETS}, "refit_loss": best_loss,
+                         **{f"refit_{k}": v for k, v in best.items()}})
+    return rows
+
+
+def exact_check(tr: Trajectories, constants: Mapping[str, float]) -> dict[str, Any]:
+    """The re-weighting against the engine: the engine's dissolved_step on the recorded seeds equals the recorded
+    inputs with the engine's DISSOLVE draws (mismatches counted), and the re-weighted S(t) sits inside the engine
+    runs' Wilson intervals."""
+    r = sim.simulate(seeds=tr.seeds, keep=[], **{**tr.params, **constants})
+    engine = r.summary["dissolved_step"].to_numpy(dtype=float)
+    mine = tr.realised_dissolution(constants)
+    same = (engine == mine) | (np.isnan(engine) & np.isnan(mine))
+    weighted = tr.cohort_for(constants)
+    out = {"runs": len(engine), "mismatches": int((~same).sum())}
+    for step in (GRANT_TERM, 84, HORIZON):
+        k = int(np.sum(~(engine <= step)))
+        out[f"S{step}_engine"] = k / len(engine)
+        out[f"S{step}_engine_ci"] = wilson(k, len(engine))
+        out[f"S{step}_reweighted"] = weighted.survival(step)
+    return out
+
+
+def verify(constants: Mapping[str, float], base: Mapping[str, Any], runs: int, seed: int = VERIFY_SEED
+           ) -> tuple[dict[str, Measured], dict[str, Cohort]]:
+    """Every pattern from fresh engine runs (the same fresh seeds for every cohort), with 95% intervals."""
+    seeds = run_seeds(seed, runs)
+    cohorts = {name: Cohort.from_results(sim.simulate(seeds=seeds, keep=["left", "success", "contribution_rate"],
+                                                      **{**base, **cohort, **constants}))
+               for name, cohort in COHORTS.items()}
+    return measure(cohorts), cohorts
+
+
+def qualitative(constants: Mapping[str, float], runs: int) -> dict[str, Any]:
+    """MODEL.md's qualitative results (120 steps, every other parameter at its default)."""
+    def batch(offset: int, strategy: str, trust: float, keep=("benefit",)):
+        return sim.simulate(n_runs=runs, seed=QUAL_SEED + offset, strategy=strategy, initial_trust=trust,
+                            keep=list(keep), **constants)
 
     sw3, ff3 = batch(0, "stepwise", 0.3), batch(1, "funder_forced", 0.3)
     sw85, ff85 = batch(2, "stepwise", 0.85), batch(3, "funder_forced", 0.85)
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"runs": runs}
     for key, r in (("stepwise_0.3", sw3), ("funder_forced_0.3", ff3)):
         s = r.summary
         k120, k36 = int(s["dissolved"].sum()), int((s["dissolved_step"] <= 36).sum())
         out[f"{key}_dissolved_120"] = (k120 / len(s), wilson(k120, len(s)))
         out[f"{key}_dissolved_36"] = (k36 / len(s), wilson(k36, len(s)))
-    test = stats.fisher_exact([[int(ff3.summary["dissolved"].sum()), QUAL_RUNS - int(ff3.summary["dissolved"].sum())],
-                               [int(sw3.summary["dissolved"].sum()), QUAL_RUNS - int(sw3.summary["dissolved"].sum())]],
-                              alternative="greater")
-    out["forced_vs_stepwise_0.3_fisher_p"] = float(test.pvalue)
+        out[f"{key}_turnover"] = float(s["turnover"].mean()) if "turnover" in s else math.nan
+    kf, ks = int(ff3.summary["dissolved"].sum()), int(sw3.summary["dissolved"].sum())
+    out["forced_vs_stepwise_0.3_fisher_p"] = float(
+        stats.fisher_exact([[kf, runs - kf], [ks, runs - ks]], alternative="greater").pvalue)
     b_ff = ff85.series("benefit")[:, :24].sum(axis=1)
     b_sw = sw85.series("benefit")[:, :24].sum(axis=1)
     out["benefit24_0.85_forced"] = float(b_ff.mean())
@@ -419,218 +815,231 @@ def qualitative(params: Mapping[str, float]) -> dict[str, Any]:
     s = sw3.summary
     reached = s["first_step_level_4"].notna().to_numpy()
     ds = s["dissolved_step"].to_numpy(dtype=float)
-    first = s["first_step_level_4"].to_numpy(dtype=float)
-    died_first = ~reached & ~np.isnan(ds)
     out["stepwise_0.3_reached_collaboration"] = (float(reached.mean()), wilson(int(reached.sum()), len(s)))
-    out["stepwise_0.3_dissolved_before_collaboration"] = float(died_first.mean())
+    out["stepwise_0.3_dissolved_before_collaboration"] = float((~reached & ~np.isnan(ds)).mean())
     out["stepwise_0.3_neither"] = float((~reached & np.isnan(ds)).mean())
-    out["stepwise_0.3_median_step_collaboration"] = float(np.nanmedian(first))
+    out["stepwise_0.3_median_step_collaboration"] = float(np.nanmedian(s["first_step_level_4"].to_numpy(float)))
     return out
 
 
-# --- report --------------------------------------------------------------------------------------------------
+def by_size(constants: Mapping[str, float], runs: int, sizes: Sequence[int]) -> pd.DataFrame:
+    """Stepwise at trust 0.3, 120 steps: dissolved by 120, turnover and S(102) of the calibration setting, by n_orgs
+    (root seed fixed), with the largest second difference against its noise bound 4 sqrt(6 p(1-p)/runs)."""
+    rows = []
+    for n in sizes:
+        sw = sim.simulate(n_runs=runs, seed=SIZE_SEED, strategy="stepwise", n_orgs=n, keep=[], **constants).summary
+        fp = sim.simulate(n_runs=runs, seed=SIZE_SEED + 1, strategy=STRATEGY, n_orgs=n, grant_term=GRANT_TERM,
+                          n_steps=HORIZON, keep=[], **constants).summary
+        rows.append({"n_orgs": n, "stepwise_dissolved_120": float(sw["dissolved"].mean()),
+                     "stepwise_turnover": float(sw["turnover"].mean()) if "turnover" in sw else math.nan,
+                     "patient_S102": float(np.mean(~(fp["dissolved_step"].to_numpy(float) <= HORIZON)))})
+    return pd.DataFrame(rows)
+
+
+def hazard_inputs(tr: Trajectories) -> dict[str, float]:
+    """Mean hazard inputs over the steps the rule was asked, during the grant and after it (what the terms act on)."""
+    out = {}
+    steps = np.arange(1, tr.asked.shape[1] + 1)
+    for label, sel in (("grant", steps <= GRANT_TERM), ("after", steps > GRANT_TERM)):
+        mask = tr.asked & sel[None, :]
+        for name in ("gap", "fail_rate", "shortfall", "mean_leadership"):
+            out[f"{name}_{label}"] = float(getattr(tr, name)[mask].mean())
+        out[f"gap_positive_{label}"] = float((tr.gap[mask] > 0).mean())
+    return out
+
+
+# --- report --------------------------------------------------------------------------------------------------------
 
 
 def fmt_params(p: Mapping[str, float]) -> str:
     return ", ".join(f"{n}={v:.4g}" for n, v in p.items())
 
 
-def fmt_pattern(p: Pattern) -> str:
-    return (f"S36={p.s36:.3f} S84={p.s84:.3f} h4..7=" + " ".join(f"{h:.3f}" for h in p.hazards)
-            + f" loss={p.loss:.2f}")
+def pattern_rows(fitted: Mapping[str, Measured], verified: Mapping[str, Measured]) -> pd.DataFrame:
+    """A row per pattern: target, tolerance, simulated values, interval, distance and pass."""
+    rows = []
+    for t in TARGETS:
+        f, v = fitted[t.id], verified[t.id]
+        d = t.distance(v.value)
+        rows.append({"id": t.id, "statistic": t.statistic, "in_loss": t.in_loss, "kind": t.kind,
+                     "target": t.target, "low": t.low, "high": t.high, "sd": t.sd,
+                     "fit_value": f.value, "value": v.value, "ci_low": v.low, "ci_high": v.high, "p": v.p,
+                     "distance_sd": d, "loss_term": d * d if t.in_loss else math.nan,
+                     "passes": bool(check_passes(t, v) if t.kind == "above" else v.high >= t.low and v.low <= t.high),
+                     "source": t.source})
+    return pd.DataFrame(rows)
 
 
-def print_pattern_table(rows: Sequence[tuple[str, Pattern]]) -> None:
-    sd36, sd84, sdh = target_sds()
-    head = f"  {'quantity':<26}{'target':>16}" + "".join(f"{name:>26}" for name, _ in rows)
-    print(head)
+def print_patterns(table: pd.DataFrame) -> None:
+    print(f"  {'id':<6}{'target':>26}{'fit (re-weighted)':>19}{'verified [95% interval]':>30}{'distance':>10}  pass")
+    for r in table.itertuples():
+        t = TARGET[r.id]
+        ci = f"[{r.ci_low:.3f}, {r.ci_high:.3f}]" if math.isfinite(r.ci_low) else (
+            f"(p = {r.p:.1e})" if math.isfinite(r.p) else "")
+        dist = f"{r.distance_sd:+.2f} sd" if math.isfinite(r.distance_sd) else ""
+        print(f"  {r.id:<6}{t.text():>26}{r.fit_value:>19.3f}{f'{r.value:.3f} {ci}':>30}{dist:>10}  "
+              f"{'yes' if r.passes else 'NO'}")
 
-    def line(label: str, target: str, cells: list[str]) -> None:
-        print(f"  {label:<26}{target:>16}" + "".join(f"{c:>26}" for c in cells))
 
-    line("S(36)", f"{S36_TARGET:.2f} +-{sd36:.3f}",
-         [f"{p.s36:.3f} [{p.s36_ci[0]:.3f}, {p.s36_ci[1]:.3f}]" for _, p in rows])
-    line("S(84)", f"{S84_TARGET:.2f} +-{sd84:.3f}",
-         [f"{p.s84:.3f} [{p.s84_ci[0]:.3f}, {p.s84_ci[1]:.3f}]" for _, p in rows])
-    for i, (a, b) in enumerate(YEARS):
-        line(f"hazard year {a // 12 + 1} ({a + 1}-{b})", f"0.03-0.08 +-{sdh[i]:.3f}",
-             [f"{p.hazards[i]:.3f} [{p.hazard_ci[i][0]:.3f}, {p.hazard_ci[i][1]:.3f}]" for _, p in rows])
-    line("loss", "0", [f"{p.loss:.2f}" for _, p in rows])
-    line("distance S(36) in SDs", "0", [f"{(p.s36 - S36_TARGET) / sd36:+.2f}" for _, p in rows])
-    line("distance S(84) in SDs", "0", [f"{(p.s84 - S84_TARGET) / sd84:+.2f}" for _, p in rows])
-    for name, p in rows:
-        years = " ".join(f"{v:.3f}" for v in p.survival_by_year.values())
-        print(f"  survival at the end of years 1..7, {name}: {years}")
+def _csv_bytes(df: pd.DataFrame) -> bytes:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.6g")
+    return buf.getvalue().encode()
+
+
+def _timed(label: str, fn: Callable[[], Any], timings: dict[str, float]) -> Any:
+    t = time.perf_counter()
+    value = fn()
+    timings[label] = time.perf_counter() - t
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--spec", type=Path, default=SPEC_PATH, help="calibration sweep spec (default: %(default)s)")
-    ap.add_argument("--sweep-results", type=Path, help="read stage 1 from a finished `trustladder sweep` folder")
-    ap.add_argument("--json", type=Path, help="also write every printed number to this JSON file (atomically)")
+    ap.add_argument("--quick", action="store_true", help="smaller batches and searches (a smoke run)")
+    ap.add_argument("--spec", type=Path, default=SPEC_PATH, help="calibration spec (default: %(default)s)")
+    ap.add_argument("--out", type=Path, help="results folder (default: results/calibration, or its quick/ with "
+                                             "--quick)")
     args = ap.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    out_dir = args.out or (OUT_DIR / "quick" if args.quick else OUT_DIR)
     t_all = time.perf_counter()
-    record: dict[str, Any] = {}
+    timings: dict[str, float] = {}
     spec = load_calibration_spec(args.spec)
     base = setting(spec)
-    n_orgs = int(base.get("n_orgs", PARAMETERS["n_orgs"].default))
-    bounds = {f.name: (f.low, f.high) for f in spec.factors}
-    sd36, sd84, sdh = target_sds()
-    print("Target (Feinberg, Bontempo & Greenberg 2008; 110 CTC coalitions), setting:", base)
-    print(f"  S(36) = {S36_TARGET} (sd {sd36:.4f}), S(84) = {S84_TARGET} (sd {sd84:.4f}), conditional yearly "
-          f"hazard in years 4..7 within {HAZARD_BAND} (sd {', '.join(f'{x:.4f}' for x in sdh)})")
+    space = space_of(spec)
+    fixed = {n: PARAMETERS[n].default for n in HAZARD_CONSTANTS if n not in space.names}
+    record_json: dict[str, Any] = {"mode": "quick" if args.quick else "full", "setting": base, "fixed": fixed,
+                                   "free_bounds": dict(zip(space.names, zip(space.low, space.high, strict=True),
+                                                           strict=True))}
+    print(f"Setting: {base}; free: {', '.join(space.names)}; fixed hazard constants: {fmt_params(fixed)}")
 
-    # Stage 1
+    # Stage 1: record, then screen.
+    trajectories = _timed("record", lambda: record_all(base, sizes.fit_runs), timings)
+    ev = Evaluator(trajectories, fixed)
     t = time.perf_counter()
-    design, ds = run_stage1(spec, args.sweep_results)
-    h, _, _ = yearly_hazards(ds)
-    s36, s84 = survival_at(ds, 36), survival_at(ds, 84)
-    L = loss(s36, s84, h)
+    ev.loss(CALIBRATED)
+    t_eval = time.perf_counter() - t
+    design = build_design(spec)
     pts = design.points
-    members = quorum_class(pts["quorum"].to_numpy(), n_orgs) if "quorum" in pts else np.full(len(pts), -1)
-    print(f"\n[1] calibration sweep {spec.path}: {design.n_points} points x {spec.replicates} runs "
-          f"({time.perf_counter() - t:.1f} s)")
-    print("  best 10 points:")
-    for i in np.argsort(L)[:10]:
-        p = {n: float(pts[n].iloc[i]) for n in design.factors}
-        print(f"    point {i:3d}: {fmt_params(p)} (keep {members[i]} of {n_orgs}) -> S36={s36[i]:.3f} "
-              f"S84={s84[i]:.3f} h=" + " ".join(f"{x:.3f}" for x in h[i]) + f" loss={L[i]:.2f}")
-    record["stage1"] = {"n_points": design.n_points, "replicates": spec.replicates,
-                        "best": [{"point_id": int(i), **{n: float(pts[n].iloc[i]) for n in design.factors},
-                                  "S36": float(s36[i]), "S84": float(s84[i]), "hazards": h[i].tolist(),
-                                  "loss": float(L[i])} for i in np.argsort(L)[:10]]}
+    screen = [{n: float(pts[n].iloc[i]) for n in space.names} for i in range(design.n_points)]
+    screen_loss = _timed("screen", lambda: np.array([ev.loss(p) for p in screen]), timings)
+    order = np.argsort(screen_loss)
+    print(f"\n[1] recorded {sum(sizes.fit_runs.values()):,} runs of {len(COHORTS)} settings in "
+          f"{timings['record']:.1f} s (seed {FIT_SEED}); one evaluation "
+          f"{1000 * t_eval:.0f} ms; screen of {design.n_points} points {timings['screen']:.1f} s")
+    for name, tr in trajectories.items():
+        hi = hazard_inputs(tr)
+        print(f"  {name:<15} hazard inputs, grant / after: G {hi['gap_grant']:.4f} / {hi['gap_after']:.4f} "
+              f"(G > 0 in {hi['gap_positive_grant']:.3f} / {hi['gap_positive_after']:.3f} of steps), "
+              f"fail rate {hi['fail_rate_grant']:.3f} / {hi['fail_rate_after']:.3f}, "
+              f"shortfall {hi['shortfall_grant']:.4f} / {hi['shortfall_after']:.4f}, "
+              f"mean leadership {hi['mean_leadership_grant']:.3f} / {hi['mean_leadership_after']:.3f}")
+    record_json["hazard_inputs"] = {name: hazard_inputs(tr) for name, tr in trajectories.items()}
+    for i in order[:5]:
+        print(f"    screen point {i:3d}: {fmt_params(screen[i])} -> loss {screen_loss[i]:.2f}")
+    record_json["screen"] = {"n_points": design.n_points, "best": [{**screen[i], "loss": float(screen_loss[i])}
+                                                                   for i in order[:10]]}
 
-    # Stage 2
-    t = time.perf_counter()
-    seeds = sim.rng.run_seeds(REFINE_SEED, REFINE_RUNS)
-    print(f"\n[2] refinement per quorum class on common random numbers ({REFINE_RUNS} runs a point)")
-    if "exit_gap" in bounds:
-        # Can trust gaps produce losses during the grant? The reference rule with exit_gap at the sweep's bound.
-        gap = evaluate({**REFERENCE, "exit_gap": bounds["exit_gap"][1]}, seeds, base)
-        print(f"  mechanism check: reference constants with exit_gap = {bounds['exit_gap'][1]:g}: "
-              f"{fmt_pattern(gap)}")
-        record["mechanism_check_exit_gap_max"] = gap.to_dict()
-    classes = []
-    qlo, qhi = bounds.get("quorum", (REFERENCE["quorum"], REFERENCE["quorum"]))
-    for m in sorted(set(members.tolist())):
-        idx = np.nonzero(members == m)[0]
-        best_i = idx[np.argmin(L[idx])]
-        q = quorum_representative(int(m), n_orgs, qlo, qhi) if "quorum" in bounds else REFERENCE["quorum"]
-        start = {n: float(pts[n].iloc[best_i]) for n in design.factors}
-        free, free_loss, nfev = refine_free(start, q, bounds, seeds, base)
-        if set(bounds) - {"quorum"} == set(SCALED):
-            c, scaled, scaled_loss = refine_scale(q, seeds, base)
-        else:  # the one-parameter family only makes sense when the factors are exactly the exit rule's
-            c, scaled, scaled_loss = math.nan, {}, math.inf
-        classes.append({"members": int(m), "quorum": q, "lhs_points": int(len(idx)), "lhs_best_loss": float(L[best_i]),
-                        "free": free, "free_loss": free_loss, "nfev": nfev, "scale": c, "scaled": scaled,
-                        "scaled_loss": scaled_loss})
-        print(f"  keep {m} of {n_orgs} (quorum {q}): {len(idx)} LHS points, best LHS loss {L[best_i]:.2f}")
-        print(f"    free fit  ({nfev} evaluations): {fmt_params(free)} -> loss {free_loss:.2f}")
-        print(f"    scaled reference rule, c = {c:.2f}: {fmt_params(scaled)} -> loss {scaled_loss:.2f}")
-    best_class = min(classes, key=lambda k: min(k["free_loss"], k["scaled_loss"]))
-    # Within the chosen class: a finer scale on more runs, and the free fit re-scored on the same runs.
-    fine_seeds = sim.rng.run_seeds(FINE_SEED, FINE_RUNS)
-    q = best_class["quorum"]
-    free_fine = evaluate(best_class["free"], fine_seeds, base).loss
-    if math.isfinite(best_class["scale"]):
-        c0 = best_class["scale"]
-        grid = np.round(np.arange(max(c0 - 0.02, FINE_STEP), c0 + 0.02 + 1e-9, FINE_STEP), 3)
-        c, scaled, scaled_fine = refine_scale(q, fine_seeds, base, grid)
-    else:
-        c, scaled, scaled_fine = math.nan, {}, math.inf
-    use_scaled = scaled_fine <= free_fine + LOSS_TOLERANCE
-    point = scaled if use_scaled else best_class["free"]
-    print(f"  chosen class: keep {best_class['members']} of {n_orgs}. On {FINE_RUNS} fresh common runs: free fit "
-          f"loss {free_fine:.2f}; scaled reference rule, c = {c:.3f}: {fmt_params(scaled)} -> loss {scaled_fine:.2f}")
-    why = f"scaled reference rule, within {LOSS_TOLERANCE} of the free fit" if use_scaled else "free fit"
-    print(f"  continuous point ({why}): {fmt_params(point)}  ({time.perf_counter() - t:.1f} s)")
-    record["stage2"] = {"classes": classes, "chosen_members": best_class["members"], "free_loss_fine": free_fine,
-                        "scale_fine": c, "scaled_loss_fine": scaled_fine, "use_scaled": use_scaled, "point": point}
+    # Stage 2: differential evolution.
+    init = np.array([space.to_x(screen[i]) for i in order[:sizes.n_init]])
+    n0 = ev.n_evaluations
+    optimum, res = _timed("fit", lambda: fit(ev, space, init, sizes), timings)
+    opt_m = ev.measure(optimum)
+    print(f"\n[2] differential evolution ({ev.n_evaluations - n0} evaluations, {timings['fit']:.1f} s, "
+          f"{res.message}): {fmt_params(optimum)} -> loss {res.fun:.3f}")
+    record_json["fit"] = {"optimum": optimum, "loss": float(res.fun), "evaluations": ev.n_evaluations - n0,
+                          "message": str(res.message), "patterns": {k: m.value for k, m in opt_m.items()}}
 
-    # Stage 3
-    t = time.perf_counter()
-    seeds = sim.rng.run_seeds(ROUND_SEED, ROUND_RUNS)
-    scored = [(p, evaluate(p, seeds, base).loss) for p in round_candidates(point, best_class["quorum"])]
+    # Stage 3: round values.
+    scored = [(p, ev.loss(p)) for p in round_candidates(optimum, space)]
     chosen, chosen_loss = choose_round(scored)
-    print(f"\n[3] round values: {len(scored)} candidates on {ROUND_RUNS} common runs "
-          f"({time.perf_counter() - t:.1f} s); best loss {min(v for _, v in scored):.2f}")
-    for p, v in sorted(scored, key=lambda pv: pv[1])[:8]:
-        print(f"    {fmt_params(p)} -> loss {v:.2f} (changed: {len(changed(p))})")
-    for k in sorted({len(changed(p)) for p, _ in scored}):
-        p, v = min(((p, v) for p, v in scored if len(changed(p)) == k), key=lambda pv: pv[1])
-        print(f"    best with {k} constants changed: {fmt_params(p)} -> loss {v:.2f}")
-    print(f"  chosen: {fmt_params(chosen)} (loss {chosen_loss:.2f}; changed: {', '.join(changed(chosen))})")
-    same = all(math.isclose(chosen[n], CALIBRATED[n], rel_tol=1e-9) for n in CALIBRATED)
+    print(f"\n[3] round values: {len(scored)} candidates; chosen {fmt_params(chosen)} (loss {chosen_loss:.3f})")
+    same = all(math.isclose(chosen[n], CALIBRATED.get(n, math.nan), rel_tol=1e-9) for n in space.names)
     if not same:
         print(f"  NOTE: differs from the documented CALIBRATED = {fmt_params(CALIBRATED)}; update the docs")
-    record["stage3"] = {"candidates": [{**p, "loss": v} for p, v in scored], "chosen": chosen,
-                        "chosen_loss": chosen_loss, "matches_documented": same}
+    record_json["rounded"] = {"candidates": [{**p, "loss": v} for p, v in scored], "chosen": chosen,
+                              "loss": chosen_loss, "matches_documented": same}
 
-    # Stage 4
-    t = time.perf_counter()
-    seeds = sim.rng.run_seeds(VERIFY_SEED, VERIFY_RUNS)
-    ref, cal = evaluate(REFERENCE, seeds, base), evaluate(chosen, seeds, base)
-    print(f"\n[4] verification on fresh seeds ({VERIFY_RUNS} runs each, 95% Wilson intervals; "
-          f"{time.perf_counter() - t:.1f} s); target column: value +- its sd from 110 coalitions")
-    print_pattern_table([("reference", ref), ("calibrated", cal)])
-    current = {n: PARAMETERS[n].default for n in CALIBRATED}
-    print(f"  sim.params defaults now: {fmt_params(current)} "
-          f"({'= calibrated' if current == chosen else '= reference' if current == REFERENCE else 'other'})")
-    record["verification"] = {"reference": ref.to_dict(), "calibrated": cal.to_dict(), "defaults_now": current}
+    # Stage 4: identification.
+    prof = _timed("profiles", lambda: profiles(ev, space, chosen, sizes.profile_points), timings)
+    print(f"\n[4] profiles ({timings['profiles']:.1f} s): loss with the other constants re-fitted (held)")
+    for name, p in prof.items():
+        cells = "  ".join(f"{g:.4g}: {v:.2f} ({s:.2f})" for g, v, s in zip(p["grid"], p["profile"], p["slice"],
+                                                                          strict=True))
+        verdict = "identified" if p["identified"] else "NOT identified"
+        print(f"  {name}: {verdict}, within 1 loss unit for {p['interval'][0]:.4g}..{p['interval'][1]:.4g} "
+              f"(rise below {p['rise_below']:.2f}, above {p['rise_above']:.2f})\n    {cells}")
+    record_json["profiles"] = prof
 
-    # Stage 5
-    t = time.perf_counter()
-    print(f"\n[5] robustness ({ROBUST_RUNS} runs each)")
-    record["robustness"] = {}
-    for setting_name, values in (("initial_trust", ROBUST_TRUST), ("n_orgs", ROBUST_ORGS),
-                                 ("leadership", ROBUST_LEADERSHIP)):
-        for name, p in (("reference", REFERENCE), ("calibrated", chosen)):
-            for v, pat in robustness(p, base, setting_name, values).items():
-                print(f"  {name:<10} {setting_name}={v:<4}: {fmt_pattern(pat)}")
-                record["robustness"][f"{name}_{setting_name}_{v}"] = pat.to_dict()
-    print(f"  trust at step {GRANT_TERM} as a predictor of operating at step {HORIZON} (runs operating at "
-          f"{GRANT_TERM}; {PREDICT_RUNS} runs):")
-    for name, p in (("reference", REFERENCE), ("calibrated", chosen)):
-        tp = trust_predicts_survival(p, base)
-        record["robustness"][f"{name}_trust_predicts_survival"] = tp
-        print(f"  {name:<10} Spearman {tp['spearman']:+.3f} (p = {tp['p']:.1e}); S(84) lowest trust quartile "
-              f"{tp['S84_low_trust_quartile']:.3f}, highest {tp['S84_high_trust_quartile']:.3f}")
-    print(f"  ({time.perf_counter() - t:.1f} s)")
+    # Stage 5: verification.
+    constants = {**fixed, **chosen}
+    check = _timed("exact_check", lambda: exact_check(trajectories["base"], constants), timings)
+    verified, _ = _timed("verify", lambda: verify(constants, base, sizes.verify_runs), timings)
+    fitted = ev.measure(chosen)
+    table = pattern_rows(fitted, verified)
+    print(f"\n[5] exact check on the fit's {check['runs']} base runs: {check['mismatches']} mismatches between the "
+          f"engine's dissolved_step and the re-weighted runs' own draws; S(36), S(84), S(102) engine "
+          f"{check['S36_engine']:.3f}, {check['S84_engine']:.3f}, {check['S102_engine']:.3f} / re-weighted "
+          f"{check['S36_reweighted']:.3f}, {check['S84_reweighted']:.3f}, {check['S102_reweighted']:.3f}")
+    print(f"  verification on fresh seeds ({sizes.verify_runs} runs a setting, seed {VERIFY_SEED}, "
+          f"{timings['verify']:.1f} s); loss {loss(verified):.3f}")
+    print_patterns(table)
+    record_json["exact_check"] = check
+    record_json["verification"] = {"runs": sizes.verify_runs, "seed": VERIFY_SEED, "loss": loss(verified),
+                                   "patterns": table.to_dict(orient="records")}
+    current = {n: PARAMETERS[n].default for n in space.names}
+    print(f"  sim.params defaults now: {fmt_params(current)} ({'= chosen' if current == chosen else 'differ'})")
 
-    # Stage 6
-    t = time.perf_counter()
-    print(f"\n[6] The reference specification's qualitative results (120 steps, {QUAL_RUNS} runs a cell, "
-          "95% Wilson intervals)")
-    record["qualitative"] = {}
-    for name, p in (("reference", REFERENCE), ("calibrated", chosen)):
-        q = qualitative(p)
-        record["qualitative"][name] = q
-        print(f"  {name}:")
-        for key in ("stepwise_0.3", "funder_forced_0.3"):
-            (d120, ci120), (d36, ci36) = q[f"{key}_dissolved_120"], q[f"{key}_dissolved_36"]
-            print(f"    {key:<18} dissolved by 36: {d36:.3f} [{ci36[0]:.3f}, {ci36[1]:.3f}]  by 120: {d120:.3f} "
-                  f"[{ci120[0]:.3f}, {ci120[1]:.3f}]")
-        print(f"    forced dissolves more than stepwise at 0.3: Fisher one-sided p = "
-              f"{q['forced_vs_stepwise_0.3_fisher_p']:.1e}")
-        print(f"    benefit in first 24 steps at 0.85: funder_forced {q['benefit24_0.85_forced']:.1f}, stepwise "
-              f"{q['benefit24_0.85_stepwise']:.1f}, ratio {q['benefit24_0.85_ratio']:.2f} (Mann-Whitney p = "
-              f"{q['benefit24_0.85_mannwhitney_p']:.1e})")
-        r, rci = q["stepwise_0.3_reached_collaboration"]
-        print(f"    stepwise at 0.3 reached collaboration: {r:.3f} [{rci[0]:.3f}, {rci[1]:.3f}]; dissolved before "
-              f"reaching it: {q['stepwise_0.3_dissolved_before_collaboration']:.3f}; neither: "
-              f"{q['stepwise_0.3_neither']:.3f}; median first step at level 4: "
-              f"{q['stepwise_0.3_median_step_collaboration']:.0f}")
-    print(f"  ({time.perf_counter() - t:.1f} s)")
+    # Stage 6: sensitivity.
+    sens = _timed("sensitivity", lambda: sensitivity(ev, space, chosen, base, sizes), timings)
+    print(f"\n[6] sensitivity of the fixed constants ({timings['sensitivity']:.1f} s): loss at the chosen values "
+          f"({chosen_loss:.2f} at the defaults), loss re-fitted, and the patterns that move")
+    for row in sens:
+        moved = ", ".join(f"{t.id} {row[t.id]:.3f}" for t in TARGETS
+                          if t.in_loss and abs(t.distance(row[t.id]) - t.distance(fitted[t.id].value)) > 0.5)
+        print(f"  {row['constant']:<17} x{row['factor']:<4g}({row['value']:<7g}): loss {row['loss']:7.2f}, "
+              f"re-fitted {row['refit_loss']:6.2f}" + (f"; moved > 0.5 sd: {moved}" if moved else ""))
+    record_json["sensitivity"] = sens
+
+    # Stage 7: qualitative results and size.
+    qual = _timed("qualitative", lambda: qualitative(constants, sizes.qual_runs), timings)
+    size = _timed("by_size", lambda: by_size(constants, sizes.size_runs, sizes.size_values), timings)
+    print(f"\n[7] qualitative ({sizes.qual_runs} runs a cell, 120 steps; {timings['qualitative']:.1f} s)")
+    for key in ("stepwise_0.3", "funder_forced_0.3"):
+        (d120, ci120), (d36, ci36) = qual[f"{key}_dissolved_120"], qual[f"{key}_dissolved_36"]
+        print(f"  {key:<18} dissolved by 36: {d36:.3f} [{ci36[0]:.3f}, {ci36[1]:.3f}]  by 120: {d120:.3f} "
+              f"[{ci120[0]:.3f}, {ci120[1]:.3f}]; turnover {qual[f'{key}_turnover']:.2f}")
+    print(f"  forced dissolves more than stepwise at 0.3: Fisher one-sided p = "
+          f"{qual['forced_vs_stepwise_0.3_fisher_p']:.1e}")
+    print(f"  benefit in the first 24 steps at 0.85: funder_forced {qual['benefit24_0.85_forced']:.1f}, stepwise "
+          f"{qual['benefit24_0.85_stepwise']:.1f} (x{qual['benefit24_0.85_ratio']:.2f}, Mann-Whitney p = "
+          f"{qual['benefit24_0.85_mannwhitney_p']:.1e})")
+    r, rci = qual["stepwise_0.3_reached_collaboration"]
+    print(f"  stepwise at 0.3 reached collaboration: {r:.3f} [{rci[0]:.3f}, {rci[1]:.3f}]; dissolved before: "
+          f"{qual['stepwise_0.3_dissolved_before_collaboration']:.3f}; neither: {qual['stepwise_0.3_neither']:.3f}")
+    d = size["stepwise_dissolved_120"].to_numpy()
+    second = np.abs(np.diff(d, 2)).max() if len(d) > 2 else math.nan
+    bound = 4 * math.sqrt(6 * 0.25 / sizes.size_runs)
+    print(f"  by n_orgs ({sizes.size_runs} runs each; {timings['by_size']:.1f} s); largest second difference of "
+          f"stepwise dissolved by 120: {second:.3f} (noise bound {bound:.3f})")
+    print("    " + size.to_string(index=False, float_format=lambda x: f"{x:.3f}").replace("\n", "\n    "))
+    record_json["qualitative"] = qual
+    record_json["by_size"] = {"table": size.to_dict(orient="records"), "max_second_difference": second,
+                              "noise_bound": bound}
 
     total = time.perf_counter() - t_all
-    record["runtime_seconds"] = total
-    print(f"\ntotal runtime {total:.0f} s")
-    if args.json:
-        from sim.manifest import provenance, write_json_atomic
+    record_json["timings_seconds"] = {**timings, "total": total}
+    from sim.manifest import provenance, write_bytes_atomic, write_json_atomic
 
-        write_json_atomic(args.json, {"provenance": provenance(), **record})
-        print(f"wrote {args.json}")
+    write_json_atomic(out_dir / "calibration.json", {"provenance": provenance(), **record_json})
+    write_bytes_atomic(out_dir / "patterns.csv", _csv_bytes(table))
+    write_bytes_atomic(out_dir / "sensitivity.csv", _csv_bytes(pd.DataFrame(sens)))
+    write_bytes_atomic(out_dir / "profiles.csv", _csv_bytes(pd.DataFrame(
+        [{"constant": n, "value": g, "profile_loss": v, "slice_loss": s}
+         for n, p in prof.items() for g, v, s in zip(p["grid"], p["profile"], p["slice"], strict=True)])))
+    print(f"\ntotal runtime {total:.0f} s; wrote {out_dir}/calibration.json, patterns.csv, profiles.csv, "
+          f"sensitivity.csv")
     return 0
 
 
