@@ -30,9 +30,13 @@ Stages (every number of docs/calibration.md is printed here and written to
    hypercube on them.
 2. Fit: :func:`scipy.optimize.differential_evolution` over the free constants
    (``dissolve_base`` on a log scale), started from the best screened points.
-3. Round values: 1 or 2 significant digits, the roundest within one loss unit.
-4. Identification: a 1-D profile of the loss per free constant (the other two
-   re-fitted at each grid point) and a slice (the other two held).
+3. Identification: a 1-D profile of the loss per free constant (the other two
+   re-fitted at each grid point) and a slice (the other two held). Identified:
+   the profile rises by more than one loss unit on both sides within the bounds.
+4. Values: a constant that is not identified is held at the roundest value
+   near the middle of its one-unit interval; the others are re-fitted with it
+   held, then rounded (1 to 3 significant digits inside the one-unit interval:
+   the roundest within one loss unit of the best candidate).
 5. Verification on fresh seeds: every pattern with a 95% interval (Wilson;
    Newcombe for differences; MOVER on the logit scale for P5), and the exact
    check of the re-weighting against the engine.
@@ -84,6 +88,8 @@ GRANT_TERM = 36
 HORIZON = 102  # 5.5 years after the grant: the midpoint of HCAP's 3 to 8 years
 YEARS = ((36, 48), (48, 60), (60, 72), (72, 84))  # model years 4..7 as (start, end] steps
 LATE = (25, 36)  # the grant's last year (steps, inclusive): where P6 and P9 read functioning
+#: The steps at whose end the patterns read survival.
+CHECKPOINTS = (GRANT_TERM, 48, 56, 60, 72, 84, HORIZON)
 #: The settings of one evaluation: the calibration setting and the variations P5 and P7 compare.
 COHORTS: dict[str, dict[str, Any]] = {
     "base": {},
@@ -256,12 +262,12 @@ class CalibrationError(ValueError):
 class Cohort:
     """The runs of one setting, as the patterns read them.
 
-    ``alive[r, t]`` is the chance run ``r`` still operates at the end of step
-    ``t`` (column 0: the start, 1): 0 or 1 for engine runs (``binary``), the
-    engine's expectation over its DISSOLVE draws for re-weighted runs.
+    ``alive[r, k]`` is the chance run ``r`` still operates at the end of step
+    ``CHECKPOINTS[k]``: 0 or 1 for engine runs (``binary``), the engine's
+    expectation over its DISSOLVE draws for re-weighted runs.
     """
 
-    alive: np.ndarray  # (R, T + 1)
+    alive: np.ndarray  # (R, len(CHECKPOINTS))
     departures: np.ndarray  # (R,) members who left in steps 1..36
     success_late: np.ndarray  # (R,) share of successes in the LATE steps
     contribution_late: np.ndarray  # (R,) mean contribution rate in the LATE steps
@@ -270,14 +276,25 @@ class Cohort:
     @classmethod
     def from_results(cls, r: Any) -> Cohort:
         """Engine runs (dissolution as the engine decided it), with series left, success, contribution_rate."""
-        ds = r.summary["dissolved_step"].to_numpy(dtype=float)
-        steps = np.arange(r.n_steps + 1)
-        alive = (~(ds[:, None] <= steps[None, :])).astype(np.float64)
-        return cls(alive, *_late_covariates(r.series("left"), r.series("success"), r.series("contribution_rate")),
-                   binary=True)
+        c = cls.from_dissolved(r.summary["dissolved_step"].to_numpy(dtype=float))
+        c.departures, c.success_late, c.contribution_late = _late_covariates(
+            r.series("left"), r.series("success"), r.series("contribution_rate"))
+        return c
+
+    @classmethod
+    def from_dissolved(cls, dissolved_step: np.ndarray) -> Cohort:
+        """Survival only, from each run's dissolved_step (NaN: never dissolved); the covariates are NaN."""
+        ds = np.asarray(dissolved_step, dtype=float)
+        alive = (~(ds[:, None] <= np.array(CHECKPOINTS)[None, :])).astype(np.float64)
+        nan = np.full(len(ds), np.nan)
+        return cls(alive, nan, nan.copy(), nan.copy(), binary=True)
+
+    def at(self, step: int) -> np.ndarray:
+        """Each run's chance of operating at the end of ``step`` (one of CHECKPOINTS)."""
+        return self.alive[:, CHECKPOINTS.index(step)]
 
     def survival(self, step: int) -> float:
-        return float(self.alive[:, step].mean())
+        return float(self.at(step).mean())
 
 
 def _late_covariates(left: np.ndarray, success: np.ndarray, contribution: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -332,9 +349,29 @@ class Measured:
     p: float = math.nan
 
 
+def hazards_of(c: Cohort) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Conditional yearly hazards of years 4..7: of the runs operating at the end of step a, the share ending in
+    steps a+1..a+12 (a = 36, 48, 60, 72): (hazard, ended, at risk), NaN hazard where none is at risk."""
+    at_risk = np.array([c.at(a).sum() for a, _ in YEARS])
+    ended = at_risk - np.array([c.at(b).sum() for _, b in YEARS])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hazard = np.where(at_risk > 0, ended / np.maximum(at_risk, 1e-300), np.nan)
+    return hazard, ended, at_risk
+
+
+def yearly_hazards(dissolved_step: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`hazards_of` engine runs given by their dissolved_step (NaN: never dissolved)."""
+    return hazards_of(Cohort.from_dissolved(dissolved_step))
+
+
+def survival_at(dissolved_step: np.ndarray, step: int) -> float:
+    """Share of runs not dissolved by the end of ``step`` (NaN = never dissolved)."""
+    return float(np.mean(~(np.asarray(dissolved_step, dtype=float) <= step)))
+
+
 def _conditional(c: Cohort, group: np.ndarray, step: int, level: float) -> Measured:
     """Among runs operating at 36: S(step | group) - S(step | not group), Newcombe interval, one-sided Fisher p."""
-    w36, wt = c.alive[:, GRANT_TERM], c.alive[:, step]
+    w36, wt = c.at(GRANT_TERM), c.at(step)
     a36, at = float(w36[group].sum()), float(wt[group].sum())
     b36, bt = float(w36[~group].sum()), float(wt[~group].sum())
     if a36 == 0 or b36 == 0:
@@ -352,43 +389,43 @@ def _survival(c: Cohort, step: int, level: float) -> Measured:
     s = c.survival(step)
     if not c.binary:
         return Measured(s)
-    return Measured(s, *wilson(c.alive[:, step].sum(), len(c.alive), level))
+    return Measured(s, *wilson(c.at(step).sum(), len(c.alive), level))
 
 
 def measure(cohorts: Mapping[str, Cohort], level: float = 0.95) -> dict[str, Measured]:
     """Every pattern of :data:`TARGETS` from the runs of the :data:`COHORTS` (intervals where the runs are binary)."""
     base = cohorts["base"]
     out = {"P1": _survival(base, GRANT_TERM, level), "P2": _survival(base, 84, level)}
-    for a, b in YEARS:
-        at_risk, left = base.alive[:, a].sum(), base.alive[:, b].sum()
-        m = Measured(1 - left / at_risk if at_risk > 0 else 1.0)  # nobody at risk: as far off as it gets
-        if base.binary and at_risk > 0:
-            m.low, m.high = wilson(at_risk - left, at_risk, level)
+    hazard, ended, at_risk = hazards_of(base)
+    for (a, _), h, k, n in zip(YEARS, hazard, ended, at_risk, strict=True):
+        m = Measured(h if n > 0 else 1.0)  # nobody at risk: as far off as it gets
+        if base.binary and n > 0:
+            m.low, m.high = wilson(k, n, level)
         out[f"P3.{a // 12 + 1}"] = m
     out["P4"] = _survival(base, HORIZON, level)
     lo, hi = cohorts["leadership_0.1"], cohorts["leadership_0.9"]
     s_lo, s_hi = lo.survival(HORIZON), hi.survival(HORIZON)
     if lo.binary and 0 < s_lo < 1 and 0 < s_hi < 1:
-        out["P5"] = Measured(*logit_difference(int(hi.alive[:, HORIZON].sum()), len(hi.alive),
-                                               int(lo.alive[:, HORIZON].sum()), len(lo.alive), level))
+        out["P5"] = Measured(*logit_difference(int(hi.at(HORIZON).sum()), len(hi.alive),
+                                               int(lo.at(HORIZON).sum()), len(lo.alive), level))
     else:
         with np.errstate(divide="ignore"):
             out["P5"] = Measured(float(logit(s_hi) - logit(s_lo)))
     small, large = cohorts["n_orgs_4"], cohorts["n_orgs_12"]
     d = large.survival(HORIZON) - small.survival(HORIZON)
     if small.binary:
-        iv = risk_difference(int(large.alive[:, HORIZON].sum()), len(large.alive),
-                             int(small.alive[:, HORIZON].sum()), len(small.alive), confidence_level=level)
+        iv = risk_difference(int(large.at(HORIZON).sum()), len(large.alive),
+                             int(small.at(HORIZON).sum()), len(small.alive), confidence_level=level)
         out["P7"] = Measured(d, iv.low, iv.high)
     else:
         out["P7"] = Measured(d)
-    operating = base.alive[:, GRANT_TERM] > 0
+    operating = base.at(GRANT_TERM) > 0
     out["P8"] = _conditional(base, base.departures > 0, HORIZON, level)
     top = np.zeros(len(base.alive), dtype=bool)
     top[operating] = median_split(base.success_late[operating])
     out["P6"] = _conditional(base, top, 84, level)
     x = base.contribution_late[operating]
-    y = base.alive[operating, HORIZON] / base.alive[operating, GRANT_TERM]
+    y = base.at(HORIZON)[operating] / base.at(GRANT_TERM)[operating]
     if x.size > 2 and np.ptp(x) > 0 and np.ptp(y) > 0:
         rho = stats.spearmanr(x, y, alternative="greater")
         out["P9"] = Measured(float(rho.statistic), p=float(rho.pvalue) if base.binary else math.nan)
@@ -452,10 +489,10 @@ class Trajectories:
 
     def cohort_for(self, constants: Mapping[str, float]) -> Cohort:
         """The runs re-weighted: chance of still operating after each step, exp(-sum of lambda) = prod (1 - h)."""
-        log_alive = np.cumsum(np.log1p(-self.hazard(constants)), axis=1)
-        steps = np.arange(1, log_alive.shape[1] + 1)
-        alive = np.where(steps[None, :] < self.ended[:, None], np.exp(log_alive), 0.0)
-        alive = np.concatenate([np.ones((len(alive), 1)), alive], axis=1)
+        cols = np.array(CHECKPOINTS) - 1
+        with np.errstate(divide="ignore"):  # h = 1 (a huge rate): log 0 = -inf, survival 0, as it should be
+            log_alive = np.cumsum(np.log1p(-self.hazard(constants)), axis=1)[:, cols]
+        alive = np.where(cols[None, :] + 1 < self.ended[:, None], np.exp(log_alive), 0.0)
         return Cohort(alive, self.departures, self.success_late, self.contribution_late, binary=False)
 
     def realised_dissolution(self, constants: Mapping[str, float]) -> np.ndarray:
@@ -480,16 +517,22 @@ class _Recording:
         self.asked = np.zeros(shape, dtype=bool)
 
     def __call__(self, s: Any) -> np.ndarray:
-        ids = np.rint(np.asarray(s.params["dissolve_base"], dtype=np.float64) / _TAG).astype(np.int64) - 1
+        # The engine asks every row of its working batch; the decision matters only for runs still playing (level
+        # >= 1: a dissolved row not yet dropped plays level 0, and may even have been refilled by recruitment) with
+        # two members or more (fewer ends a run whatever the rule says).
+        n_rows = len(s.n_active)
+        live = (np.asarray(s.n_active) >= 2) & (np.asarray(s.level) >= 1)
+        tag = np.asarray(s.params["dissolve_base"], dtype=np.float64)[live]
+        ids = np.rint(tag / _TAG).astype(np.int64) - 1
         col = int(s.step) - 1
-        level = np.asarray(s.level, dtype=np.int64)
-        self.gap[ids, col] = np.maximum(0.0, NEED[level] - np.asarray(s.mean_trust, dtype=np.float64))
-        self.fail_rate[ids, col] = s.fail_rate
-        self.shortfall[ids, col] = s.shortfall
-        self.mean_leadership[ids, col] = s.mean_leadership
-        self.funded[ids, col] = s.funded
+        level = np.asarray(s.level, dtype=np.int64)[live]
+        self.gap[ids, col] = np.maximum(0.0, NEED[level] - np.asarray(s.mean_trust, dtype=np.float64)[live])
+        self.fail_rate[ids, col] = np.asarray(s.fail_rate)[live]
+        self.shortfall[ids, col] = np.asarray(s.shortfall)[live]
+        self.mean_leadership[ids, col] = np.asarray(s.mean_leadership)[live]
+        self.funded[ids, col] = np.asarray(s.funded)[live]
         self.asked[ids, col] = True
-        return np.zeros(len(ids), dtype=bool)
+        return np.zeros(n_rows, dtype=bool)
 
 
 def _record_rule(s: Any) -> np.ndarray:
@@ -671,14 +714,19 @@ def significant_digits(x: float) -> int:
     return len(f"{x:.10g}".lstrip("-0.").replace(".", "").rstrip("0")) or 1
 
 
-def round_candidates(point: Mapping[str, float], space: Space) -> list[dict[str, float]]:
-    """Each free constant at 1 or 2 significant digits (inside its bounds)."""
+def round_candidates(point: Mapping[str, float], space: Space, held: Mapping[str, float] | None = None,
+                     intervals: Mapping[str, tuple[float, float]] | None = None) -> list[dict[str, float]]:
+    """Each free constant not ``held`` at 1, 2 or 3 significant digits, inside its bounds and, where given, inside
+    its 1-unit profile interval (rounding must not leave what the patterns allow); the held ones as given."""
+    held = dict(held or {})
     options = []
     for n, lo, hi in zip(space.names, space.low, space.high, strict=True):
-        opts = {min(max(round_sig(point[n], d), lo), hi) for d in (1, 2)}
-        if point[n] < 0.05 * (hi - lo) + lo:
-            opts.add(lo)  # at a lower bound of 0 the round value is the bound
-        options.append(sorted(opts))
+        if n in held:
+            options.append([held[n]])
+            continue
+        ilo, ihi = (intervals or {}).get(n, (lo, hi))
+        opts = {v for v in (round_sig(point[n], d) for d in (1, 2, 3)) if max(lo, ilo) <= v <= min(hi, ihi)}
+        options.append(sorted(opts or {point[n]}))
     return [dict(zip(space.names, combo, strict=True)) for combo in itertools.product(*options)]
 
 
@@ -687,6 +735,31 @@ def choose_round(scored: Sequence[tuple[dict[str, float], float]]) -> tuple[dict
     best = min(v for _, v in scored)
     admissible = [(p, v) for p, v in scored if v <= best + LOSS_TOLERANCE]
     return min(admissible, key=lambda pv: (sum(significant_digits(x) for x in pv[0].values()), pv[1]))
+
+
+def middle_value(name: str, interval: tuple[float, float]) -> float:
+    """The roundest value near the middle of ``interval`` (on the constant's search scale): 1 significant digit,
+    or 2 if that falls outside it."""
+    lo, hi = interval
+    mid = math.sqrt(lo * hi) if name in LOG_SCALE else (lo + hi) / 2
+    for digits in (1, 2, 3):
+        v = round_sig(mid, digits)
+        if lo <= v <= hi:
+            return v
+    return mid
+
+
+def choose(ev: Evaluator, space: Space, optimum: Mapping[str, float], prof: Mapping[str, Mapping[str, Any]]
+           ) -> dict[str, Any]:
+    """The values to apply: each constant the profiles do not identify held at the middle of its 1-unit interval
+    (the patterns cannot choose it); the identified ones re-fitted with those held, then rounded."""
+    held = {n: middle_value(n, p["interval"]) for n, p in prof.items() if not p["identified"]}
+    refitted, refit_loss = refit(ev, space, optimum, hold=held)
+    intervals = {n: p["interval"] for n, p in prof.items()}
+    scored = [(p, ev.loss(p)) for p in round_candidates(refitted, space, held, intervals)]
+    chosen, chosen_loss = choose_round(scored)
+    return {"held": held, "refitted": refitted, "refitted_loss": refit_loss, "candidates": scored,
+            "chosen": chosen, "loss": chosen_loss}
 
 
 def profiles(ev: Evaluator, space: Space, optimum: Mapping[str, float], points: int) -> dict[str, dict[str, Any]]:
@@ -742,8 +815,9 @@ def scaled_value(name: str, factor: float) -> float | int:
 
 
 def sensitivity(ev: Evaluator, space: Space, chosen: Mapping[str, float], base: Mapping[str, Any], sizes: Sizes,
-                ) -> list[dict[str, Any]]:
-    """Each fixed constant at x0.5 and x2 (one at a time): loss and patterns at the chosen values, and re-fitted."""
+                held: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+    """Each fixed constant at x0.5 and x2 (one at a time): loss and patterns at the chosen values, and with the
+    free constants re-fitted (those in ``held`` kept)."""
     rows = []
     for name in sizes.sensitivity:
         for factor in (0.5, 2.0):
@@ -753,7 +827,7 @@ def sensitivity(ev: Evaluator, space: Space, chosen: Mapping[str, float], base: 
             else:
                 other = Evaluator(record_all(base, sizes.fit_runs, {name: value}), ev.fixed)
             m = other.measure(chosen)
-            best, best_loss = refit(other, space, chosen)
+            best, best_loss = refit(other, space, chosen, hold=held)
             rows.append({"constant": name, "factor": factor, "value": value, "loss": loss(m),
                          **{t.id: m[t.id].value for t in TARGETS}, "refit_loss": best_loss,
                          **{f"refit_{k}": v for k, v in best.items()}})
@@ -779,13 +853,31 @@ def exact_check(tr: Trajectories, constants: Mapping[str, float]) -> dict[str, A
 
 
 def verify(constants: Mapping[str, float], base: Mapping[str, Any], runs: int, seed: int = VERIFY_SEED
-           ) -> tuple[dict[str, Measured], dict[str, Cohort]]:
-    """Every pattern from fresh engine runs (the same fresh seeds for every cohort), with 95% intervals."""
+           ) -> tuple[dict[str, Measured], dict[str, float]]:
+    """Every pattern from fresh engine runs (the same fresh seeds for every cohort), with 95% intervals, and how
+    lasting a run's functioning is (:func:`persistence`, base setting)."""
     seeds = run_seeds(seed, runs)
-    cohorts = {name: Cohort.from_results(sim.simulate(seeds=seeds, keep=["left", "success", "contribution_rate"],
-                                                      **{**base, **cohort, **constants}))
-               for name, cohort in COHORTS.items()}
-    return measure(cohorts), cohorts
+    cohorts, lasting = {}, {}
+    for name, cohort in COHORTS.items():
+        r = sim.simulate(seeds=seeds, keep=["left", "success", "contribution_rate"], **{**base, **cohort, **constants})
+        cohorts[name] = Cohort.from_results(r)
+        if name == "base":
+            lasting = persistence(r)
+    return measure(cohorts), lasting
+
+
+def persistence(r: Any) -> dict[str, float]:
+    """Among runs operating at 84: does a run's success share in the LATE steps predict its share in steps 37-84
+    (Spearman), and how wide is its spread across runs against binomial noise (what P6 can read)."""
+    ds = r.summary["dissolved_step"].to_numpy(dtype=float)
+    keep = ~(ds <= 84)
+    s = r.series("success")[keep].astype(np.float64)
+    a, b = LATE
+    late, after = s[:, a - 1:b].mean(axis=1), s[:, GRANT_TERM:84].mean(axis=1)
+    rho = stats.spearmanr(late, after)
+    return {"runs": int(keep.sum()), "spearman_late_vs_after": float(rho.statistic), "p": float(rho.pvalue),
+            "sd_late": float(late.std()), "binomial_sd_late": float(math.sqrt(late.mean() * (1 - late.mean())
+                                                                              / (b - a + 1)))}
 
 
 def qualitative(constants: Mapping[str, float], runs: int) -> dict[str, Any]:
@@ -834,6 +926,13 @@ def by_size(constants: Mapping[str, float], runs: int, sizes: Sequence[int]) -> 
                      "stepwise_turnover": float(sw["turnover"].mean()) if "turnover" in sw else math.nan,
                      "patient_S102": float(np.mean(~(fp["dissolved_step"].to_numpy(float) <= HORIZON)))})
     return pd.DataFrame(rows)
+
+
+def max_second_difference(n: np.ndarray, d: np.ndarray) -> float:
+    """The largest |d(n+1) - 2 d(n) + d(n-1)| over consecutive values of n (NaN when there are none)."""
+    pos = {int(k): i for i, k in enumerate(n)}
+    diffs = [abs(d[pos[k + 1]] - 2 * d[pos[k]] + d[pos[k - 1]]) for k in pos if k - 1 in pos and k + 1 in pos]
+    return float(max(diffs)) if diffs else math.nan
 
 
 def hazard_inputs(tr: Trajectories) -> dict[str, float]:
@@ -951,19 +1050,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     record_json["fit"] = {"optimum": optimum, "loss": float(res.fun), "evaluations": ev.n_evaluations - n0,
                           "message": str(res.message), "patterns": {k: m.value for k, m in opt_m.items()}}
 
-    # Stage 3: round values.
-    scored = [(p, ev.loss(p)) for p in round_candidates(optimum, space)]
-    chosen, chosen_loss = choose_round(scored)
-    print(f"\n[3] round values: {len(scored)} candidates; chosen {fmt_params(chosen)} (loss {chosen_loss:.3f})")
-    same = all(math.isclose(chosen[n], CALIBRATED.get(n, math.nan), rel_tol=1e-9) for n in space.names)
-    if not same:
-        print(f"  NOTE: differs from the documented CALIBRATED = {fmt_params(CALIBRATED)}; update the docs")
-    record_json["rounded"] = {"candidates": [{**p, "loss": v} for p, v in scored], "chosen": chosen,
-                              "loss": chosen_loss, "matches_documented": same}
-
-    # Stage 4: identification.
-    prof = _timed("profiles", lambda: profiles(ev, space, chosen, sizes.profile_points), timings)
-    print(f"\n[4] profiles ({timings['profiles']:.1f} s): loss with the other constants re-fitted (held)")
+    # Stage 3: identification.
+    prof = _timed("profiles", lambda: profiles(ev, space, optimum, sizes.profile_points), timings)
+    print(f"\n[3] profiles ({timings['profiles']:.1f} s): loss with the other constants re-fitted (held at the "
+          f"optimum)")
     for name, p in prof.items():
         cells = "  ".join(f"{g:.4g}: {v:.2f} ({s:.2f})" for g, v, s in zip(p["grid"], p["profile"], p["slice"],
                                                                           strict=True))
@@ -972,10 +1062,23 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"(rise below {p['rise_below']:.2f}, above {p['rise_above']:.2f})\n    {cells}")
     record_json["profiles"] = prof
 
+    # Stage 4: the values to apply.
+    pick = choose(ev, space, optimum, prof)
+    chosen, chosen_loss = pick["chosen"], pick["loss"]
+    print(f"\n[4] values: held (not identified) {fmt_params(pick['held']) or 'none'}; the others re-fitted "
+          f"{fmt_params(pick['refitted'])} (loss {pick['refitted_loss']:.3f}); rounded from "
+          f"{len(pick['candidates'])} candidates: {fmt_params(chosen)} (loss {chosen_loss:.3f})")
+    same = all(math.isclose(chosen[n], CALIBRATED.get(n, math.nan), rel_tol=1e-9) for n in space.names)
+    if not same:
+        print(f"  NOTE: differs from the documented CALIBRATED = {fmt_params(CALIBRATED)}; update the docs")
+    record_json["values"] = {**{k: v for k, v in pick.items() if k != "candidates"},
+                             "candidates": [{**p, "loss": v} for p, v in pick["candidates"]],
+                             "matches_documented": same}
+
     # Stage 5: verification.
     constants = {**fixed, **chosen}
     check = _timed("exact_check", lambda: exact_check(trajectories["base"], constants), timings)
-    verified, _ = _timed("verify", lambda: verify(constants, base, sizes.verify_runs), timings)
+    verified, lasting = _timed("verify", lambda: verify(constants, base, sizes.verify_runs), timings)
     fitted = ev.measure(chosen)
     table = pattern_rows(fitted, verified)
     print(f"\n[5] exact check on the fit's {check['runs']} base runs: {check['mismatches']} mismatches between the "
@@ -985,14 +1088,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  verification on fresh seeds ({sizes.verify_runs} runs a setting, seed {VERIFY_SEED}, "
           f"{timings['verify']:.1f} s); loss {loss(verified):.3f}")
     print_patterns(table)
+    print(f"  functioning as a lasting trait (P6 reads it): among {lasting['runs']} runs operating at 84, success "
+          f"share in steps {LATE[0]}-{LATE[1]} vs 37-84: Spearman {lasting['spearman_late_vs_after']:+.3f} "
+          f"(p = {lasting['p']:.1e}); its spread {lasting['sd_late']:.3f} against binomial noise "
+          f"{lasting['binomial_sd_late']:.3f}")
     record_json["exact_check"] = check
+    record_json["persistence"] = lasting
     record_json["verification"] = {"runs": sizes.verify_runs, "seed": VERIFY_SEED, "loss": loss(verified),
                                    "patterns": table.to_dict(orient="records")}
     current = {n: PARAMETERS[n].default for n in space.names}
     print(f"  sim.params defaults now: {fmt_params(current)} ({'= chosen' if current == chosen else 'differ'})")
 
     # Stage 6: sensitivity.
-    sens = _timed("sensitivity", lambda: sensitivity(ev, space, chosen, base, sizes), timings)
+    sens = _timed("sensitivity", lambda: sensitivity(ev, space, chosen, base, sizes, pick["held"]), timings)
     print(f"\n[6] sensitivity of the fixed constants ({timings['sensitivity']:.1f} s): loss at the chosen values "
           f"({chosen_loss:.2f} at the defaults), loss re-fitted, and the patterns that move")
     for row in sens:
@@ -1018,8 +1126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r, rci = qual["stepwise_0.3_reached_collaboration"]
     print(f"  stepwise at 0.3 reached collaboration: {r:.3f} [{rci[0]:.3f}, {rci[1]:.3f}]; dissolved before: "
           f"{qual['stepwise_0.3_dissolved_before_collaboration']:.3f}; neither: {qual['stepwise_0.3_neither']:.3f}")
-    d = size["stepwise_dissolved_120"].to_numpy()
-    second = np.abs(np.diff(d, 2)).max() if len(d) > 2 else math.nan
+    second = max_second_difference(size["n_orgs"].to_numpy(), size["stepwise_dissolved_120"].to_numpy())
     bound = 4 * math.sqrt(6 * 0.25 / sizes.size_runs)
     print(f"  by n_orgs ({sizes.size_runs} runs each; {timings['by_size']:.1f} s); largest second difference of "
           f"stepwise dissolved by 120: {second:.3f} (noise bound {bound:.3f})")

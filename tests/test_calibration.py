@@ -1,14 +1,16 @@
-"""The calibrated defaults against the survival pattern of funded community coalitions (docs/calibration.md).
+"""The calibrated defaults against the patterns of coalition survival (docs/calibration.md, experiments/calibrate.py).
 
-Target: Feinberg, Bontempo & Greenberg (2008, Am J Prev Med 34(6):495-501), 110 funded Communities That Care
-coalitions: about 90% operating at the end of the 3-year grant, about two thirds four years after it ended,
-3-8% ending in each later year. The model's setting: funder_patient, grant_term 36, monthly steps.
+Each pattern of ``calibrate.TARGETS`` is measured on fresh engine runs at the defaults of sim/params.py (the runs
+pass only the setting, never a dissolve_* constant), so the tests check the values actually applied. A fitted
+pattern passes when its 99% interval (Wilson; Newcombe for differences; MOVER on the logit scale for P5) reaches
+into its tolerance band: the model is not shown to lie outside it. The checks P6, P9, P10 are directional.
+P6 and P9 do not hold in Model 5 (functioning is not a lasting trait of a run under the stepwise rules; see
+docs/calibration.md): they are strict xfails, so the day they hold the suite says so.
 
-The survival tests read the rule constants from sim.params at test time (the runs pass none of them), so they
-check the values actually applied; they fail with MODEL.md's reference constants (S(36) = 1.00, S(84) = 0.90).
-Tolerances: +-0.03 on S(36) and +-0.05 on S(84), about one standard error of the study's own estimates from 110
-coalitions (0.029 and 0.045). A check passes when the simulated share's 99% Wilson interval reaches into the
-target's tolerance band, i.e. the model is not shown to lie outside it.
+Run sizes: 6,000 runs of the calibration setting and 3,000 of each variation (leadership 0.1 / 0.9, n_orgs 4 /
+12), the same seeds for every setting. That gives 99% half-widths of about 0.010 on S(36), 0.016 on S(102),
+0.05 on the P8 difference and 0.15 on P5's logit difference: each well inside its band's width, so a pattern
+off by a band's width fails.
 """
 
 from __future__ import annotations
@@ -20,18 +22,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
 
 import sim
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "experiments" / "calibration.toml"
-RUNS = 4000
-SEED = 2008  # not one of calibrate.py's seeds: a fresh check
-CONFIDENCE = 0.99
-S36_TARGET, S36_TOL = 0.90, 0.03
-S84_TARGET, S84_TOL = 0.67, 0.05
-HAZARD_BAND = (0.03, 0.08)
+BASE_RUNS, VARIATION_RUNS = 6000, 3000
+SEED = 2012  # not one of calibrate.py's seeds: a fresh check
+LEVEL = 0.99
+
+pytestmark = pytest.mark.xdist_group("calibration")  # one worker builds the runs once
 
 
 def _load_calibrate():
@@ -49,99 +49,170 @@ def _load_calibrate():
     return module
 
 
+cal = _load_calibrate()
+FITTED = [t.id for t in cal.TARGETS if t.in_loss]
+
+
+def _setting() -> dict:
+    return cal.setting(cal.load_calibration_spec(SPEC))
+
+
 @pytest.fixture(scope="module")
-def dissolved_step() -> np.ndarray:
-    # Only the setting is given; exit_base, exit_gap, quorum, identity_weight come from sim.params' defaults.
-    r = sim.simulate(n_runs=RUNS, seed=SEED, strategy="funder_patient", grant_term=36, n_steps=84,
-                     initial_trust=0.3, n_orgs=6, keep=[])
-    return r.summary["dissolved_step"].to_numpy(dtype=float)
+def measured() -> dict:
+    """Every pattern at the defaults, with 99% intervals."""
+    seeds = sim.rng.run_seeds(SEED, BASE_RUNS)
+    cohorts = {}
+    for name, change in cal.COHORTS.items():
+        runs = BASE_RUNS if name == "base" else VARIATION_RUNS
+        r = sim.simulate(seeds=seeds[:runs], keep=["left", "success", "contribution_rate"], **{**_setting(), **change})
+        cohorts[name] = cal.Cohort.from_results(r)
+    return cal.measure(cohorts, level=LEVEL)
 
 
-def _interval(k: int, n: int) -> tuple[float, float]:
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
-    return ci.low, ci.high
+def _defaults() -> str:
+    return ", ".join(f"{n}={sim.PARAMETERS[n].default}" for n in cal.HAZARD_CONSTANTS)
 
 
-def _assert_reaches(name: str, k: int, n: int, low: float, high: float) -> None:
-    ci_low, ci_high = _interval(k, n)
-    assert ci_high >= low and ci_low <= high, (
-        f"{name} = {k / n:.3f} ({CONFIDENCE:.0%} CI [{ci_low:.3f}, {ci_high:.3f}], {n} runs) lies outside the "
-        f"target band [{low:.3f}, {high:.3f}]; defaults now: "
-        + ", ".join(f"{p}={sim.PARAMETERS[p].default}" for p in ("exit_base", "exit_gap", "quorum", "identity_weight"))
-    )
+@pytest.mark.parametrize("pattern", FITTED)
+def test_calibrated_defaults_reproduce_the_fitted_pattern(measured, pattern):
+    t, m = cal.TARGET[pattern], measured[pattern]
+    assert math.isfinite(m.low) and math.isfinite(m.high)
+    assert m.high >= t.low and m.low <= t.high, (
+        f"{pattern} ({t.statistic}) = {m.value:.3f}, {LEVEL:.0%} interval [{m.low:.3f}, {m.high:.3f}], lies outside "
+        f"its band [{t.low:.3f}, {t.high:.3f}] ({t.source}); defaults now: {_defaults()}")
 
 
-def test_calibrated_defaults_keep_about_90_percent_through_the_grant(dissolved_step):
-    alive = int(np.sum(~(dissolved_step <= 36)))
-    _assert_reaches("S(36)", alive, RUNS, S36_TARGET - S36_TOL, S36_TARGET + S36_TOL)
+def test_survival_20_months_after_the_grant_is_above_gloppens_lower_bound(measured):
+    # P10: 11 of 12 CTC coalitions still existed 20 months after support ended (Wilson lower bound 0.65).
+    m = measured["P10"]
+    assert m.low > cal.TARGET["P10"].low, f"S(56) = {m.value:.3f} [{m.low:.3f}, {m.high:.3f}]"
 
 
-def test_calibrated_defaults_keep_about_two_thirds_four_years_after_the_grant(dissolved_step):
-    alive = int(np.sum(~(dissolved_step <= 84)))
-    _assert_reaches("S(84)", alive, RUNS, S84_TARGET - S84_TOL, S84_TARGET + S84_TOL)
+@pytest.mark.xfail(strict=True, reason="functioning is not a lasting trait of a run under the stepwise rules "
+                                       "(docs/calibration.md, P6)")
+def test_functioning_in_the_grants_last_year_predicts_survival(measured):
+    # P6: among runs operating at 36, the top half by success share in steps 25-36 survives to 84 more.
+    m = measured["P6"]
+    assert m.value > 0 and m.p < cal.TARGET["P6"].alpha
 
 
-def test_calibrated_defaults_lose_3_to_8_percent_a_year_after_the_grant(dissolved_step):
-    # Conditional yearly hazard: of the runs operating at the end of step a, the share dissolving in a+1..a+12.
-    for a in (36, 48, 60, 72):
-        at_risk = int(np.sum(~(dissolved_step <= a)))
-        ended = int(np.sum((dissolved_step > a) & (dissolved_step <= a + 12)))
-        assert at_risk > 0
-        _assert_reaches(f"hazard in steps {a + 1}-{a + 12}", ended, at_risk, *HAZARD_BAND)
+@pytest.mark.xfail(strict=True, reason="contribution is not a lasting trait of a run under the stepwise rules "
+                                       "(docs/calibration.md, P9)")
+def test_contribution_in_the_grants_last_year_predicts_survival(measured):
+    # P9: Spearman(mean contribution rate in steps 25-36, operating at 102) > 0 among runs operating at 36.
+    m = measured["P9"]
+    assert m.value > 0 and m.p < cal.TARGET["P9"].alpha
 
 
-def test_survival_and_hazard_measures_on_a_hand_made_cohort():
-    cal = _load_calibrate()
+def test_the_pattern_test_rejects_a_hazard_twice_as_high():
+    # Power of the band test: with dissolve_base doubled, S(36) and S(102) leave their bands.
+    r = sim.simulate(n_runs=3000, seed=SEED + 1, keep=[], **_setting(),
+                     dissolve_base=2 * sim.PARAMETERS["dissolve_base"].default)
+    c = cal.Cohort.from_dissolved(r.summary["dissolved_step"].to_numpy(dtype=float))
+    for pattern, step in (("P1", 36), ("P4", 102)):
+        t = cal.TARGET[pattern]
+        low, high = cal.wilson(c.at(step).sum(), len(c.alive), LEVEL)
+        assert high < t.low, f"{pattern}: S({step}) in [{low:.3f}, {high:.3f}] still reaches {t.low:.3f}"
+
+
+# --- the calibration's own machinery ----------------------------------------------------------------------------
+
+
+def test_reweighted_runs_give_exactly_the_engines_dissolution():
+    # The recorded hazard inputs with the engine's own DISSOLVE draws give the engine's dissolved_step, run for
+    # run, for any values of the hazard's constants: the fit's shortcut is exact.
+    setting = {**_setting(), "n_orgs": 3}  # small partnerships: some runs also end with fewer than two members
+    seeds = sim.rng.run_seeds(77, 400)
+    tr = cal.record("test", seeds, setting)
+    assert np.isfinite(tr.ended).any()
+    for constants in ({n: sim.PARAMETERS[n].default for n in cal.HAZARD_CONSTANTS},
+                      {"dissolve_base": 0.02, "dissolve_trust": 20.0, "dissolve_fail": 6.0, "dissolve_payoff": 0.0,
+                       "dissolve_leadership": 0.5}):
+        engine = sim.simulate(seeds=seeds, keep=[], **setting, **constants).summary["dissolved_step"].to_numpy(float)
+        np.testing.assert_array_equal(tr.realised_dissolution(constants), engine)
+        # and the re-weighted survival is the mean of the engine's over the DISSOLVE draws: close on 400 runs
+        s102 = float(np.mean(~(engine <= 102)))
+        assert abs(tr.cohort_for(constants).survival(102) - s102) < 4 * math.sqrt(0.25 / 400)
+
+
+def test_measures_on_a_hand_made_cohort():
     # Ten runs: never dissolved (NaN) x4, and dissolved at steps 10, 36, 37, 48, 50, 84.
     ds = np.array([np.nan, np.nan, np.nan, np.nan, 10, 36, 37, 48, 50, 84], dtype=float)
     assert cal.survival_at(ds, 36) == pytest.approx(8 / 10)  # 10 and 36 are gone by the end of step 36
     assert cal.survival_at(ds, 84) == pytest.approx(4 / 10)
-    hazard, deaths, at_risk = cal.yearly_hazards(ds)
+    hazard, ended, at_risk = cal.yearly_hazards(ds)
     # Year 4 (37-48): 8 at risk, 37 and 48 end. Year 5 (49-60): 6 at risk, 50 ends. Year 6: 5, none.
     # Year 7 (73-84): 5 at risk, 84 ends.
     np.testing.assert_array_equal(at_risk, [8, 6, 5, 5])
-    np.testing.assert_array_equal(deaths, [2, 1, 0, 1])
+    np.testing.assert_array_equal(ended, [2, 1, 0, 1])
     np.testing.assert_allclose(hazard, [2 / 8, 1 / 6, 0.0, 1 / 5])
 
 
-def test_loss_is_zero_on_the_targets_and_grows_off_them():
-    cal = _load_calibrate()
-    inside = np.array([0.05, 0.03, 0.08, 0.06])
-    assert cal.loss(0.90, 0.67, inside) == pytest.approx(0.0)
-    sd36, sd84, sdh = cal.target_sds()
+def test_conditional_patterns_on_a_hand_made_cohort():
+    # P8 among runs operating at 36: with a departure, 2 of 3 operate at 102; without, 1 of 2. A run that ended
+    # before 36 (with a departure) is left out.
+    ds = np.array([np.nan, np.nan, 80, np.nan, 90, 20], dtype=float)
+    c = cal.Cohort.from_dissolved(ds)
+    c.departures = np.array([1, 2, 1, 0, 0, 3], dtype=float)
+    c.success_late = np.array([1.0, 0.9, 0.5, 0.9, 0.2, np.nan])
+    c.contribution_late = np.array([0.9, 0.8, 0.5, 0.7, 0.3, np.nan])
+    cohorts = {name: c for name in cal.COHORTS}
+    m = cal.measure(cohorts)
+    assert m["P8"].value == pytest.approx(2 / 3 - 1 / 2)
+    # P6 at 84: the top half by success share is what lies above the median (0.9): run 0 alone, operating at 84.
+    # The bottom four: runs 1 and 3 never dissolve, run 2 ends at 80, run 4 at 90, so 3 of 4 operate at 84.
+    top = cal.median_split(c.success_late[:5])
+    np.testing.assert_array_equal(top, [True, False, False, False, False])
+    assert m["P6"].value == pytest.approx(1.0 - 3 / 4)
+    assert m["P7"].value == 0.0 and m["P5"].value == 0.0  # the same cohort on both sides
+
+
+def test_loss_is_zero_on_the_targets_and_counts_target_sds_off_them():
+    on_target = {t.id: (t.target if t.kind == "point" else (t.low + t.high) / 2 if math.isfinite(t.high) else 1.0)
+                 for t in cal.TARGETS}
+    assert cal.loss(on_target) == pytest.approx(0.0)
+    sd36, _, sdh = cal.target_sds()
     assert sd36 == pytest.approx(math.sqrt(0.9 * 0.1 / 110))
-    # One target sd off in S(36) is one loss unit; a hazard 0.02 above the band costs (0.02 / its sd)^2.
-    assert cal.loss(0.90 + sd36, 0.67, inside) == pytest.approx(1.0)
-    assert cal.loss(0.90, 0.67, np.array([0.10, 0.05, 0.05, 0.05])) == pytest.approx((0.02 / sdh[0]) ** 2)
-    # A year with nobody at risk counts as far outside the band.
-    assert cal.loss(0.90, 0.67, np.array([np.nan, 0.05, 0.05, 0.05])) > 100
+    assert cal.loss({**on_target, "P1": 0.90 + sd36}) == pytest.approx(1.0)
+    # a band costs nothing inside, and (distance past its edge / sd)^2 outside
+    assert cal.loss({**on_target, "P3.4": 0.079}) == pytest.approx(0.0)
+    assert cal.loss({**on_target, "P3.4": 0.10}) == pytest.approx((0.02 / sdh[0]) ** 2)
+    # checks are not in the loss; an undefined fitted value is far off
+    assert cal.loss({**on_target, "P6": -1.0, "P9": -1.0, "P10": 0.0}) == pytest.approx(0.0)
+    assert cal.loss({**on_target, "P5": math.nan}) >= cal.FAR ** 2
 
 
-def test_calibration_spec_sweeps_rule_constants_of_the_target_setting():
-    cal = _load_calibrate()
+def test_logit_difference_interval():
+    d, low, high = cal.logit_difference(840, 1000, 480, 1000)
+    assert d == pytest.approx(math.log(0.84 / 0.16) - math.log(0.48 / 0.52))
+    assert low < d < high
+    # near the Wald interval for large samples
+    se = math.sqrt(1 / 840 + 1 / 160 + 1 / 480 + 1 / 520)
+    assert low == pytest.approx(d - 1.96 * se, abs=0.02) and high == pytest.approx(d + 1.96 * se, abs=0.02)
+
+
+def test_calibration_spec_fits_only_the_hazards_constants():
     spec = cal.load_calibration_spec(SPEC)
     assert list(spec.strategies) == ["funder_patient"]
-    assert spec.base["grant_term"] == 36 and spec.n_steps >= 84
-    assert spec.sampling.method == "lhs"
-    assert not set(spec.factor_names) & set(cal.LEVERS)
-    assert {"exit_base", "exit_gap", "quorum", "identity_weight"} <= set(spec.factor_names)
-    # Every documented value, reference and calibrated, lies inside the sweep's bounds.
+    assert spec.base["grant_term"] == 36 and spec.n_steps >= 102
+    assert set(spec.factor_names) <= set(cal.HAZARD_CONSTANTS)
+    # the documented values lie inside the bounds, and are the defaults applied in sim/params.py
     for f in spec.factors:
-        assert f.low <= cal.REFERENCE[f.name] <= f.high
         assert f.low <= cal.CALIBRATED[f.name] <= f.high
+        assert sim.PARAMETERS[f.name].default == cal.CALIBRATED[f.name]
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (("leadership = {min = 0.2, max = 0.8}", "[factors]"), "lever"),
+        (("exit_base = {min = 0.001, max = 0.01}", "[factors]"), "only the dissolution hazard"),
         (('strategies = ["stepwise"]', 'strategies = ["funder_patient"]'), "funder_patient"),
         (("grant_term = 24", "grant_term = 36"), "grant_term"),
-        (("exit_gapp = {min = 0.0, max = 2.0}", "[factors]"), "exit_gapp"),
+        (("dissolve_bass = {min = 0.0, max = 2.0}", "[factors]"), "dissolve_bass"),
     ],
 )
 def test_calibration_spec_errors_name_the_problem(tmp_path, change, message):
-    cal = _load_calibrate()
     new, anchor = change
     text = SPEC.read_text()
     assert anchor in text
