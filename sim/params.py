@@ -144,15 +144,18 @@ class Params:
         "1/month"
     )
     dissolve_base: float = _p(
-        0.004, 0.0, 1.0, "decision: hazard of ending for reasons outside the partnership's functioning", "1/month"
+        0.0045, 0.0, 1.0, "decision: hazard of ending for reasons outside the partnership's functioning "
+        "(calibrated, docs/calibration.md)", "1/month"
     )
     dissolve_trust: float = _p(5.0, 0.0, 50.0, "decision: hazard log-multiplier per unit of mean trust below the "
                                "rung's need")
-    dissolve_fail: float = _p(3.0, 0.0, 50.0, "decision: hazard log-multiplier per unit of recent failure rate")
+    dissolve_fail: float = _p(2.0, 0.0, 50.0, "decision: hazard log-multiplier per unit of recent failure rate "
+                              "(not identified by the patterns: the middle of what they allow, docs/calibration.md)")
     dissolve_payoff: float = _p(2.0, 0.0, 50.0, "decision: hazard log-multiplier per unit of members' mean payoff "
                                 "shortfall")
     dissolve_leadership: float = _p(
-        1.7, 0.0, 20.0, "decision: hazard log-divisor per unit of mean leadership above 0.5"
+        1.7, 0.0, 20.0, "decision: hazard log-divisor per unit of mean leadership above 0.5 (calibrated, "
+        "docs/calibration.md)"
     )
     capacity_ceiling: float = _p(2.0, 1.0, 100.0, "saturating: the capacity an organization can reach")
     review_share: float = _p(
