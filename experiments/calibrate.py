@@ -42,7 +42,8 @@ Stages (every number of docs/calibration.md is printed here and written to
    check of the re-weighting against the engine.
 6. Sensitivity of the fixed constants at x0.5 and x2: loss and every pattern,
    at the calibrated values and re-fitted.
-7. MODEL.md's qualitative results and dissolution by n_orgs 3..20.
+7. The reference specification's qualitative results (docs/ODD.md, section 9) and
+   dissolution by n_orgs 3..20.
 
 Run from the project root::
 
@@ -884,7 +885,8 @@ def persistence(r: Any) -> dict[str, float]:
 
 
 def qualitative(constants: Mapping[str, float], runs: int) -> dict[str, Any]:
-    """MODEL.md's qualitative results (120 steps, every other parameter at its default)."""
+    """The reference specification's qualitative results (docs/ODD.md, section 9; 120 steps, every other parameter
+    at its default)."""
     def batch(offset: int, strategy: str, trust: float, keep=("benefit",)):
         return sim.simulate(n_runs=runs, seed=QUAL_SEED + offset, strategy=strategy, initial_trust=trust,
                             keep=list(keep), **constants)
