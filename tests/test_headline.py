@@ -62,24 +62,26 @@ def test_pairing_refuses_unmatched_runs():
 
 
 def _table(rows):
-    cols = ["setting", "group", "counterfactual", "outcome", "status", "crossing", "low", "high"]
-    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows])
+    cols = ["setting", "group", "counterfactual", "outcome", "status", "crossing", "low", "high", "difference_at_top",
+            "significant_adjusted", "n_tests"]
+    return pd.DataFrame([dict(zip(cols, (*r, 4), strict=True)) for r in rows])
 
 
 def test_pays_where_and_conditional_name_the_settings():
-    t = _table([
-        ("Model 5 defaults", "baseline", "funder_patient", "cumulative_benefit", "crossing", 0.86, 0.83, 0.9),
-        ("n_orgs = 3", "size", "funder_patient", "cumulative_benefit", "crossing", 0.7, 0.65, 0.75),
-        ("n_orgs = 12", "size", "funder_patient", "cumulative_benefit", "never", math.nan, 0.9, math.inf),
-        ("loss_rate = 0.15", "constants", "funder_patient", "cumulative_benefit", "crossing", 0.88, 0.8, 0.95),
-    ])
+    rows = [
+        ("Model 5 defaults", "baseline", "crossing", 0.86, 0.83, 0.9, 10.0, False),
+        ("n_orgs = 3", "size", "crossing", 0.7, 0.65, 0.75, 40.0, True),
+        ("n_orgs = 12", "size", "never", math.nan, 0.9, math.inf, -50.0, True),
+        ("loss_rate = 0.15", "constants", "crossing", 0.88, 0.8, 0.95, 20.0, False),
+    ]
+    t = _table([(r[0], r[1], cf, "cumulative_benefit", *r[2:]) for cf in H.COUNTERFACTUALS for r in rows])
     text = H.pays_where(t)
     assert "0.70 (n_orgs = 3) to 0.88 (loss_rate = 0.15) in 3 of 4 settings" in text
     assert "nowhere up to trust 0.95 under n_orgs = 12" in text
     cond = H.conditional_text(t)
-    assert "n_orgs = 3 (0.70 instead of 0.86, intervals apart)" in cond
-    assert "n_orgs = 12 (never instead of crossing)" in cond
-    assert "loss_rate = 0.15" not in cond  # its interval overlaps the defaults'
+    assert "forcing pays under n_orgs = 3; costs under n_orgs = 12; cannot be told from no difference under " \
+           "Model 5 defaults, loss_rate = 0.15" in cond
+    assert "intervals disjoint from it: n_orgs = 3 (0.70 [0.65, 0.75])." in cond  # loss_rate's overlaps
 
 
 def test_crossing_text_reads_open_intervals():
