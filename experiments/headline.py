@@ -850,9 +850,6 @@ def main(argv: list[str] | None = None) -> int:
     write_bytes_atomic(tables / "sobol.csv", sens.indices.to_csv(index=False).encode())
     write_bytes_atomic(tables / "sobol_floor.csv", n["floor"].to_csv(index=False).encode())
     figs = OUT / "figures"
-    for old in ("phase_benefit", "phase_dissolved", "benefit_trust_0.5"):
-        for ext in ("png", "svg"):  # figures of the earlier study, replaced by the ones below
-            (figs / f"{old}.{ext}").unlink(missing_ok=True)
     save_figure(plot_differences(res), figs / "crossover")  # the README shows it under this name
     save_figure(plot_robustness(n["robustness"]), figs / "robustness")
     save_figure(plot_early(n["early"]), figs / "early_benefit")
