@@ -699,14 +699,17 @@ def findings_text(n: dict[str, Any]) -> str:
           "(leadership, communication, ground rules 0..1; cultural learning 0..0.1; celebration 0..1) at initial "
           f"trust 0.5, {n['sobol_replicates']} replicates a point averaged before SALib. {n['floor_text']} A lever "
           "stands above the floor when the lower end of its ST interval exceeds the upper end of the floor's "
-          "(`tables/sobol.csv`, `tables/sobol_floor.csv`, `figures/sensitivity_*.png`).", "",
-          "| outcome | strategy | noise floor ST (upper) | above the floor | not above |", "|---|---|---|---|---|"]
+          "(`tables/sobol.csv`, `tables/sobol_floor.csv`, `figures/sensitivity_*.png`). The replicate-noise share "
+          "is the part of the variance of the point means that is run-to-run noise (docs/analysis.md).", "",
+          "| outcome | strategy | replicate-noise share | noise floor ST (upper) | above the floor | not above |",
+          "|---|---|---|---|---|---|"]
     for (outcome, strategy), g in floor.groupby(["outcome", "strategy"], sort=False):
         above = ", ".join(f"{r.factor} {r.ST:.2f} [{r.ST_low:.2f}, {r.ST_high:.2f}]"
                           for r in g[g["above_floor"]].sort_values("ST", ascending=False).itertuples()) or "none"
         rest = ", ".join(f"{r.factor} {r.ST:.2f}" for r in g[~g["above_floor"]].itertuples()) or "none"
-        L.append(f"| {outcome} | {strategy} | {g['floor_ST'].iloc[0]:.2f} ({g['floor_high'].iloc[0]:.2f}) | "
-                 f"{above} | {rest} |")
+        share = n["noise"].get((outcome, strategy), math.nan)
+        fl = f"{g['floor_ST'].iloc[0]:.2f} ({g['floor_high'].iloc[0]:.2f})"
+        L.append(f"| {outcome} | {strategy} | {share:.2f} | {fl} | {above} | {rest} |")
     L += ["", "Leadership's place at the top is largely **built in** (mean leadership divides the dissolution "
           "hazard and softens exit); the others' effects pass through the dynamics (**emergent**) but, where they "
           "are not above the floor, the design cannot tell them from replicate noise: no claim is made about "
@@ -831,6 +834,7 @@ def main(argv: list[str] | None = None) -> int:
     n["qualitative"] = qualitative()
     n["qual_runs"] = 3000
     sens, n["floor"] = sensitivity(sob)
+    n["noise"] = {(r.outcome, r.strategy): r.noise_share for r in sens.noise.itertuples()}
     has_dummy = "dummy" in set(sens.indices["factor"])
     n["floor_text"] = ("The noise floor is the larger of the indices of two do-nothing factors: the sweep's "
                        "`dummy` and the placebo `fixed_level` (read only by the `fixed` strategy)." if has_dummy else
