@@ -7,6 +7,8 @@ import re
 import socket
 import subprocess
 import sys
+import time
+from html import escape
 
 import ipyvuetify as v
 import ipywidgets as widgets
@@ -18,11 +20,14 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import sim
+from sim import outputs
+from sim.animate import animate_run, draw_frame
 from sim.classroom.drawings import draw_ladder, draw_network
 from sim.classroom.lessons import LESSONS, find_seeds, story_problems
-from sim.classroom.models import COMPARISONS, ClassroomModel, SideBySideModel, parse_seed
-from sim.classroom.page import Page
-from sim.classroom.state import SLIDER_PARAMS, PageState, widget_specs
+from sim.classroom.models import COMPARISONS, MODES, ClassroomModel, SideBySideModel, parse_seed
+from sim.classroom.page import Page, Player
+from sim.classroom.state import SLIDER_PARAMS, PageState, slider_specs
+from sim.classroom.words import param_label, param_tooltip, strategy_label
 from sim.cli import main as cli
 from sim.commands.demo import PAGE_MODULE, server_command, server_environment
 from sim.levels import LEVEL_NAMES, NEED
@@ -61,7 +66,8 @@ def find(box, cls, **attrs) -> list:
             out.append(w)
         todo.extend(getattr(w, "children", None) or [])
         for slot in getattr(w, "v_slots", None) or []:
-            todo.append(slot.get("children"))
+            children = slot.get("children")
+            todo.extend(children if isinstance(children, list) else [children])
     return out
 
 
@@ -71,8 +77,13 @@ def one(box, cls, **attrs):
     return found[0]
 
 
-def figures(box) -> list[bytes]:
-    return [w.value for w in find(box, widgets.Image) if "tl-figure" in w._dom_classes]
+def player(box):
+    """The page's player widget (its payload is what the browser plays)."""
+    return one(box, Player)
+
+
+def sent(box) -> dict:
+    return player(box).payload
 
 
 def html_text(box, css_class: str) -> str:
@@ -95,98 +106,130 @@ def button(box, label: str):
     return found[0]
 
 
-def click(box, label: str, times: int = 1) -> None:
-    for _ in range(times):
-        button(box, label).click()
-
-
 def select(box, label: str, value: str) -> None:
     one(box, v.Select, label=label).v_model = value
 
 
-def link_of(box) -> str:
-    return one(box, v.TextField, label="Link to this run (view, lesson, seed, parameters)").v_model
+def slider(box, name: str):
+    return one(box, v.Slider, class_=f"tl-slider tl-slider-{name}")
 
 
-def test_page_shows_network_ladder_and_plots_and_steps_them():
+def move(box, name: str, value) -> None:
+    """Move a slider and let go of it (the page applies a slider when it is released)."""
+    s = slider(box, name)
+    s.v_model = value
+    s.fire_event("change", value)
+
+
+def test_page_sends_the_whole_run_to_the_player_at_month_0():
     box, _ = render()
-    for label in ("Reset", "▶", "Step", "New seed"):
-        button(box, label)
-    before = figures(box)
-    assert len(before) == 2  # network-and-ladder, and the three plots
-    click(box, "Step", times=3)
-    after = figures(box)
-    assert all(a != b for a, b in zip(before, after, strict=True))
-    assert "Step: 3" in all_text(box)  # SolaraViz's own step counter
+    data = sent(box)
+    assert data["start_month"] == 0 and data["end"] == data["n_steps"] == 120
+    (run,) = data["runs"]
+    assert set(run["series"]) == set(outputs.SERIES)  # every series the model records, new ones too
+    assert all(len(run["series"][name]) == run["end"] + 1 for name in outputs.SERIES)  # month 0 .. end
+    assert len(run["trust"]) == len(run["active"]) == run["end"] + 1
+    assert [p["title"] for p in data["series"].values()][:1] == [outputs.SERIES["level"].label]
+    assert data["link"].endswith("?mode=single&seed=0")
     assert "seed 0" in html_text(box, "tl-settings") and "strategy stepwise" in html_text(box, "tl-settings")
-    assert link_of(box).endswith("?mode=single&seed=0")
+    assert "Reset" not in all_text(box) and "Use Threads" not in all_text(box)  # no SolaraViz controls
 
 
-def test_widgets_come_from_the_parameter_vocabulary():
+def test_the_run_sent_is_the_engines_run_month_for_month():
+    box, _ = render("seed=7&initial_trust=0.6")
+    (run,) = sent(box)["runs"]
+    engine = sim.simulate(seeds=[7], initial_trust=0.6)
+    for name in ("level", "mean_trust", "cumulative_benefit", "active"):
+        got = np.array([np.nan if x is None else x for x in run["series"][name][1:]], dtype=float)
+        np.testing.assert_allclose(got, engine.series(name)[0, : len(got)], rtol=0, atol=1e-4)
+    # the ladder's rung at month m is the level played in month m (the series), never next month's
+    assert run["series"]["level"][0] == PartnershipModel(seed=7, initial_trust=0.6).level
+
+
+def test_controls_speak_plain_words_and_name_the_model_in_their_tooltips():
     box, _ = render()
-    sliders = {w.label: w for w in find(box, v.Slider)}
+    labels = " ".join(html_text(box, "tl-control-label").split())
+    for name in SLIDER_PARAMS:
+        if name != "strategy":
+            assert f"<span>{escape(param_label(name))}</span>" in labels
+            assert name not in labels  # the model's name is in the tooltip, not on the control
+    tooltips = " ".join(all_text(w) for w in find(box, v.Tooltip))
     for name in SLIDER_PARAMS:
         spec = PARAMETERS[name]
         if name == "strategy":
-            assert one(box, v.Select, label="strategy").items == sim.strategy_names()
+            assert one(box, v.Select, label=param_label("strategy")).items == [strategy_label(s)
+                                                                                for s in sim.strategy_names()]
             continue
-        slider = sliders[name]
-        assert slider.v_model == spec.default and slider.min == spec.low
+        s = slider(box, name)
+        assert s.v_model == spec.default and s.min == spec.low
         # months run up to the run's length at most (deadline's own range goes to 10000)
-        assert slider.max == (min(spec.high, PARAMETERS["n_steps"].default) if spec.unit == "months" else spec.high)
+        assert s.max == (min(spec.high, PARAMETERS["n_steps"].default) if spec.unit == "months" else spec.high)
+        assert param_tooltip(name).startswith(f"{name} in the model: {spec.meaning}")
+        assert param_tooltip(name) in tooltips
 
 
-def test_reset_rebuilds_from_the_sliders_and_the_address_follows():
-    box, _ = render()
-    slider = one(box, v.Slider, label="n_orgs")
-    slider.v_model = 9
-    click(box, "Reset")
+def test_a_released_slider_shows_the_new_run_at_month_0_and_the_link_follows():
+    box, _ = render("seed=3&month=40")
+    assert sent(box)["start_month"] == 40
+    move(box, "n_orgs", 9)
+    data = sent(box)
+    assert data["start_month"] == 0 and data["runs"][0]["n_orgs"] == 9
     assert "n_orgs 9" in html_text(box, "tl-settings")
-    assert figures(box)  # redrawn for the new model
-    assert link_of(box).endswith("?mode=single&seed=0&n_orgs=9")
+    assert data["link"].endswith("?mode=single&seed=3&n_orgs=9")
 
 
-def test_seed_box_checks_what_is_typed_and_restarts_the_run():
+def test_seed_box_checks_what_is_typed_and_a_new_seed_keeps_the_moved_sliders():
     box, _ = render()
-    seed_box = one(box, v.TextField, label="seed")
+    move(box, "initial_trust", 0.6)
+    seed_box = one(box, v.TextField, label="Seed (a whole number)")
     seed_box.v_model = "-4"
-    seed_box.fire_event("focusout", None)
-    assert "seed = -4 must be a whole number" in " ".join(all_text(w) for w in find(box, v.Alert))
-    assert "seed 0" in html_text(box, "tl-settings")  # the run on screen is kept
+    seed_box.fire_event("keyup.enter", None)
+    assert "seed = '-4' must be a whole number from 0 to 18,446,744,073,709,551,615" in " ".join(
+        all_text(w) for w in find(box, v.Alert))
+    assert "seed 0 " in html_text(box, "tl-settings")  # the run on screen is kept
     seed_box.v_model = "17"
-    seed_box.fire_event("focusout", None)
-    assert "seed 17 " in html_text(box, "tl-settings") + " "
-    assert not find(box, v.Alert)
+    seed_box.fire_event("keyup.enter", None)
+    assert "seed 17 " in html_text(box, "tl-settings") and "initial_trust 0.6" in html_text(box, "tl-settings")
+    assert not find(box, v.Alert)  # the stale error is gone
+    button(box, "New seed").click()
+    assert "initial_trust 0.6" in html_text(box, "tl-settings")  # a new seed keeps the moved slider
+    assert sent(box)["runs"][0]["series"]["mean_trust"][0] > 0.4
 
 
-def test_side_by_side_view_steps_both_and_hides_the_compared_setting():
+def test_side_by_side_view_sends_both_runs_and_hides_the_compared_setting():
     box, _ = render()
     select(box, "View", COMPARISONS["stepwise_vs_forced"].title)
-    assert len(figures(box)) == 3  # two partnerships and the shared plots
-    assert not find(box, v.Select, label="strategy")
+    data = sent(box)
+    assert [r["strategy"] for r in data["runs"]] == ["stepwise", "funder_forced"]
+    assert data["end"] == max(r["end"] for r in data["runs"])
+    assert not find(box, v.Select, label=param_label("strategy"))
     assert "only <b>strategy</b> differs" in html_text(box, "tl-caption")
-    before = figures(box)
-    click(box, "Step", times=2)
-    assert all(a != b for a, b in zip(before, figures(box), strict=True))
-    assert "mode=stepwise_vs_forced" in link_of(box)
-    click(box, "Reset")  # Mesa rebuilds the pair from its widgets: the same start, drawn identically
-    assert figures(box) == before
+    assert "mode=stepwise_vs_forced" in data["link"]
 
 
 def test_choosing_a_lesson_sets_its_parameters_and_asks_the_class():
-    box, _ = render()
+    box, _ = render("seed=4&month=30")
     lesson = LESSONS["culture_gap"]
     select(box, "Lesson", lesson.title)
     predict = html_text(box, "tl-predict")
     assert "ask the class" in predict and "cultural_distance 1" in predict
-    shown = html_text(box, "tl-settings")
-    assert "misperception 0.8" in shown and f"seed {lesson.seed}" in shown
-    sliders = {w.label: w.v_model for w in find(box, v.Slider)}
-    assert sliders["initial_trust"] == lesson.params["initial_trust"]
-    assert "cultural_learning" not in sliders  # the comparison sets it per side
+    settings = html_text(box, "tl-settings")
+    assert "misperception 0.8" in settings and f"seed {lesson.seed}" in settings
+    assert slider(box, "initial_trust").v_model == lesson.params["initial_trust"]
+    assert not find(box, v.Slider, class_="tl-slider tl-slider-cultural_learning")  # each side sets its own
+    assert sent(box)["start_month"] == 0  # shown at month 0, ready for the prediction
     assert "have changed" not in html_text(box, "tl-changed")
-    click(box, "New seed")
+    button(box, "New seed").click()
     assert "have changed since the lesson was chosen" in html_text(box, "tl-changed")
+    select(box, "View", MODES["single"])  # the lesson's text is about two sides: it goes with its view
+    assert not html_text(box, "tl-predict") and "lesson=" not in sent(box)["link"]
+
+
+def test_the_starting_trust_note_explains_prejudice_and_only_then():
+    box, _ = render()
+    assert "prejudice 0.3 × cultural distance 0.5" in " ".join(sent(box)["notes"])
+    box, _ = render("cultural_distance=0.0")
+    assert sent(box)["notes"] == []
 
 
 # --- the address ------------------------------------------------------------------------------
@@ -251,7 +294,7 @@ def test_an_odd_link_opens_the_page_with_a_note_and_the_default(search, message,
     assert "left at its default" in note and message in note
     assert "Traceback" not in all_text(box)
     assert shown in html_text(box, "tl-settings") + " "
-    assert len(figures(box)) == 2  # the run is drawn: the page works
+    assert sent(box)["runs"]  # the run is sent: the page works
     assert len(note) < 400  # one short note, not the list of every parameter
 
 
@@ -287,7 +330,6 @@ def test_side_by_side_sides_match_the_engine_run_for_run():
         got = np.asarray(side.datacollector.model_vars["level"][1:])
         np.testing.assert_array_equal(got, engine.series("level")[0, : len(got)])
     assert model.params.initial_trust == 0.5
-    assert PageState.from_model(model) == PageState(mode="stepwise_vs_forced", seed=12, params={"initial_trust": 0.5})
     with pytest.raises(ParamError, match="compare = 'x' is not a comparison"):
         SideBySideModel(compare="x")
 
@@ -354,6 +396,9 @@ def test_ladder_highlights_the_current_rung_and_stamps_a_dissolved_run():
 
 def test_animate_writes_a_gif_of_the_run(tmp_path, capsys):
     out = tmp_path / "slides" / "run.gif"
+    assert cli(["animate", "--seed", "1", "--out", str(out)]) == 2  # a missing folder is not created silently
+    assert "the folder" in capsys.readouterr().err and not out.parent.exists()
+    out.parent.mkdir()
     assert cli(["animate", "--strategy", "funder_forced", "--seed", "12", "--out", str(out), "--steps", "3",
                 "--fps", "2", "--set", "initial_trust=0.35"]) == 0
     assert "4 frames" in capsys.readouterr().out
@@ -372,12 +417,47 @@ def test_animate_writes_a_gif_of_the_run(tmp_path, capsys):
     (["--seed", "1", "--out", "a.png"], "must be a .gif file"),
     (["--seed", "1", "--out", "a.gif", "--steps", "121"], "steps = 121 is out of range (allowed: 1..120"),
     (["--seed", "1", "--out", "a.gif", "--set", "quorum=2"], "quorum = 2.0 is out of range"),
+    (["--seed", "1", "--out", "a.gif", "--fps", "50"], "fps = 50.0 is out of range (allowed: 0.1..30"),
+    (["--seed", "1", "--out", "a.gif", "--fps", "0"], "fps = 0.0 is out of range"),
 ])
 def test_animate_rejects_bad_input(tmp_path, capsys, argv, message):
     argv = [a if not a.endswith((".gif", ".png")) else str(tmp_path / a) for a in argv]
     assert cli(["animate", *argv]) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_animate_holds_the_last_frame_without_copying_it_and_is_quick_at_a_high_fps(tmp_path):
+    out = tmp_path / "fast.gif"
+    t0 = time.perf_counter()
+    assert animate_run(out, seed=0, steps=3, fps=30, dpi=40) == 4
+    assert time.perf_counter() - t0 < 10  # was 59 s and 612 MB at --fps 50 (the hold copied 100 frames)
+    with Image.open(out) as gif:
+        assert gif.n_frames == 4
+        durations = []
+        for k in range(gif.n_frames):
+            gif.seek(k)
+            durations.append(gif.info["duration"])
+    assert durations == [30, 30, 30, 2000]  # GIF times are whole hundredths: 1/30 s is 30 ms
+
+
+def test_animate_stopped_by_sigterm_leaves_no_file(tmp_path):
+    out = tmp_path / "stopped.gif"
+    code = ("import os, signal, threading, sim.animate as a\n"
+            "threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()\n"
+            f"a.animate_run({str(out)!r}, seed=0, dpi=40)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the GIF nor a hidden temporary file
+
+
+def test_slide_panels_share_their_month_ticks():
+    fig = Figure(figsize=(14, 9))
+    draw_frame(fig, PartnershipModel(seed=0))
+    series_axes = [ax for ax in fig.axes if ax.get_xlabel() == "month"]
+    assert len(series_axes) == 3
+    ticks = {tuple(ax.get_xticks()) for ax in series_axes}
+    assert ticks == {(0.0, 24.0, 48.0, 72.0, 96.0, 120.0)}
 
 
 def test_demo_refuses_a_busy_port_and_serves_the_page_app(capsys):
@@ -458,5 +538,6 @@ def test_demo_server_keeps_solaras_cookie_warning_out_of_the_terminal():
 
 def test_page_models_build_from_state():
     assert isinstance(PageState().build(), ClassroomModel)
-    assert widget_specs(PageState(mode="leadership"))["compare"] == "leadership"
-    assert "leadership" not in widget_specs(PageState(mode="leadership"))
+    assert isinstance(PageState(mode="leadership").build(), SideBySideModel)
+    assert "leadership" not in [c["name"] for c in slider_specs(PageState(mode="leadership"))]
+    assert PageState(mode="leadership", params={"leadership": 0.2}).params == {}  # each side sets its own

@@ -31,6 +31,7 @@ __all__ = [
     "draw_ladder",
     "draw_series",
     "draw_partnership",
+    "month_tick",
     "partnership_figure",
     "series_figure",
 ]
@@ -187,12 +188,23 @@ def draw_series(axes: Sequence, runs: Sequence[PartnershipModel], labels: Sequen
     ax_benefit.set_ylim(bottom=0)
     ax_benefit.set_title("community benefit so far", fontsize=_TEXT, loc="left")
     ax_benefit.set_xlabel("month", fontsize=_TEXT)
+    ticks = np.arange(0, n_steps + 1, month_tick(n_steps))
     for ax in axes:
         ax.set_xlim(0, n_steps)
+        ax.set_xticks(ticks)  # the same months on every panel, whatever its width
         ax.tick_params(labelsize=_SMALL)
         ax.grid(alpha=0.3)
     if labels and len(runs) > 1:
         ax_trust.legend(fontsize=_SMALL, loc="upper left", ncol=len(runs), frameon=False)
+
+
+def month_tick(n_steps: int) -> int:
+    """Months between x ticks for a run of ``n_steps`` months (12, 24, then powers of ten): the page's too."""
+    if n_steps <= 60:
+        return 12
+    if n_steps <= 240:
+        return 24
+    return int(10 ** math.ceil(math.log10(n_steps / 6)))
 
 
 def partnership_figure(model: PartnershipModel, *, title: str | None = None, width: float = 9.0,

@@ -67,21 +67,21 @@ COMPARISONS: dict[str, Comparison] = {
     for c in (
         Comparison(
             "stepwise_vs_forced",
-            "Pair: stepwise vs funder_forced",
-            ("stepwise", {"strategy": "stepwise"}),
-            ("funder_forced", {"strategy": "funder_forced"}),
+            "Side by side: step by step vs forced by the funder",
+            ("Step by step (stepwise)", {"strategy": "stepwise"}),
+            ("Forced by the funder (funder_forced)", {"strategy": "funder_forced"}),
         ),
         Comparison(
             "culture_learning",
-            "Pair: cultural_learning 0 vs 0.1",
-            ("cultural_learning 0", {"cultural_learning": 0.0}),
-            ("cultural_learning 0.1", {"cultural_learning": 0.1}),
+            "Side by side: without and with cultural learning",
+            ("No cultural learning (0)", {"cultural_learning": 0.0}),
+            ("Learning each other's culture (0.1)", {"cultural_learning": 0.1}),
         ),
         Comparison(
             "leadership",
-            "Pair: leadership 0.1 vs 0.9",
-            ("leadership 0.1 (weak)", {"leadership": 0.1}),
-            ("leadership 0.9 (strong)", {"leadership": 0.9}),
+            "Side by side: weak vs strong leadership",
+            ("Weak leadership (0.1)", {"leadership": 0.1}),
+            ("Strong leadership (0.9)", {"leadership": 0.9}),
         ),
     )
 }

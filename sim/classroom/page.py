@@ -1,173 +1,137 @@
-"""The classroom page: watch trust build step by step, or forced collaboration collapse, live.
+"""The classroom page: watch trust build step by step, or forced collaboration collapse.
 
-Run it with ``trustladder demo`` (or ``solara run sim.classroom.page``). It is Mesa's
-SolaraViz on :class:`sim.model.PartnershipModel`: SolaraViz supplies the
-sidebar's Play / Step / Reset, the speed controls and the parameter widgets
-(ranges and defaults from :mod:`sim.params`); this module adds what a class
-watches in the main area:
+Run it with ``trustladder demo`` (or ``solara run sim.classroom.page``).
 
-* the network of organizations (colour = sector, edges coloured and
-  thickened by trust, members who left greyed out) next to the ladder of
-  levels with the current rung highlighted and a trust gauge on the rungs'
-  scale;
-* live plots of mean trust (against what the rung needs), level and
-  cumulative benefit;
-* a view selector: one partnership, or two side by side (the same seed and
-  parameters under stepwise and funder_forced, or with and without cultural
-  learning, or weak and strong leadership), stepping together;
-* ready lessons (:mod:`sim.classroom.lessons`), each with a question for the class;
-* an address that carries the view, lesson, seed and every non-default
-  parameter, with a "copy link" box, so a link reproduces the run.
+The server computes; the browser plays. Whenever the view, lesson, seed or a
+setting changes, the page runs the Mesa model (:class:`sim.model.PartnershipModel`,
+the twin of the engine) to the end at once (about 60 ms) and sends the whole
+trajectory to the browser in one message (:mod:`sim.classroom.trajectory`).
+The player (``static/player.js``) then draws every month itself: Play, Pause,
+Step, the month scrubber, the speed and the link to the month on screen cost
+the server nothing, so nothing can freeze or pile up on it, and a class of 30
+can play at once.
 
-How SolaraViz is used: the page owns the model as a ``solara.Reactive`` and
-hands it to SolaraViz with no components of its own; SolaraViz's controls
-replace the reactive's value on Reset and step it on Play/Step, and the main
-area below draws whatever model the reactive holds. A side-by-side view is a
-:class:`sim.classroom.models.SideBySideModel` holding the two partnerships, so the
-one set of controls steps both. Choosing a lesson or a view rebuilds the
-model and remounts SolaraViz (a new ``key``), because Mesa reads its widget
-values only once, when it mounts.
+What the page shows:
+
+* the sidebar (the teacher's controls): a lesson, the view (one partnership,
+  or two side by side that differ in one setting), the seed, and the settings
+  in plain words (the model's name in each tooltip); every change shows the
+  new run at once, paused at month 0, ready for the class's prediction;
+* the lesson's question for the class and what to watch for;
+* the player: network and ladder of each partnership, plots of mean trust,
+  level and a series of the class's choosing, and a link that reproduces the
+  run, month included.
 """
 
 from __future__ import annotations
 
-import io
 import secrets
-import warnings
-from collections.abc import Callable
 from html import escape
 from typing import Any
 
 import ipyvuetify as v
-import mesa
+import reacton.ipyvuetify as rv
 import solara
 import solara.lab
 import traitlets
-from matplotlib.figure import Figure
 
-# SolaraViz given no components returns early from a component that uses hooks after the return;
-# the hook order is still the same on every render (the list is always empty), so solara's
-# rules-of-hooks warning about it, raised when Mesa's module is imported, is noise in a teacher's terminal.
-warnings.filterwarnings("ignore", message=r"(?s).*ComponentsView: `use_state` found despite early return",
-                        category=UserWarning)
+from sim.classroom.lessons import LESSONS
+from sim.classroom.models import COMPARISONS, MODES, parse_seed
+from sim.classroom.state import PageState, settings_text, slider_specs
+from sim.classroom.trajectory import payload, player_script
+from sim.params import ParamError
 
-from mesa.visualization import SolaraViz  # noqa: E402
-from mesa.visualization.utils import update_counter  # noqa: E402
-
-from sim.classroom.drawings import partnership_figure, series_figure  # noqa: E402
-from sim.classroom.lessons import LESSONS  # noqa: E402
-from sim.classroom.models import MODES, SideBySideModel, parse_seed, runs_of  # noqa: E402
-from sim.classroom.state import PageState, settings_text, widget_specs  # noqa: E402
-from sim.params import ParamError  # noqa: E402
-
-__all__ = ["Page", "TITLE", "PLAY_INTERVAL_MS"]
+__all__ = ["Page", "Player", "TITLE"]
 
 
 TITLE = "TrustLadder: trust along the relationship ladder"
-#: Milliseconds between months when playing: slow enough to follow each step aloud (Mesa's slider
-#: moves in tens from 1, so a round number would show as its neighbour).
-PLAY_INTERVAL_MS = 251
-#: Pixels per inch of the figures' PNGs: sharp when a projector scales them up.
-FIGURE_DPI = 110
 NO_LESSON = "(no lesson: free play)"
 
-# Sized for a projector: everything a class reads is 18 px or more; slider values always shown.
+# Sized for a projector (18 px and more for what a class reads); one light theme.
 CSS = """
 .v-application { font-size: 18px; }
-.v-toolbar__title { font-size: 26px !important; }
-.v-card__title { font-size: 22px !important; }
+.v-toolbar__title { font-size: 24px !important; }
 .v-application .v-label, .v-input input, .v-select__selection, .v-list-item__title,
-.v-application .v-btn, .v-navigation-drawer .v-card div { font-size: 18px !important; }
-.v-application .v-label--active { font-size: 16px !important; }
-.v-slider__thumb-label-container { display: block !important; }
-.v-slider__thumb-label { width: 40px !important; height: 40px !important; font-size: 14px !important; }
-.v-slider { margin-top: 26px; }
-.tl-predict { font-size: 22px; line-height: 1.3; color: #111; }
+.v-application .v-btn { font-size: 17px !important; }
+.v-application .v-label--active { font-size: 15px !important; }
+.v-navigation-drawer.solara-content-main { min-width: 330px !important; max-width: 330px !important; }
+.tl-control { margin-top: 2px; }
+.tl-control .tl-control-label { font-size: 15px; color: #222; display: flex; justify-content: space-between; }
+.tl-control .tl-control-label b { color: #1f4e9c; }
+.tl-control .v-input { margin-top: 0 !important; padding-top: 0 !important; }
+.tl-lesson { padding: 4px 10px; margin: 0 0 4px 0 !important; }
+.tl-predict { font-size: 18px; line-height: 1.3; color: #111; }
+.tl-watch summary { cursor: pointer; }
+.tl-seed { margin-bottom: 10px; }
+.solara-content-main .v-content__wrap > div { padding-top: 6px !important; }
 .tl-lesson-title { font-weight: 700; color: #e6550d; }
-.tl-watch { font-size: 19px; line-height: 1.3; white-space: pre-line; margin-top: 4px; color: #222; }
-.tl-note { font-size: 16px; font-style: italic; color: #555; margin-top: 2px; }
-.tl-caption { font-size: 19px; }
-.tl-hint { font-size: 16px !important; color: #555; margin-top: 8px; }
-.tl-settings { font-size: 17px; color: #333; }
-.tl-figure { max-width: 100%; height: auto; }
-.tl-link input { font-size: 16px !important; }
-.v-navigation-drawer.solara-content-main { min-width: 340px !important; max-width: 340px !important; }
+.tl-watch { font-size: 16px; line-height: 1.3; white-space: pre-line; color: #222; margin-top: 2px; }
+.tl-note { font-size: 15px; font-style: italic; color: #555; margin-top: 2px; }
+.tl-caption { font-size: 17px; }
+.tl-hint { font-size: 14px !important; color: #555; margin-top: 6px; }
+.tl-settings { font-size: 13px; color: #444; margin-top: 8px; word-break: break-word; }
+.tl-main { padding: 0 10px; }
 """
 
 
-class CopyLinkButton(v.VuetifyTemplate):
-    """A button that copies ``text`` (the link to the run on screen) to the clipboard."""
+class Player(v.VuetifyTemplate):
+    """The browser-side player (``static/player.js``) of a trajectory payload.
 
-    text = traitlets.Unicode("").tag(sync=True)
+    ``payload`` is the whole run (:func:`sim.classroom.trajectory.payload`)
+    plus ``start_month`` and ``link``; setting a new one stops play and shows
+    the new run at its start month. Everything else happens in the browser.
+    """
 
+    payload = traitlets.Dict({}).tag(sync=True)
     template = traitlets.Unicode("""
 <template>
-  <v-btn color="primary" class="tl-copy" @click="copy">{{ copied ? 'Copied!' : 'Copy link' }}</v-btn>
+  <div class="tl-player-host"></div>
 </template>
 <script>
+""" + player_script() + """
 module.exports = {
-  data() { return { copied: false }; },
-  methods: {
-    copy() {
-      const text = this.text;
-      const done = () => { this.copied = true; setTimeout(() => { this.copied = false; }, 2000); };
-      if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(text).then(done, () => this.fallback(text, done));
-      } else {
-        this.fallback(text, done);
-      }
+  mounted() {
+    this.player = new window.TrustLadderPlayer(this.$el, {syncAddress: true});
+    if (this.payload && this.payload.runs) {
+      this.player.load(this.payload, {month: this.payload.start_month || 0, link: this.payload.link});
+    }
+  },
+  watch: {
+    payload(value) {
+      this.player.load(value, {month: value.start_month || 0, link: value.link});
     },
-    fallback(text, done) {
-      const area = document.createElement('textarea');
-      area.value = text;
-      document.body.appendChild(area);
-      area.select();
-      document.execCommand('copy');
-      document.body.removeChild(area);
-      done();
-    },
+  },
+  beforeDestroy() {
+    if (this.player) { this.player.destroy(); }
   },
 };
 </script>
 """).tag(sync=True)
 
 
-def figure_png(figure: Figure) -> bytes:
-    """A figure as PNG bytes (made without pyplot, so drawing in the play thread is safe)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
-    return buffer.getvalue()
+@solara.component
+def Control(item: dict[str, Any], on_value):
+    """One setting in plain words (its model name and range in the tooltip), applied when released."""
+    with solara.Tooltip(item["tooltip"]):
+        with solara.Column(classes=["tl-control"], gap="0px"):
+            if item["kind"] == "choice":
+                choices = item["choices"]
+                solara.Select(item["label"], value=choices[item["value"]], values=list(choices.values()),
+                              on_value=lambda text: on_value(next(k for k, t in choices.items() if t == text)))
+            else:
+                SliderControl(item, on_value)
 
 
 @solara.component
-def FigureView(make: Callable[[], Figure], dependencies: list[Any]):
-    """A matplotlib figure scaled to its column; redrawn only when ``dependencies`` change."""
-    png = solara.use_memo(lambda: figure_png(make()), dependencies)
-    solara.Image(png, width="100%", classes=["tl-figure"])
-
-
-@solara.component
-def RunView(model: mesa.Model):
-    """The live view of the model on screen: network and ladder per partnership, and the time series.
-
-    One partnership: its network and ladder beside the three plots stacked. Two: their networks and
-    ladders side by side, so the paths are seen to part, above a strip of the three plots.
-    """
-    update_counter.get()  # SolaraViz bumps this after every step it plays
-    runs = runs_of(model)
-    played = [run.steps_played for run in runs]
-    if len(runs) == 1:
-        # beside each other only on a wide screen: narrower, they would shrink below legibility
-        with solara.ColumnsResponsive(12, xlarge=6):
-            FigureView(lambda: partnership_figure(runs[0], height=5.2), dependencies=[model, *played]).key("one")
-            FigureView(lambda: series_figure(runs), dependencies=[model, *played]).key("series")
-        return
-    labels = [run.label for run in runs]
-    with solara.ColumnsResponsive(12, large=6):
-        for k, run in enumerate(runs):
-            FigureView(lambda run=run, k=k: partnership_figure(run, title=labels[k]),
-                       dependencies=[run, played[k]]).key(f"side-{k}")
-    FigureView(lambda: series_figure(runs, labels, wide=True), dependencies=[model, *played]).key("strip")
+def SliderControl(item: dict[str, Any], on_value):
+    """A slider that applies its value when released (a drag would otherwise start a run per pixel)."""
+    shown = f"{item['value']:g}" if isinstance(item["value"], float) else str(item["value"])
+    solara.HTML(tag="div", classes=["tl-control-label"],
+                unsafe_innerHTML=f"<span>{escape(item['label'])}</span><b>{escape(shown)}</b>")
+    cast = int if item["kind"] == "int" else float
+    slider = rv.Slider(v_model=item["value"], min=item["min"], max=item["max"], step=item["step"],
+                       hide_details=True, thumb_label=True, class_=f"tl-slider tl-slider-{item['name']}")
+    rv.use_event(slider, "change", lambda widget, event, data: on_value(cast(data)))
 
 
 @solara.component
@@ -176,35 +140,27 @@ def LessonCard(state: PageState):
     if state.lesson is None:
         return
     lesson = LESSONS[state.lesson]
-    with solara.Card(style={"padding": "4px 8px"}):
+    with solara.Card(classes=["tl-lesson"], elevation=1):
         solara.HTML(tag="div", classes=["tl-predict"], unsafe_innerHTML=(
             f"<span class='tl-lesson-title'>{escape(lesson.title)}.</span> "
-            f"<b>Before you press ▶, ask the class:</b> {escape(lesson.predict)}"))
-        solara.HTML(tag="div", unsafe_innerHTML=f"<b>Watch for:</b> {escape(lesson.watch)}", classes=["tl-watch"])
+            f"<b>Before you press ▶ Play, ask the class:</b> {escape(lesson.predict)}"))
+        solara.HTML(tag="div", classes=["tl-watch"], unsafe_innerHTML=(
+            f"<details><summary><b>Watch for</b> (after the prediction)</summary>{escape(lesson.watch)}</details>"))
         if lesson.note:
             solara.HTML(tag="div", unsafe_innerHTML=escape(lesson.note), classes=["tl-note"])
-        if state != PageState.of_lesson(lesson):
+        if state.replace(month=0) != PageState.of_lesson(lesson):
             solara.HTML(tag="div", classes=["tl-note", "tl-changed"], unsafe_innerHTML=(
-                "The seed, view or settings have changed since the lesson was chosen: this run may tell a "
+                "The seed or settings have changed since the lesson was chosen: this run may tell a "
                 "different story."))
 
 
-@solara.component
-def ShareLink(state: PageState, model: mesa.Model):
-    """The settings of the run on screen and a link that reproduces it."""
-    router = solara.use_router()
+def page_link(router, query: str) -> str:
+    """The absolute address of the page with ``query`` (as the browser reached it)."""
     headers = solara.lab.headers.value or {}
     host = (headers.get("host") or [""])[0]
     scheme = (headers.get("x-forwarded-proto") or ["http"])[0]
-    query = state.to_query()
     path = f"{router.root_path}{router.path or '/'}"
-    link = f"{scheme}://{host}{path}?{query}" if host else f"{path}?{query}"
-    solara.HTML(tag="div", unsafe_innerHTML=f"<b>Run on screen:</b> {escape(settings_text(model))}",
-                classes=["tl-settings"])
-    with solara.Row(style={"align-items": "center"}):
-        solara.v.TextField(v_model=link, label="Link to this run (view, lesson, seed, parameters)", readonly=True,
-                    outlined=True, hide_details=True, class_="tl-link", style_="min-width: 60%")
-        CopyLinkButton.element(text=link)
+    return f"{scheme}://{host}{path}?{query}" if host else f"{path}?{query}"
 
 
 @solara.component
@@ -214,27 +170,22 @@ def Page():
     opened, opened_problems = solara.use_memo(lambda: PageState.from_query(router.search), [])
     state = solara.use_reactive(opened)
     problems = solara.use_reactive(opened_problems)
-    first_model = solara.use_memo(lambda: opened.build(), [])
-    model = solara.use_reactive(first_model)
-    generation = solara.use_reactive(0)
     seed_error = solara.use_reactive("")
+    s = state.value
 
     def show(new: PageState) -> None:
         problems.set([])
+        seed_error.set("")
         state.set(new)
-        model.set(new.build())
-        generation.set(generation.value + 1)
 
     def choose_lesson(title: str) -> None:
         chosen = [lesson for lesson in LESSONS.values() if lesson.title == title]
-        if chosen:
-            show(PageState.of_lesson(chosen[0]))
-        else:
-            show(PageState(mode=state.value.mode, seed=state.value.seed, params=state.value.params))
+        show(PageState.of_lesson(chosen[0]) if chosen else s.replace(lesson=None))
 
     def choose_mode(title: str) -> None:
         mode = next(name for name, text in MODES.items() if text == title)
-        show(PageState(mode=mode, lesson=state.value.lesson, seed=state.value.seed, params=state.value.params))
+        lesson = s.lesson if s.lesson and LESSONS[s.lesson].mode == mode else None
+        show(s.replace(mode=mode, lesson=lesson))
 
     def apply_seed(value: Any) -> None:
         try:
@@ -242,78 +193,81 @@ def Page():
         except ParamError as exc:
             seed_error.set(str(exc))
             return
-        seed_error.set("")
-        s = state.value
-        show(PageState(mode=s.mode, lesson=s.lesson, seed=seed, params=s.params))
+        show(s.replace(seed=seed))
 
     def new_seed() -> None:
         apply_seed(secrets.randbelow(1_000_000))
 
-    def follow_model() -> None:
-        # Mesa's Reset builds a new model from its widgets: the page's state (and address) follow it.
-        now = PageState.from_model(model.value, lesson=state.value.lesson)
-        if now != state.value:
-            state.set(now)
+    def set_param(name: str, value: Any) -> None:
+        try:
+            show(s.replace(params={**s.params, name: value}))
+        except ParamError as exc:  # a control's range comes from the vocabulary: only a bug gets here
+            problems.set([str(exc)])
 
-    solara.use_effect(follow_model, [model.value])
+    query = s.replace(month=0).to_query()
+    link = page_link(router, query)
+    data = solara.use_memo(lambda: payload(s.mode, s.seed, s.params), [s.mode, s.seed, tuple(s.params.items())])
 
     # The address and the state are kept equal both ways. The page writes its state into the address
-    # whenever the state changes; an address the page did not write (the browser's Back) is read and its
-    # run shown. The browser also reports, late, the address it opened with: that is not a request for
-    # another run, so the page writes its own address again.
+    # whenever the state changes (the player adds the month on screen); an address the page did not write
+    # (the browser's Back) is read and its run shown.
     opened_query = solara.use_memo(lambda: router.search, [])
 
     def write_address() -> None:
-        if router.set_path is not None and (router.search or "") != state.value.to_query():
-            router.push(f"{router.path or '/'}?{state.value.to_query()}")
+        if router.set_path is not None and (router.search or "") != s.to_query():
+            router.push(f"{router.path or '/'}?{s.to_query()}")
 
     def read_address() -> None:
         if router.set_path is None:  # rendered outside a browser (tests)
             return
         wanted, found = PageState.from_query(router.search)
-        if wanted != state.value and router.search != opened_query:
+        if wanted.replace(month=0) != s.replace(month=0) and router.search != opened_query:
             show(wanted)
             problems.set(found)
         else:
             write_address()
 
-    solara.use_effect(write_address, [state.value])
+    solara.use_effect(write_address, [s])
     solara.use_effect(read_address, [router.search])
 
+    with solara.Column(gap="0px"):
+        PageBody(s, problems, seed_error, data, link, choose_lesson, choose_mode, apply_seed, new_seed, set_param)
+
+
+@solara.component
+def PageBody(s, problems, seed_error, data, link, choose_lesson, choose_mode, apply_seed, new_seed, set_param):
+    """What the page shows (the state and its handlers come from :func:`Page`)."""
     solara.Style(CSS)
     solara.Title(TITLE)
-    SolaraViz(
-        model,
-        components=[],
-        model_params=widget_specs(state.value),
-        play_interval=PLAY_INTERVAL_MS,
-        name=TITLE,
-    ).key(f"viz-{generation.value}")
-
+    with solara.AppBarTitle():
+        solara.Text(TITLE)
     with solara.Sidebar():
-        with solara.Card("Lesson and view"):
-            lesson = state.value.lesson
-            solara.Select("Lesson", value=LESSONS[lesson].title if lesson else NO_LESSON,
+        with solara.Column(gap="4px", style={"padding": "6px 12px"}):
+            solara.Select("Lesson", value=LESSONS[s.lesson].title if s.lesson else NO_LESSON,
                           values=[NO_LESSON] + [lesson.title for lesson in LESSONS.values()], on_value=choose_lesson)
-            solara.Select("View", value=MODES[state.value.mode], values=list(MODES.values()), on_value=choose_mode)
+            solara.Select("View", value=MODES[s.mode], values=list(MODES.values()), on_value=choose_mode)
             with solara.Row(style={"align-items": "center"}):
-                solara.InputInt("seed", value=state.value.seed, on_value=apply_seed, style={"max-width": "140px"})
+                solara.InputText("Seed (a whole number)", value=str(s.seed), on_value=apply_seed,
+                                 continuous_update=False, style={"max-width": "170px"}, classes=["tl-seed"])
                 solara.Button("New seed", icon_name="mdi-dice-5", color="secondary", on_click=new_seed)
             if seed_error.value:
                 solara.Error(seed_error.value)
+            for item in slider_specs(s):
+                Control(item, on_value=lambda value, name=item["name"]: set_param(name, value)).key(
+                    f"{item['name']}-{s.mode}-{item['value']}")
             solara.HTML(tag="div", classes=["tl-hint"], unsafe_innerHTML=(
-                "A new seed starts the run again with the settings on screen. Slider changes take effect "
-                "when you press <b>Reset</b>."))
+                "Every change shows the new run at month 0: ask the class first, then press ▶ Play."))
+            solara.HTML(tag="div", classes=["tl-settings"],
+                        unsafe_innerHTML=f"<b>Run on screen:</b> {escape(settings_text(s))}")
 
-    with solara.Column(gap="8px", style={"padding": "0 12px"}):
+    with solara.Column(gap="4px", classes=["tl-main"]):
         for problem in problems.value:
             solara.Warning(f"The link had a setting the page could not use, so it was left at its default: "
-                           f"{problem}")
-        LessonCard(state.value)
-        if isinstance(model.value, SideBySideModel):
-            varied = " and ".join(model.value.comparison.varied)
+                           f"{problem}", dense=True)
+        LessonCard(s)
+        if s.mode != "single":
+            varied = " and ".join(COMPARISONS[s.mode].varied)
             solara.HTML(tag="div", classes=["tl-caption"], unsafe_innerHTML=(
                 f"Same seed, same settings, same luck on both sides: only <b>{escape(varied)}</b> differs. "
                 "Where the paths part, that is why."))
-        RunView(model.value)
-        ShareLink(state.value, model.value)
+        Player.element(payload={**data, "start_month": s.month, "link": link})

@@ -20,14 +20,15 @@ import mesa
 from ..params import PARAMETERS, ParamError, check_value, coerce_value, did_you_mean
 from ..strategies import strategy_names
 from .lessons import LESSONS, Lesson
-from .models import COMPARISONS, DEFAULT_SEED, SideBySideModel, build_model, check_mode, parse_seed
+from .models import COMPARISONS, DEFAULT_SEED, build_model, check_mode, parse_seed
+from .words import param_label, param_tooltip, strategy_label
 
 __all__ = [
     "PageState",
     "read_setting",
     "SLIDER_PARAMS",
     "MAX_VALUE_CHARS",
-    "widget_specs",
+    "slider_specs",
     "settings_text",
 ]
 
@@ -67,6 +68,13 @@ def read_setting(name: str, text: str) -> Any:
     return coerce_value(name, text)
 
 
+def _read_month(text: str) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
+        raise ParamError(f"month = {_short(text)!r} must be a whole number of months from 0")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class PageState:
     """What the page's address carries: enough to rebuild exactly the run the class saw.
@@ -80,26 +88,43 @@ class PageState:
     seed : int
         The run seed.
     params : dict
-        Parameters that differ from their defaults (MODEL.md names, validated).
+        Parameters that differ from their defaults (MODEL.md names, validated). A parameter the view's
+        two sides set for themselves is left out.
+    month : int
+        The month on screen when the link was made (0: the start); the player shows the run paused there.
     """
 
     mode: str = "single"
     lesson: str | None = None
     seed: int = DEFAULT_SEED
     params: Mapping[str, Any] = field(default_factory=dict)
+    month: int = 0
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
-        if self.lesson is not None and self.lesson not in LESSONS:
-            raise ParamError(f"lesson = {_short(str(self.lesson))!r} is not a lesson "
-                             f"(allowed: {', '.join(LESSONS)})")
+        if self.lesson is not None:
+            if self.lesson not in LESSONS:
+                raise ParamError(f"lesson = {_short(str(self.lesson))!r} is not a lesson "
+                                 f"(allowed: {', '.join(LESSONS)})")
+            if LESSONS[self.lesson].mode != self.mode:
+                raise ParamError(f"lesson = {self.lesson!r} is shown in the view {LESSONS[self.lesson].mode!r}, "
+                                 f"not {self.mode!r}")
         object.__setattr__(self, "seed", parse_seed(self.seed))
         for name, value in self.params.items():
             check_value(name, value)
+        varied = COMPARISONS[self.mode].varied if self.mode != "single" else ()
         # vocabulary order, so equal states give equal addresses
         cleaned = {n: self.params[n] for n in PARAMETERS
-                   if n in self.params and self.params[n] != PARAMETERS[n].default}
+                   if n in self.params and self.params[n] != PARAMETERS[n].default and n not in varied}
         object.__setattr__(self, "params", cleaned)
+        n_steps = cleaned.get("n_steps", PARAMETERS["n_steps"].default)
+        if isinstance(self.month, bool) or not isinstance(self.month, int) or not 0 <= self.month <= n_steps:
+            raise ParamError(f"month = {_short(str(self.month))!r} must be a whole number from 0 to {n_steps}")
+
+    def replace(self, **changes: Any) -> PageState:
+        """A copy with ``changes``; the month goes back to 0 unless given (a new run starts at its start)."""
+        fields = {"mode": self.mode, "lesson": self.lesson, "seed": self.seed, "params": self.params, "month": 0}
+        return PageState(**(fields | changes))
 
     @classmethod
     def of_lesson(cls, lesson: Lesson) -> PageState:
@@ -128,6 +153,8 @@ class PageState:
             items.append(("lesson", self.lesson))
         items.append(("seed", str(self.seed)))
         items += [(k, v if isinstance(v, str) else repr(v)) for k, v in self.params.items()]
+        if self.month:
+            items.append(("month", str(self.month)))
         return urlencode(items)
 
     @classmethod
@@ -138,7 +165,7 @@ class PageState:
         left at its default, so a mistyped link still opens the page.
         """
         problems: list[str] = []
-        mode, lesson, seed = "single", None, DEFAULT_SEED
+        mode, lesson, seed, month = "single", None, DEFAULT_SEED, 0
         params: dict[str, Any] = {}
         try:
             entries = parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
@@ -154,22 +181,27 @@ class PageState:
                     lesson = text
                 elif key == "seed":
                     seed = parse_seed(text)
+                elif key == "month":
+                    month = _read_month(text)
                 else:
                     params[key] = read_setting(key, text)
             except (ValueError, OverflowError, TypeError) as exc:  # ParamError is a ValueError
                 problems.append(str(exc) if isinstance(exc, ParamError)
                                 else f"{_short(key)} = {_short(text)!r} could not be read")
-        return cls(mode=mode, lesson=lesson, seed=seed, params=params), problems
-
-    @classmethod
-    def from_model(cls, model: mesa.Model, *, lesson: str | None = None) -> PageState:
-        """The state of a model the page runs (after Mesa's Reset rebuilt it from the widgets)."""
-        mode = model.comparison.name if isinstance(model, SideBySideModel) else "single"
-        params = model.params.to_dict()
-        if isinstance(model, SideBySideModel):
-            for name in model.comparison.varied:
-                params.pop(name)
-        return cls(mode=mode, lesson=lesson, seed=model.seed, params=params)
+        if lesson is not None and LESSONS[lesson].mode != mode:
+            wanted = LESSONS[lesson].mode
+            problems.append(f"lesson = {lesson!r} is shown in the view {wanted!r}, so the page shows that view "
+                            f"(the link asked for mode = {mode!r})")
+            mode = wanted
+        varied = COMPARISONS[mode].varied if mode != "single" else ()
+        for name in [n for n in params if n in varied]:
+            problems.append(f"{name} = {params.pop(name)!r} is not used: in this view each side sets its own {name}")
+        n_steps = params.get("n_steps", PARAMETERS["n_steps"].default)
+        if month > n_steps:
+            problems.append(f"month = {month} is past the run's last month, so the run starts at month 0 "
+                            f"(allowed: 0..{n_steps})")
+            month = 0
+        return cls(mode=mode, lesson=lesson, seed=seed, params=params, month=month), problems
 
 
 #: The parameters a class changes on the page (the rest travel in the address and lessons).
@@ -197,49 +229,39 @@ def _slider_step(name: str) -> float:
     return 0.01 if round(spec.default / 0.05, 9) % 1 else 0.05
 
 
-def widget_specs(state: PageState) -> dict[str, Any]:
-    """Mesa ``model_params`` for a page state: widgets for :data:`SLIDER_PARAMS`, fixed values for the rest.
-
-    The seed is a fixed value too: Mesa's text box would hand it over as
-    unchecked text, and a mistyped seed would crash its Reset; the page has
-    its own seed box, which checks what is typed.
+def slider_specs(state: PageState) -> list[dict[str, Any]]:
+    """The page's controls for :data:`SLIDER_PARAMS` in a state: plain label, tooltip, range, step and value.
 
     Ranges and defaults come from :data:`sim.params.PARAMETERS`; month-valued
     sliders stop at the default run length, as a class watches one run of it.
-    Parameters a comparison varies get no widget (each side sets its own).
+    Parameters a comparison varies get no control (each side sets its own).
     """
     varied = COMPARISONS[state.mode].varied if state.mode != "single" else ()
-    values = {name: spec.default for name, spec in PARAMETERS.items()} | dict(state.params)
-    out: dict[str, Any] = {}
+    out = []
     for name in SLIDER_PARAMS:
         if name in varied:
             continue
         spec = PARAMETERS[name]
+        value = state.params.get(name, spec.default)
+        item = {"name": name, "label": param_label(name), "tooltip": param_tooltip(name), "value": value}
         if name == "strategy":
-            out[name] = {"type": "Select", "value": values[name], "values": strategy_names(), "label": name}
+            item.update(kind="choice", choices={s: strategy_label(s) for s in strategy_names()})
         elif spec.kind is int:
             high = spec.high if spec.unit != "months" else min(spec.high, PARAMETERS["n_steps"].default)
-            out[name] = {"type": "SliderInt", "value": int(values[name]), "min": int(spec.low), "max": int(high),
-                         "step": 1, "label": name}
+            item.update(kind="int", min=int(spec.low), max=int(high), step=1)
         else:
-            out[name] = {"type": "SliderFloat", "value": float(values[name]), "min": spec.low, "max": spec.high,
-                         "step": _slider_step(name), "label": name}
-    out["seed"] = state.seed  # fixed here: the page's own seed box (validated) sets it
-    for name, value in state.params.items():
-        if name not in out and name not in varied:
-            out[name] = value  # a fixed parameter: passed to the model as it is
-    if state.mode != "single":
-        out["compare"] = state.mode
+            item.update(kind="float", min=spec.low, max=spec.high, step=_slider_step(name))
+        out.append(item)
     return out
 
 
-def settings_text(model: mesa.Model) -> str:
-    """One line naming the settings the run on screen was built with (the sliders may have moved since)."""
-    p = model.params.to_dict()
-    varied = model.comparison.varied if isinstance(model, SideBySideModel) else ()
+def settings_text(state: PageState) -> str:
+    """One line naming the seed and settings of the run a state shows (model names: it is a record)."""
+    p = {name: spec.default for name, spec in PARAMETERS.items()} | dict(state.params)
+    varied = COMPARISONS[state.mode].varied if state.mode != "single" else ()
     shown = [n for n in SLIDER_PARAMS if n not in varied]
-    shown += [n for n, v in p.items() if n not in SLIDER_PARAMS and n not in varied and v != PARAMETERS[n].default]
-    return " · ".join([f"seed {model.seed}"] + [f"{n} {_fmt(p[n])}" for n in shown])
+    shown += [n for n in state.params if n not in SLIDER_PARAMS]
+    return " · ".join([f"seed {state.seed}"] + [f"{n} {_fmt(p[n])}" for n in shown])
 
 
 def _fmt(value: Any) -> str:
