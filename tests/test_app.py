@@ -227,7 +227,8 @@ def test_choosing_a_lesson_sets_its_parameters_and_asks_the_class():
 
 def test_the_starting_trust_note_explains_prejudice_and_only_then():
     box, _ = render()
-    assert "prejudice 0.3 × cultural distance 0.5" in " ".join(sent(box)["notes"])
+    assert "not 0.3: the other cultural group is trusted less at first (prejudice 0.3 × cultural distance 0.5)" in (
+        " ".join(sent(box)["notes"]))
     box, _ = render("cultural_distance=0.0")
     assert sent(box)["notes"] == []
 

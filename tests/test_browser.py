@@ -1,24 +1,32 @@
-"""End to end: the classroom page served by ``trustladder demo``'s command, driven in real headless Chromium.
+"""End to end: the classroom page served by ``trustladder demo``'s command, and an exported lesson file,
+driven in real headless Chromium.
 
 Debian's Chromium (``scripts/install-browser.sh``; ``make test`` runs it) is
 driven by Playwright; no browser is downloaded. The page's server runs on
-127.0.0.1 on a free port for this module and is stopped after it. Every test
-saves a screenshot into ``test-artifacts/`` for a person to look at.
+127.0.0.1 on a free port for this module and is stopped after it. Timings
+(page load, Step, lesson switch, playing a run, the slowest frame) are
+printed, not asserted: run with ``-s`` to see them. Screenshots go to
+``test-artifacts/`` for a person to look at.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import psutil
 import pytest
-from playwright.sync_api import expect
 
+from sim.classroom.export import write_lesson
 from sim.classroom.lessons import LESSONS
 from sim.commands.demo import server_command, server_environment
 
@@ -26,14 +34,23 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-#: A projector's screen.
-VIEWPORT = {"width": 1920, "height": 1080}
+#: The three screens a teacher may have: a projector, a laptop, a small laptop.
+SCREENS = {"1920x1080": (1920, 1080), "1280x800": (1280, 800), "1024x768": (1024, 768)}
+#: Seconds after its tab closes that the test server frees a session (the demo's own setting is a minute).
+CULL_SECONDS = 2
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.xdist_group("browser"),
     pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: run scripts/install-browser.sh"),
 ]
+
+
+def report(what: str, **numbers) -> None:
+    """Print a measurement (timings are reported, not asserted: the machine's load varies)."""
+    load = ", ".join(f"{x:.2f}" for x in psutil.getloadavg())
+    text = ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in numbers.items())
+    print(f"\n[timing] {what}: {text} (load average {load})")
 
 
 def free_port() -> int:
@@ -45,14 +62,17 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     port = free_port()
-    proc = subprocess.Popen(server_command("127.0.0.1", port), env=server_environment(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tempfile.TemporaryFile(mode="w+")
+    env = {**server_environment(), "SOLARA_KERNEL_CULL_TIMEOUT": f"{CULL_SECONDS}s"}
+    proc = subprocess.Popen(server_command("127.0.0.1", port), env=env, stdout=log, stderr=subprocess.STDOUT,
+                            text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 90
     try:
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"the page's server exited with {proc.returncode}:\n{proc.stdout.read()}")
+                log.seek(0)
+                pytest.fail(f"the page's server exited with {proc.returncode}:\n{log.read()}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:
@@ -62,7 +82,8 @@ def server():
             if time.monotonic() > deadline:
                 pytest.fail("the page's server did not answer within 90 s")
             time.sleep(0.3)
-        yield url
+        proc.url, proc.log = url, log
+        yield proc
     finally:
         proc.terminate()
         try:
@@ -70,6 +91,7 @@ def server():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -82,170 +104,374 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
+def new_page(browser, size=(1280, 800)):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.errors = errors
+    return pg
+
+
+@pytest.fixture
+def page(browser):
+    pg = new_page(browser)
     yield pg
-    context.close()
+    pg.context.close()
 
 
-def open_page(page, url: str) -> None:
-    """Open the page and wait until it has drawn and written its state into the address."""
+def open_page(page, url: str) -> float:
+    """Open the page; return the seconds until the player has drawn the run and the address carries it."""
+    t0 = time.perf_counter()
     page.goto(url)
-    page.locator("img.tl-figure").first.wait_for(state="visible", timeout=45_000)
+    page.locator(".tlp-partnership").first.wait_for(state="visible", timeout=60_000)
     page.wait_for_function("() => window.location.search.includes('mode=')")
+    return time.perf_counter() - t0
 
 
 def shot(page, name: str) -> Path:
-    """Save the page as a person sees it, and (taller) everything below the fold too."""
     ARTIFACTS.mkdir(exist_ok=True)
-    # solara fades the page while it handles an address change; a person sees it settled
     page.wait_for_function("() => !document.querySelector('.solara-page-loading')")
-    page.wait_for_timeout(800)  # and its fade back in
+    page.wait_for_timeout(600)  # solara's fade-in after an address change
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
-    height = page.evaluate(
-        "Math.max(...Array.from(document.querySelectorAll('*')).map(e => e.scrollHeight))")
-    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 80, 4000)})
-    page.screenshot(path=str(ARTIFACTS / f"{name}-full.png"))
-    page.set_viewport_size(VIEWPORT)
     return path
 
 
-def figure_sources(page) -> list[str]:
-    return page.locator("img.tl-figure").evaluate_all("imgs => imgs.map(i => i.src)")
-
-
-def settings(page) -> str:
-    return page.locator(".tl-settings").inner_text()
+def state(page) -> dict:
+    """The player's state machine and month, as the page shows them."""
+    return page.evaluate("""() => ({state: document.querySelector('.tlp').dataset.state,
+        month: Number(document.querySelector('.tlp-scrubber').value),
+        text: document.querySelector('[data-tl=month]').innerText,
+        loads: window.tlPlayers[window.tlPlayers.length - 1].loads})""")
 
 
 def query(page) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
 
 
-def wait_for_address(page, pattern: str) -> None:
-    """Wait until the address (changed in place by the page, without a new load) matches ``pattern``."""
-    page.wait_for_function("(p) => new RegExp(p).test(window.location.search)", arg=pattern)
-
-
 def choose(page, label: str, option: str) -> None:
-    """Pick ``option`` in the page's drop-down labelled ``label``."""
+    """Pick ``option`` in the sidebar's drop-down labelled ``label``."""
     page.locator(".v-select").filter(has=page.locator("label", has_text=re.compile(f"^{label}$"))).click()
     page.locator(".menuable__content__active .v-list-item", has_text=option).first.click()
 
 
-def click_button(page, name: str, times: int = 1) -> None:
-    button = page.locator("button", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")).first
-    for _ in range(times):
-        button.click()
+def control(page, name: str):
+    return page.locator(f"[data-tl={name}]")
 
 
-def steps_shown(page) -> int:
-    text = page.locator("text=/^Step: \\d+$/").inner_text()
-    return int(text.split(":")[1])
+# --- playing: the state machine, timings ---------------------------------------------------------
 
 
-def test_page_loads_with_network_ladder_and_plots(server, page):
-    open_page(page, server)
+def test_the_page_plays_a_run_in_the_browser_and_reports_its_timings(server, page):
+    loaded = open_page(page, server.url + "?seed=0")
     assert page.title().startswith("TrustLadder")
-    # one partnership: its network-and-ladder figure and the time series
-    assert len(figure_sources(page)) == 2
-    wait_for_address(page, "mode=single")
-    for button in ("Reset", "Step", "New seed"):
-        assert page.locator("button", has_text=button).first.is_visible()
-    assert "strategy stepwise" in settings(page)
-    # the page's address now carries its state
-    assert query(page)["mode"] == "single" and "seed" in query(page)
-    shot(page, "page-loaded")
+    assert state(page)["state"] == "idle" and state(page)["text"] == "month 0 of 120"
+    assert "Ready at month 0" in control(page, "status").inner_text()
+    # Step: the next month is drawn by the browser alone
+    steps = []
+    for k in range(1, 11):
+        t0 = time.perf_counter()
+        control(page, "step").click()
+        page.wait_for_function("(k) => document.querySelector('.tlp-scrubber').value == k", arg=k)
+        steps.append(time.perf_counter() - t0)
+    assert state(page)["state"] == "paused" and state(page)["month"] == 10
+    control(page, "restart").click()
+    assert state(page) | {"loads": 0} == {"state": "idle", "month": 0, "text": "month 0 of 120", "loads": 0}
+    # Play the whole run at the normal pace
+    page.evaluate("() => { const p = window.tlPlayers[0]; p.frameTimes = []; }")
+    t0 = time.perf_counter()
+    control(page, "play").click()
+    page.wait_for_function("() => document.querySelector('.tlp').dataset.state === 'ended'", timeout=60_000)
+    played = time.perf_counter() - t0
+    frames = page.evaluate("() => window.tlPlayers[0].stats()")
+    assert state(page)["month"] == 120 and control(page, "play").inner_text() == "▶ Play again"
+    assert control(page, "step").is_disabled()
+    report("page", load_s=loaded, step_ms_mean=1000 * sum(steps) / len(steps), step_ms_max=1000 * max(steps),
+           play_120_months_s=played, frames=frames["frames"], frame_draw_ms_mean=frames["mean_ms"],
+           frame_draw_ms_max=frames["max_ms"])
     assert not page.errors
 
 
-def test_slider_change_and_steps_change_what_is_shown(server, page):
-    open_page(page, server + "?seed=3")
-    before = figure_sources(page)
-    slider = page.locator(".v-input").filter(has=page.locator("label", has_text=re.compile("^n_orgs$")))
-    slider.locator("[role=slider]").focus()
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
-    click_button(page, "Reset")
-    page.wait_for_function("() => document.querySelector('.tl-settings').innerText.includes('n_orgs 8')")
-    assert "n_orgs 8" in settings(page) and "seed 3" in settings(page)
-    wait_for_address(page, "n_orgs=8")
-    assert query(page)["seed"] == "3"
-    click_button(page, "Step", times=3)
-    page.wait_for_function("() => /^Step: 3$/m.test(document.body.innerText)")
-    page.wait_for_function("(old) => Array.from(document.querySelectorAll('img.tl-figure')).map(i => i.src)"
-                           ".every((s, k) => s !== old[k])", arg=before)
-    assert steps_shown(page) == 3
-    shot(page, "after-slider-and-steps")
+def test_choosing_a_lesson_while_playing_stops_and_shows_it_at_month_0_every_time(server, page):
+    open_page(page, server.url + "?seed=4")
+    lessons = [LESSONS["slow_and_steady"], LESSONS["forced_marriage"]]
+    switches = []
+    for k in range(20):
+        lesson = lessons[k % 2]
+        control(page, "play").click()
+        page.wait_for_function("() => Number(document.querySelector('.tlp-scrubber').value) >= 3")
+        assert state(page)["state"] == "playing"
+        before = state(page)["loads"]
+        t0 = time.perf_counter()
+        choose(page, "Lesson", lesson.title)
+        try:
+            page.wait_for_function("(n) => window.tlPlayers[window.tlPlayers.length - 1].loads > n", arg=before,
+                                   timeout=10_000)
+        except Exception:
+            raise AssertionError(f"switch {k} to {lesson.name}: {state(page)} {page.url}") from None
+        switches.append(time.perf_counter() - t0)
+        now = state(page)
+        assert now["state"] == "idle" and now["month"] == 0, f"switch {k}: {now}"
+        page.wait_for_timeout(150)  # still idle a moment later: nothing goes on playing behind it
+        assert state(page)["month"] == 0
+        assert page.locator(".tlp-partnership").count() == (2 if lesson.mode != "single" else 1)
+        assert "ask the class" in page.locator(".tl-predict").inner_text()
+        control(page, "step").click()  # every control still works
+        page.wait_for_function("() => document.querySelector('.tlp').dataset.state === 'paused'")
+        assert state(page)["month"] == 1
+    report("lesson switch during play (20 times)", mean_s=sum(switches) / len(switches), max_s=max(switches))
+    assert query(page)["lesson"] == lessons[1].name
     assert not page.errors
 
 
-def test_side_by_side_shows_both_paths(server, page):
-    open_page(page, server + "?seed=11")
-    choose(page, "View", "Pair: stepwise vs funder_forced")
-    page.wait_for_function("() => document.querySelectorAll('img.tl-figure').length === 3")
-    wait_for_address(page, "mode=stepwise_vs_forced")
-    # the compared setting has no slider: each side sets its own
-    expect(page.locator("label", has_text=re.compile("^strategy$"))).to_have_count(0)
-    before = figure_sources(page)
-    click_button(page, "Step", times=2)
-    page.wait_for_function("() => /^Step: 2$/m.test(document.body.innerText)")
-    page.wait_for_function("(old) => Array.from(document.querySelectorAll('img.tl-figure')).map(i => i.src)"
-                           ".every((s, k) => s !== old[k])", arg=before)
-    assert page.locator(".tl-caption").inner_text().startswith("Same seed, same settings, same luck")
-    assert "only strategy differs" in page.locator(".tl-caption").inner_text()
-    shot(page, "side-by-side")
+AGREEMENT = """() => {
+  const p = window.tlPlayers[window.tlPlayers.length - 1];
+  const out = [];
+  for (let m = 0; m <= p.data.end; m++) {
+    p.seek(m);
+    p.views.slice(0, -1).forEach((view, r) => {
+      const rung = view.root.querySelector('.tlp-rung.tlp-now');
+      const panel = p.plots.root.querySelector('.tlp-panel[data-series=level]');
+      const marker = panel.querySelectorAll('circle.tlp-now')[r];
+      const ticks = Array.from(panel.querySelectorAll('text.tlp-level-tick'));
+      // the level the plot's marker stands at: the tick label nearest its height
+      let plotted = null;
+      if (marker.getAttribute('visibility') === 'visible') {
+        const cy = Number(marker.getAttribute('cy'));
+        const near = ticks.reduce((a, t) => Math.abs(Number(t.getAttribute('y')) - 5 - cy)
+                                          < Math.abs(Number(a.getAttribute('y')) - 5 - cy) ? t : a);
+        plotted = Number(near.dataset.level);
+      }
+      const stamp = view.root.querySelector('.tlp-stamp').getAttribute('visibility') === 'visible';
+      const title = view.title.textContent;
+      out.push({m, r, ladder: rung ? Number(rung.dataset.level) : 0, plotted, stamp, title});
+    });
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("link", ["?seed=0", "?mode=stepwise_vs_forced&lesson=forced_marriage&seed=12"])
+def test_the_ladder_and_the_level_plot_agree_at_every_month(server, page, link):
+    open_page(page, server.url + link)
+    rows = page.evaluate(AGREEMENT)
+    assert len(rows) >= 121
+    for row in rows:
+        # a dissolved partnership has no rung (0, "dissolved") and the plot shows level 0 too
+        assert row["ladder"] == row["plotted"], row
+        assert row["title"].startswith(f"month {row['m']} of 120"), row
+        assert row["stamp"] == (row["ladder"] == 0), row
     assert not page.errors
 
 
-def test_a_lesson_can_be_chosen_and_its_link_reproduces_it(server, page, browser):
-    open_page(page, server)
-    choose(page, "Lesson", "A forced marriage")
-    wait_for_address(page, "lesson=forced_marriage")
-    assert page.get_by_text("Before you press ▶, ask the class:").is_visible()
-    lesson = LESSONS["forced_marriage"]
-    assert query(page) == {"mode": lesson.mode, "lesson": lesson.name, "seed": str(lesson.seed)}
-    link = page.locator(".tl-link input").input_value()
-    assert link == page.url
-    shot(page, "lesson-forced-marriage")
-    # play until the forced partnership's story has been told, then pause
-    before = figure_sources(page)
-    click_button(page, "▶")
-    page.wait_for_function("() => /^Step: (1[6-9]|[2-9]\\d)$/m.test(document.body.innerText)", timeout=60_000)
-    click_button(page, "❚❚")
-    assert figure_sources(page) != before
-    shot(page, "lesson-forced-marriage-played")
-    # a colleague opens the link: the same lesson, view, seed and settings
-    other = browser.new_context(viewport=VIEWPORT).new_page()
+def test_the_link_records_the_month_and_reopens_the_run_paused_there(server, page, browser):
+    open_page(page, server.url + "?seed=9&initial_trust=0.55")
+    for _ in range(7):
+        control(page, "step").click()
+    page.wait_for_function("() => window.location.search.includes('month=7')")
+    link = control(page, "link").input_value()
+    assert link == page.url and query(page)["month"] == "7" and query(page)["initial_trust"] == "0.55"
+    other = new_page(browser)
     open_page(other, link)
-    assert other.get_by_text("Before you press ▶, ask the class:").is_visible()
-    assert settings(other) == settings(page)
-    assert len(figure_sources(other)) == 3
+    assert state(other)["state"] == "paused" and state(other)["month"] == 7
+    drawn = ("() => Array.from(document.querySelectorAll('.tlp-stage svg'))"
+             ".map(s => s.outerHTML.replace(/tlp-grad-\\w+/g, ''))")
+    assert other.evaluate(drawn) == page.evaluate(drawn)  # the same run, drawn the same, at the same month
     other.context.close()
     assert not page.errors
 
 
-def test_a_link_with_parameters_opens_that_run_and_reports_bad_entries(server, page):
-    open_page(page, server + "?seed=5&initial_trust=0.7&loss_rate=0.4&n_orgs=9&deadline=999999")
-    text = settings(page)
-    assert "seed 5" in text and "initial_trust 0.7" in text and "loss_rate 0.4" in text and "n_orgs 9" in text
-    warning = page.get_by_text("deadline = 999999 is out of range")
-    assert warning.is_visible()
-    # the address is cleaned: the bad entry is dropped, the good ones kept
-    wait_for_address(page, "mode=single")
-    assert "deadline" not in query(page) and query(page)["n_orgs"] == "9"
-    shot(page, "link-with-parameters")
-    # the browser's Back returns to the run before a lesson was chosen
+def test_an_odd_link_is_answered_with_a_note_and_back_returns_to_the_run_before(server, page):
+    open_page(page, server.url + "?seed=5&initial_trust=0.7&n_orgs=9&deadline=999999&seed=%C2%B2")
+    notes = page.locator(".v-alert").all_inner_texts()
+    assert any("deadline = 999999 is out of range" in n for n in notes)
+    assert any("seed = '²' must be a whole number" in n for n in notes)
+    assert "Traceback" not in page.locator("body").inner_text()
+    assert query(page)["n_orgs"] == "9" and "deadline" not in query(page)
     choose(page, "Lesson", LESSONS["slow_and_steady"].title)
-    wait_for_address(page, "lesson=slow_and_steady")
+    page.wait_for_function("() => window.location.search.includes('lesson=slow_and_steady')")
     page.go_back()
-    wait_for_address(page, "initial_trust=0.7")
-    page.wait_for_function("() => document.querySelector('.tl-settings').innerText.includes('seed 5 ')")
-    assert page.locator(".tl-predict").count() == 0
+    page.wait_for_function("() => window.location.search.includes('initial_trust=0.7')")
+    page.wait_for_function("() => !document.querySelector('.tl-predict')")
+    assert state(page)["state"] == "idle"
     assert not page.errors
+
+
+# --- layout: nothing over the plots at three screen sizes; a single partnership fits 1280 x 800 ---------
+
+
+LAYOUT = """() => {
+  const box = e => { const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height}; };
+  const visible = e => { const r = e.getBoundingClientRect(); const cs = getComputedStyle(e);
+    return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none'; };
+  const named = {};
+  const put = (name, e) => { if (e && visible(e)) named[name] = box(e); };
+  put('appbar', document.querySelector('.v-app-bar, header'));
+  put('sidebar', document.querySelector('.v-navigation-drawer--open'));
+  put('lesson', document.querySelector('.tl-lesson'));
+  put('controls', document.querySelector('.tlp-controls'));
+  put('status', document.querySelector('.tlp-statusbar'));
+  document.querySelectorAll('.tlp-partnership').forEach((e, k) => put('partnership' + k, e));
+  put('plots', document.querySelector('.tlp-plots'));
+  put('notes', document.querySelector('.tlp-notes'));
+  put('linkbar', document.querySelector('.tlp-linkbar'));
+  // anything fixed or absolute over the page (Solara's badge was one)
+  const floating = Array.from(document.querySelectorAll('body *')).filter(e => {
+    const p = getComputedStyle(e).position; return (p === 'fixed' || p === 'absolute') && visible(e)
+      && !e.closest('.v-navigation-drawer, .v-app-bar, header, .v-menu__content, .v-tooltip__content, .tlp')
+      && !(e.closest('.v-overlay') && !e.closest('.v-overlay--active'));  // Vuetify's idle overlay: not shown
+  }).map(e => ({tag: e.tagName, cls: String(e.className), text: e.innerText.slice(0, 40), ...box(e)}));
+  // what the eye sees at points of the drawings: the drawing itself, not something over it
+  const covered = [];
+  document.querySelectorAll('.tlp-stage svg').forEach(s => {
+    const r = s.getBoundingClientRect();
+    for (const fx of [0.05, 0.3, 0.5, 0.7, 0.95]) for (const fy of [0.05, 0.3, 0.5, 0.7, 0.95]) {
+      const x = r.left + fx * r.width, y = r.top + fy * r.height;
+      if (y < 0 || y >= innerHeight || x < 0 || x >= innerWidth) continue;
+      const hit = document.elementFromPoint(x, y);
+      if (hit && !s.contains(hit)) {
+        covered.push({svg: s.getAttribute('class'), x, y, by: hit.tagName + '.' + hit.className});
+      }
+    }
+  });
+  // the DISSOLVED stamp is meant to lie over the greyed-out partnership, like a rubber stamp
+  const texts = Array.from(document.querySelectorAll('.tlp-stage svg text'))
+    .filter(t => visible(t) && !t.closest('.tlp-stamp'))
+    .map(t => ({t: Array.from(t.childNodes).filter(n => n.nodeName !== 'title').map(n => n.textContent).join(''),
+                ...box(t)}));
+  return {named, floating, covered, texts, scrollHeight: document.scrollingElement.scrollHeight,
+          innerHeight, innerWidth};
+}"""
+
+
+def overlap(a: dict, b: dict) -> float:
+    """The area two boxes share (0 when they only touch)."""
+    dx = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+    dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+    return max(0.0, dx) * max(0.0, dy)
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+@pytest.mark.parametrize("view", ["single", "pair"])
+def test_nothing_overlaps_the_drawings(server, browser, screen, view):
+    size = SCREENS[screen]
+    link = "?lesson=slow_and_steady&seed=14&month=70" if view == "single" else \
+        "?mode=stepwise_vs_forced&lesson=forced_marriage&seed=12&month=30"
+    page = new_page(browser, size)
+    open_page(page, server.url + link)
+    shot(page, f"page-{view}-{screen}")
+    layout = page.evaluate(LAYOUT)
+    named = layout["named"]
+    assert {"controls", "plots", "linkbar", "partnership0"} <= set(named), named
+    for a, b in [(a, b) for i, a in enumerate(named) for b in list(named)[i + 1:]]:
+        if {a, b} == {"appbar", "sidebar"}:
+            continue  # the drawer sits under the app bar by design
+        assert overlap(named[a], named[b]) < 1.0, f"{a} overlaps {b} at {screen}: {named[a]} {named[b]}"
+    assert layout["floating"] == [], layout["floating"]  # no badge or banner over the page
+    assert layout["covered"] == [], layout["covered"]
+    # text inside a drawing never runs into other text
+    texts = [t for t in layout["texts"] if t["t"].strip()]
+    clashes = [(a["t"], b["t"]) for i, a in enumerate(texts) for b in texts[i + 1:] if overlap(a, b) > 4.0]
+    assert clashes == [], clashes
+    if view == "single" and screen != "1024x768":
+        # one partnership is readable without scrolling: everything down to the link is on screen
+        assert named["linkbar"]["y"] + named["linkbar"]["h"] <= layout["innerHeight"] + 1, named["linkbar"]
+        small = [t for t in texts if t["h"] < 11.5]
+        assert small == [], f"text under ~12 px at {screen}: {small[:5]}"
+    page.context.close()
+
+
+# --- memory: sessions are freed when their tabs close ---------------------------------------------
+
+
+def open_session(url: str, path: str = "/?seed=3") -> None:
+    """One browser session as the server sees it: the page's cookie, a kernel websocket, Solara's "run".
+
+    This is what Solara's own JavaScript sends when a tab opens (a Jupyter ``comm_open`` on the
+    ``solara.control`` target, then ``run``); the server renders the whole page for it, builds the run and
+    sends the player its payload, exactly as for a tab. Closing the socket is closing the tab without
+    the goodbye a browser may send: the server must free the session by itself (culling).
+    """
+    from websockets.sync.client import connect
+
+    host = urlsplit(url).netloc
+    with urllib.request.urlopen(f"http://{host}{path}") as response:
+        cookie = response.headers.get("set-cookie").split(";")[0]
+    kernel, page_id, comm = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4().hex
+
+    def message(kind: str, content: dict) -> str:
+        header = {"msg_id": uuid.uuid4().hex, "msg_type": kind, "session": page_id, "username": "",
+                  "version": "5.3", "date": datetime.now(UTC).isoformat()}
+        return json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
+                           "channel": "shell", "buffers": []})
+
+    with connect(f"ws://{host}/jupyter/api/kernels/{kernel}/channels?session_id={page_id}",
+                 additional_headers={"Cookie": cookie}, max_size=None) as ws:
+        ws.send(message("comm_open", {"comm_id": comm, "target_name": "solara.control", "data": {}}))
+        ws.send(message("comm_msg", {"comm_id": comm, "data": {"method": "run",
+                                                               "args": {"path": path, "appName": "__default__"}}}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            raw = ws.recv(timeout=60)
+            if isinstance(raw, str):
+                data = json.loads(raw).get("content", {}).get("data", {})
+                if data.get("method") == "finished":
+                    return
+        raise AssertionError("the page did not finish rendering for a session")
+
+
+def test_server_memory_stays_bounded_over_100_sessions(server):
+    proc = psutil.Process(server.pid)
+    rss = [proc.memory_info().rss / 2**20]
+    t0 = time.perf_counter()
+    for _round in range(5):
+        for _ in range(20):
+            open_session(server.url)
+        time.sleep(CULL_SECONDS + 0.5)  # the closed sessions are culled
+        rss.append(proc.memory_info().rss / 2**20)
+    seconds = time.perf_counter() - t0
+    report("100 sessions", seconds=seconds, rss_mb=" ".join(f"{x:.0f}" for x in rss))
+    # Unfreed, a session of this page costs ~2 MB (the Mesa page cost 5-6 MB: 748 MB after ~80):
+    # once the server is warm, the last 60 sessions may not add 40 MB.
+    assert rss[-1] - rss[2] < 40, rss
+    assert rss[-1] < 600, rss  # the limit docs/teaching.md states
+
+
+# --- an exported lesson, from file://, with the network blocked -----------------------------------
+
+
+def test_an_exported_lesson_plays_from_a_file_with_no_network(browser, tmp_path):
+    out = write_lesson("forced_marriage", tmp_path / "lesson.html")
+    page = new_page(browser, SCREENS["1280x800"])
+    asked = []
+
+    def route(r):
+        asked.append(r.request.url)
+        return r.continue_() if r.request.url.startswith("file:") else r.abort()
+
+    page.context.route("**/*", route)
+    t0 = time.perf_counter()
+    page.goto(out.as_uri())
+    page.locator(".tlp-partnership").first.wait_for(state="visible")
+    loaded = time.perf_counter() - t0
+    assert page.locator(".tlp-partnership").count() == 2
+    assert "ask the class" in page.locator(".tl-predict").inner_text()
+    assert state(page)["state"] == "idle"
+    shot(page, "exported-lesson-1280x800")
+    control(page, "speed").select_option("fast")
+    t0 = time.perf_counter()
+    control(page, "play").click()
+    page.wait_for_function("() => document.querySelector('.tlp').dataset.state === 'ended'", timeout=60_000)
+    played = time.perf_counter() - t0
+    assert state(page)["month"] == 120
+    stats = page.evaluate("() => window.tlPlayer.stats()")
+    # another choice of the grid: the new runs, at month 0
+    page.locator("select[data-choice=initial_trust]").select_option(label="0.7")
+    assert state(page)["state"] == "idle" and "initial_trust=0.7" in control(page, "link").input_value()
+    assert [u for u in asked if not u.startswith("file:")] == []  # it asked the network for nothing
+    report("exported lesson", load_s=loaded, play_120_months_fast_s=played, frame_draw_ms_max=stats["max_ms"],
+           size_mb=out.stat().st_size / 1e6)
+    assert not page.errors
+    page.context.close()
+

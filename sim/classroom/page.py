@@ -88,9 +88,10 @@ class Player(v.VuetifyTemplate):
   <div class="tl-player-host"></div>
 </template>
 <script>
-""" + player_script() + """
 module.exports = {
   mounted() {
+    // defines window.TrustLadderPlayer once (the script guards itself)
+""" + player_script() + """
     this.player = new window.TrustLadderPlayer(this.$el, {syncAddress: true});
     if (this.payload && this.payload.runs) {
       this.player.load(this.payload, {month: this.payload.start_month || 0, link: this.payload.link});
@@ -230,13 +231,18 @@ def Page():
     solara.use_effect(write_address, [s])
     solara.use_effect(read_address, [router.search])
 
-    with solara.Column(gap="0px"):
-        PageBody(s, problems, seed_error, data, link, choose_lesson, choose_mode, apply_seed, new_seed, set_param)
+    PageBody(s, problems, seed_error, data, link, choose_lesson, choose_mode, apply_seed, new_seed, set_param)
 
 
 @solara.component
 def PageBody(s, problems, seed_error, data, link, choose_lesson, choose_mode, apply_seed, new_seed, set_param):
     """What the page shows (the state and its handlers come from :func:`Page`)."""
+    with solara.Column(gap="0px"):  # one element: Solara would put a gap after each invisible one
+        PageParts(s, problems, seed_error, data, link, choose_lesson, choose_mode, apply_seed, new_seed, set_param)
+
+
+def PageParts(s, problems, seed_error, data, link, choose_lesson, choose_mode, apply_seed, new_seed, set_param):
+    """The page's parts, rendered inside :func:`PageBody`'s column (a plain function: no extra element)."""
     solara.Style(CSS)
     solara.Title(TITLE)
     with solara.AppBarTitle():
@@ -270,4 +276,4 @@ def PageBody(s, problems, seed_error, data, link, choose_lesson, choose_mode, ap
             solara.HTML(tag="div", classes=["tl-caption"], unsafe_innerHTML=(
                 f"Same seed, same settings, same luck on both sides: only <b>{escape(varied)}</b> differs. "
                 "Where the paths part, that is why."))
-        Player.element(payload={**data, "start_month": s.month, "link": link})
+        Player.element(payload={**data, "start_month": s.month, "link": link}).key("player")

@@ -116,9 +116,8 @@ def starting_note(model: PartnershipModel) -> str:
     lowered = p.prejudice * p.cultural_distance
     if lowered <= 0 or not start < p.initial_trust - 0.005:
         return ""
-    return (f"Mean trust starts at {start:.2f}, below the {p.initial_trust:g} set: organizations trust partners "
-            f"from the other cultural group less at first (prejudice {p.prejudice:g} × cultural distance "
-            f"{p.cultural_distance:g} = {lowered:.2g} less).")
+    return (f"Trust starts at {start:.2f}, not {p.initial_trust:g}: the other cultural group is trusted less at "
+            f"first (prejudice {p.prejudice:g} × cultural distance {p.cultural_distance:g}).")
 
 
 def _series_info(n_orgs: int) -> dict[str, dict[str, Any]]:

@@ -40,6 +40,9 @@
 .tlp-pair { grid-template-columns: 1fr 1fr; grid-template-rows: 62fr 38fr; }
 .tlp-pair .tlp-plots { grid-column: 1 / span 2; }
 .tlp-stage svg { width: 100%; height: 100%; min-height: 0; display: block; overflow: visible; }
+.tlp-stage.tlp-narrow { grid-template-columns: 1fr; grid-template-rows: none; }
+.tlp-stage.tlp-narrow .tlp-plots { grid-column: auto; }
+.tlp-stage.tlp-narrow svg { height: auto; }
 .tlp-stage text { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; }
 .tlp-notes { font-size: 15px; color: #444; font-style: italic; }
 .tlp-linkbar { display: flex; align-items: center; gap: 8px; }
@@ -171,8 +174,8 @@
       pal.trust.forEach((c, k) => svg("stop", {offset: k / (pal.trust.length - 1), "stop-color": c}, grad));
       svg("rect", {x: 290, y: 110, width: 12, height: 200, fill: `url(#${grad.id})`, stroke: "#555"}, bar);
       [[0, "0"], [0.5, "0.5"], [1, "1"]].forEach(([t, s]) =>
-        svg("text", {x: 306, y: 314 - 200 * t, "font-size": 13}, bar, s));
-      tooltip(svg("text", {x: 296, y: 96, "text-anchor": "middle", "font-size": 13}, bar, "pair trust"),
+        svg("text", {x: 306, y: 315 - 200 * t, "font-size": 15}, bar, s));
+      tooltip(svg("text", {x: 300, y: 96, "text-anchor": "middle", "font-size": 15}, bar, "pair trust"),
               "colour and width of a line: how far the two organizations trust each other (mean of both directions)");
 
       // the ladder: rungs at the trust each level needs, on the gauge's scale
@@ -312,10 +315,10 @@
     buildPanel(name, k, count) {
       const {data, wide} = this;
       const info = data.series[name];
-      const box = wide ? {x: 105 + k * 400, y: 52, w: 280, h: 150}
-                       : {x: 118, y: 28 + k * 156, w: 425, h: 104};
+      const box = wide ? {x: 105 + k * 400, y: 56, w: 280, h: 146}
+                       : {x: 118, y: 34 + k * 154, w: 425, h: 98};
       const g = svg("g", {class: "tlp-panel", "data-series": name}, this.root);
-      const title = svg("text", {x: box.x - 108, y: box.y - 9, "font-size": 18, "font-weight": "bold",
+      const title = svg("text", {x: box.x - 108, y: box.y - 16, "font-size": 18, "font-weight": "bold",
                                  class: "tlp-panel-title"}, g, info.title);
       tooltip(title, `${info.name} in the model: ${info.meaning}${info.unit ? ` (${info.unit})` : ""}`);
       const range = this.range(name);
@@ -331,7 +334,7 @@
       }
       for (let m = 0; m <= data.n_steps; m += data.month_tick) {
         svg("line", {x1: x(m), x2: x(m), y1: box.y, y2: box.y + box.h, stroke: "#efefef"}, g);
-        svg("text", {x: x(m), y: box.y + box.h + 17, "text-anchor": "middle", "font-size": 14}, g, String(m));
+        svg("text", {x: x(m), y: box.y + box.h + 16, "text-anchor": "middle", "font-size": 14}, g, String(m));
       }
       if (wide || k === count - 1) {
         svg("text", {x: box.x + box.w / 2, y: box.y + box.h + 35, "text-anchor": "middle", "font-size": 15}, g,
@@ -352,7 +355,7 @@
         return {run, line, need, gone, now};
       });
       if (name === "mean_trust" && !wide) {
-        svg("text", {x: box.x + box.w, y: box.y - 9, "text-anchor": "end", "font-size": 14, fill: "#444"}, g,
+        svg("text", {x: box.x + box.w, y: box.y - 16, "text-anchor": "end", "font-size": 14, fill: "#444"}, g,
             "dashed: the rung's need");
       }
       return {name, info, box, x, y, lines};
@@ -468,6 +471,11 @@
       this.root.addEventListener("keydown", event => this.key(event));
       this.onResize = () => this.fit();
       global.addEventListener("resize", this.onResize);
+      // the page around the player changes its width too (a sidebar opening): follow the player's own width
+      this.observer = global.ResizeObserver ? new global.ResizeObserver(() => {
+        if (this.root.clientWidth !== this.lastWidth) { this.lastWidth = this.root.clientWidth; this.fit(); }
+      }) : null;
+      if (this.observer) { this.observer.observe(this.root); }
       (global.tlPlayers = global.tlPlayers || []).push(this);
     }
 
@@ -630,7 +638,7 @@
       switch (this.state) {
         case "idle": return "<b>Ready at month 0.</b> Ask the class what will happen, then press ▶ Play.";
         case "playing": return "Playing… (Space pauses, → steps one month)";
-        case "paused": return `Paused at month ${this.month}. ▶ Play goes on; the slider moves through the months.`;
+        case "paused": return `Paused at month ${this.month}: ▶ Play goes on.`;
         default:
           return data.runs.length === 1 && ends.length
             ? `<b>The end:</b> the partnership dissolved in month ${ends[0]}.`
@@ -675,6 +683,10 @@
     /* Size the stage to the window: a single partnership fits a 1280 x 800 screen without scrolling. */
     fit() {
       if (!this.data) { return; }
+      // too narrow for side by side (a small screen with the sidebar open): one drawing under the other
+      const narrow = this.stage.clientWidth < 800;
+      this.stage.classList.toggle("tlp-narrow", narrow);
+      if (narrow) { this.stage.style.height = "auto"; return; }
       const top = this.stage.getBoundingClientRect().top + (global.scrollY || 0);
       const below = this.notes.offsetHeight + this.root.lastChild.offsetHeight + 40;
       const least = this.data.runs.length > 1 ? 620 : 360;
@@ -692,6 +704,7 @@
     destroy() {
       this.stopTimer();
       global.removeEventListener("resize", this.onResize);
+      if (this.observer) { this.observer.disconnect(); }
       global.tlPlayers = (global.tlPlayers || []).filter(p => p !== this);
       if (this.root.parentNode) { this.root.parentNode.removeChild(this.root); }
     }
