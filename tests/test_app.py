@@ -299,6 +299,24 @@ def test_an_odd_link_opens_the_page_with_a_note_and_the_default(search, message,
     assert len(note) < 400  # one short note, not the list of every parameter
 
 
+@pytest.mark.parametrize("search, message, mode, start", [
+    ("mode=stepwise_vs_forced&strategy=funder_forced",
+     "strategy = 'funder_forced' is not used: in this view each side sets its own strategy", "stepwise_vs_forced", 0),
+    ("lesson=forced_marriage&mode=single",
+     "lesson = 'forced_marriage' is shown in the view 'stepwise_vs_forced', so the page shows that view",
+     "stepwise_vs_forced", 0),
+    ("seed=2&month=121", "month = 121 is past the run's last month", "single", 0),
+    ("seed=2&month=-3", "month = '-3' must be a whole number of months", "single", 0),
+    ("seed=2&month=45", None, "single", 45),
+])
+def test_a_link_that_cannot_mean_what_it_says_is_told_so(search, message, mode, start):
+    box, _ = render(search)
+    note = warnings_shown(box)
+    assert (message in note) if message else note == ""
+    assert f"mode={mode}" in sent(box)["link"] and sent(box)["start_month"] == start
+    assert len(sent(box)["runs"]) == (1 if mode == "single" else 2)
+
+
 def test_the_link_notes_stay_short_and_a_good_entry_beside_a_bad_one_is_kept():
     box, _ = render("seed=5&n_orgs=" + "9" * 400 + "&initial_trust=0.7&bogus=1")
     shown = html_text(box, "tl-settings")
