@@ -130,13 +130,13 @@ def _short(value: Any, limit: int = 24) -> Any:
 
 
 class ClassroomModel(PartnershipModel):
-    """:class:`sim.model.PartnershipModel` whose seed may arrive as the text of the page's seed box.
+    """:class:`sim.model.PartnershipModel` whose seed may arrive as text (the page's seed box, an address).
 
-    Mesa's Reset rebuilds the model as ``type(model)(**widget_values)``; this
-    class is what makes the typed-in seed the same number as in the address.
+    A string would seed differently from the number it spells; this class
+    reads it with :func:`parse_seed`, so a typed-in seed is the same number
+    as in the address.
     """
 
-    # Mesa's widget check accepts extra keywords only through a parameter named exactly ``kwargs``.
     def __init__(self, *, seed: Any = DEFAULT_SEED, **kwargs: Any) -> None:
         super().__init__(seed=parse_seed(seed), **kwargs)
 
@@ -144,9 +144,9 @@ class ClassroomModel(PartnershipModel):
 class SideBySideModel(mesa.Model):
     """Two partnerships with the same seed and parameters but for a :class:`Comparison`, stepped together.
 
-    SolaraViz controls one model; this wrapper is that model, so Play, Step
-    and Reset drive both sides at once and they can never drift apart in
-    time. Because every random number is keyed by (seed, step, purpose,
+    One model steps both sides, so they can never drift apart in time (the
+    page plays each side's whole run; :meth:`step` is for Mesa-style use,
+    e.g. ``batch_run``). Because every random number is keyed by (seed, step, purpose,
     index), the two sides draw the same luck: they part only where the
     compared setting makes them part.
 

@@ -22,7 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="start the live classroom page in the browser",
         description=(
-            "Start the teaching page (Mesa's SolaraViz on the partnership model: network, ladder, live plots, "
+            "Start the teaching page (the partnership model's runs played in the browser: network, ladder, plots, "
             "side-by-side comparisons and ready lessons) and print its address. Open the address in a browser; "
             "Ctrl+C stops the page. The page's own address carries the view, lesson, seed and parameters, so "
             "a copied link reproduces the run."
