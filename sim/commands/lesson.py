@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "from disk or a class website, with no server and no internet connection."
         ),
     )
-    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, help="list or export")
     actions.add_parser("list", help="the lessons and their views").set_defaults(func=list_lessons)
     e = actions.add_parser("export", help="write one lesson as a self-contained HTML file")
     e.add_argument("name", metavar="NAME", help="the lesson's name (see 'trustladder lesson list')")
