@@ -79,13 +79,15 @@ def record_run(model: PartnershipModel, label: str) -> dict[str, Any]:
         raise ValueError("record_run needs a model at month 0")
     n = model.params.n_orgs
     i, j = np.triu_indices(n, k=1)
-    trust, active, grant = [], [], []
+    trust, active, grant, sectors = [], [], [], []
 
     def snapshot() -> None:
         t = model.trust_matrix()
         pair = (t + t.T)[i, j] / 2.0
         trust.append(np.where(np.isnan(pair), -1, np.rint(np.nan_to_num(pair) * _TRUST_SCALE)).astype(int).tolist())
         active.append("".join("1" if o.active else "0" for o in model.by_index))
+        # a seat's member may change (a newcomer takes a leaver's seat), and with it the sector
+        sectors.append("".join(str(SECTORS.index(o.sector)) for o in model.by_index))
         grant.append("" if model.dissolved else _grant_text(model))
 
     snapshot()
@@ -98,7 +100,7 @@ def record_run(model: PartnershipModel, label: str) -> dict[str, Any]:
         "label": label,
         "strategy": model.params.strategy,
         "n_orgs": n,
-        "sectors": [SECTORS.index(o.sector) for o in model.by_index],
+        "sectors": sectors,
         "pairs": np.column_stack([i, j]).tolist(),
         "trust": trust,
         "active": active,

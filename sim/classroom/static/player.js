@@ -149,7 +149,7 @@
         const g = svg("g", {}, nodes);
         const c = svg("circle", {cx: this.pos[i][0].toFixed(1), cy: this.pos[i][1].toFixed(1), r: r.toFixed(1),
                                  "stroke-width": 1.5}, g);
-        tooltip(g, `organization ${i + 1}: ${data.sectors[run.sectors[i]]}`);
+        tooltip(g, `seat ${i + 1}: an organization of the partnership (colour: its sector)`);
         let label = null;
         if (n <= 24) {
           label = svg("text", {x: this.pos[i][0].toFixed(1), y: (this.pos[i][1] + 5.5).toFixed(1),
@@ -231,7 +231,10 @@
       const gone = run.dissolved_step !== null && month >= run.dissolved_step;
       const active = run.active[m];
       const members = active.split("").filter(c => c === "1").length;
-      this.title.textContent = `month ${month} of ${data.n_steps} · ${members} of ${run.n_orgs} members`;
+      // newcomers and departures so far, where the model records them (series "joined" and "left")
+      const sofar = name => (run.series[name] || []).slice(1, m + 1).reduce((a, v) => a + (v || 0), 0);
+      const turnover = run.series.joined ? ` · ${sofar("joined")} joined, ${sofar("left")} left` : "";
+      this.title.textContent = `month ${month} of ${data.n_steps} · ${members} of ${run.n_orgs} members${turnover}`;
       const trust = run.trust[m];
       const scale = Math.min(1, 8 / run.n_orgs);
       this.edges.forEach((line, p) => {
@@ -244,7 +247,7 @@
       });
       this.nodes.forEach((node, i) => {
         const on = active[i] === "1";
-        node.circle.setAttribute("fill", on ? pal.sectors[data.sectors[run.sectors[i]]] : pal.gone);
+        node.circle.setAttribute("fill", on ? pal.sectors[data.sectors[Number(run.sectors[m][i])]] : pal.gone);
         node.circle.setAttribute("stroke", on ? "#000" : "#777");
         node.circle.setAttribute("stroke-dasharray", on ? "none" : "4 3");
         if (node.label) { node.label.setAttribute("fill", on ? "#000" : "#777"); }
