@@ -182,6 +182,7 @@ class Batch:
     variants: dict[str, list[tuple[Variant, np.ndarray | None]]] = field(default_factory=dict)
     mixed_tenure: bool = False  # some run has admitted a newcomer: distances are per seat
     recruiting: bool = False  # some run's membership rule may fill seats
+    _active_variants: dict = field(default_factory=dict, repr=False)
     keep_payoff: bool = False  # the member_payoff series is kept: compute pi_i every step
 
     @classmethod
@@ -284,11 +285,13 @@ class Batch:
                 self.variants[kind] = [(get_variant(kind, present[0]), None)]
             else:
                 self.variants[kind] = [(get_variant(kind, name), names == name) for name in present]
-        self.recruiting = bool(self.active_variants("membership"))
+        self._active_variants = {kind: [(v, sel) for v, sel in groups if not v.inert]
+                                 for kind, groups in self.variants.items()}
+        self.recruiting = bool(self._active_variants["membership"])
 
     def active_variants(self, kind: str) -> list[tuple[Variant, np.ndarray | None]]:
         """The batch's variants of ``kind`` that may change something (not ``inert``)."""
-        return [(v, sel) for v, sel in self.variants[kind] if not v.inert]
+        return self._active_variants[kind]
 
     def shortfall(self, level: np.ndarray) -> np.ndarray | None:
         """Each member's payoff shortfall ``delta_i`` by its run's ``payoffs`` variant, (R, n); None if all inert."""
@@ -404,6 +407,7 @@ def recruit(b: Batch, s: Step) -> None:
     if not groups:
         return
     vacant = b.seat & ~b.active
+    vacant &= b.alive[:, None]  # a dissolved run (not yet dropped) recruits no one
     if not vacant.any():
         return
     fill = np.zeros(vacant.shape, dtype=bool)
@@ -613,7 +617,9 @@ class _Outputs:
     """The kept series and the per-run outcomes of a chunk, allocated from :mod:`sim.outputs`."""
 
     def __init__(self, n_runs: int, n_steps: int, keep: Sequence[str]):
-        self.series = {name: outputs.SERIES[name].empty(n_runs, n_steps) for name in keep}
+        # Step-major (steps x runs): a step's values are one contiguous row, written once per step;
+        # result() hands back the runs x steps views.
+        self.series = {name: outputs.SERIES[name].empty(n_steps, n_runs) for name in keep}
         self.outcomes = {name: spec.empty(n_runs) for name, spec in outputs.SUMMARY.items()}
         self.first = np.full((n_runs, N_LEVELS), np.nan)  # first_step_level_k, k = 1..5
 
@@ -658,11 +664,13 @@ class _Outputs:
             # The dissolving step's benefit is lost with the partnership.
             b.cumulative_benefit[s.dissolving] -= s.benefit[s.dissolving]
         record("cumulative_benefit", b.cumulative_benefit)
-        b.net_benefit += np.where(alive, s.net_benefit, 0.0)
+        # dissolved rows add 0 (nothing joins, leaves or is spent there); the dissolving step is not counted
+        ending = s.dissolving.any()
+        b.net_benefit += np.where(s.dissolving, 0.0, s.net_benefit) if ending else s.net_benefit
         if np.ndim(s.joined):
-            b.n_joined += np.where(alive, s.joined, 0)
+            b.n_joined += np.where(s.dissolving, 0, s.joined) if ending else s.joined
         if np.ndim(s.left):
-            b.n_left += np.where(alive, s.left, 0)
+            b.n_left += np.where(s.dissolving, 0, s.left) if ending else s.left
         if t == n_steps:
             self.outcomes["final_trust"][at] = s.mean_trust if everyone else s.mean_trust[alive]
             self.outcomes["final_level"][at] = lvl
@@ -672,7 +680,7 @@ class _Outputs:
         gone = b.rows[s.dissolving]
         self.outcomes["dissolved_step"][gone] = s.t
         if "cumulative_benefit" in self.series:  # held at its last value (sim.outputs)
-            self.series["cumulative_benefit"][gone, s.t - 1:] = b.cumulative_benefit[s.dissolving][:, None]
+            self.series["cumulative_benefit"][s.t - 1:, gone] = b.cumulative_benefit[s.dissolving][None, :]
         b.alive &= ~s.dissolving
         b.active[s.dissolving] = False
         b.willing[s.dissolving] = False
@@ -694,7 +702,7 @@ class _Outputs:
         o["dissolved"] = ~np.isnan(o["dissolved_step"])
         for k in range(1, N_LEVELS + 1):
             o[f"first_step_level_{k}"] = self.first[:, k - 1]
-        return BatchOutput(self.series, {name: o[name] for name in SUMMARY_OUTCOMES})
+        return BatchOutput({name: v.T for name, v in self.series.items()}, {name: o[name] for name in SUMMARY_OUTCOMES})
 
 
 def run_batch(
@@ -773,4 +781,4 @@ class _Recorder:
 
     def __call__(self, name: str, values: np.ndarray) -> None:
         if name in self.out:
-            self.out[name][self.at, self.col] = values if self.alive is None else values[self.alive]
+            self.out[name][self.col, self.at] = values if self.alive is None else values[self.alive]

@@ -73,7 +73,10 @@ def contribution_probability(tau, need, individualism, contribution_bias, hold_b
     ``hold_back`` (Model 5, ``payoffs = "weighed"``: :func:`payoff_term` of ``payoff_weight``) is subtracted
     from the log-odds last; at its default 0.0 the result is MODEL.md's to the bit.
     """
-    return sigmoid(contribution_bias + 4.0 * (tau - need) - 3.0 * individualism - hold_back)
+    x = contribution_bias + 4.0 * (tau - need) - 3.0 * individualism
+    if np.ndim(hold_back) or hold_back != 0.0:  # x - 0.0 is x: skip the pass over the array
+        x = x - hold_back
+    return sigmoid(x)
 
 
 def pair_misunderstanding(miscommunication, mean_communication, ground_rules):
@@ -201,8 +204,9 @@ def exit_probability(
         exit_base
         + exit_gap * np.maximum(0.0, need - tau) * (0.5 + individualism)
         + identity_weight * identity * np.maximum(0, level - 3) / 2.0
-        + payoff_pressure
     )
+    if np.ndim(payoff_pressure) or payoff_pressure != 0.0:  # y + 0.0 is y (y >= 0): skip the pass
+        pressure = pressure + payoff_pressure
     return pressure * (1.0 - 0.5 * leadership) * np.where(funded, 1.0 - grant, 1.0)
 
 
