@@ -182,8 +182,8 @@ class Batch:
     variants: dict[str, list[tuple[Variant, np.ndarray | None]]] = field(default_factory=dict)
     mixed_tenure: bool = False  # some run has admitted a newcomer: distances are per seat
     recruiting: bool = False  # some run's membership rule may fill seats
+    tracks_failures: bool = False  # some run's dissolution rule may read the failure rate
     _active_variants: dict = field(default_factory=dict, repr=False)
-    keep_payoff: bool = False  # the member_payoff series is kept: compute pi_i every step
 
     @classmethod
     def start(cls, seeds: np.ndarray, params: Mapping[str, np.ndarray]) -> Batch:
@@ -288,6 +288,8 @@ class Batch:
         self._active_variants = {kind: [(v, sel) for v, sel in groups if not v.inert]
                                  for kind, groups in self.variants.items()}
         self.recruiting = bool(self._active_variants["membership"])
+        # the failure rate is read by every dissolution rule but MODEL.md's quorum
+        self.tracks_failures = any(v.name != "quorum" for v, _ in self.variants["dissolution"])
 
     def active_variants(self, kind: str) -> list[tuple[Variant, np.ndarray | None]]:
         """The batch's variants of ``kind`` that may change something (not ``inert``)."""
@@ -383,7 +385,6 @@ class Step:
     joined: np.ndarray | int = 0  # (R,) newcomers this step (phase 0)
     left: np.ndarray | int = 0  # (R,) departures this step (phase 7)
     net_benefit: np.ndarray | None = None  # (R,) B - cost C
-    payoff: np.ndarray | None = None  # (R, n) pi_i, when needed
     shortfall: np.ndarray | None = None  # (R, n) delta_i after this step's payoffs (None: every run ignores them)
     need: np.ndarray = field(init=False)  # (R,) the level's need and stakes (sim.levels)
     stakes: np.ndarray = field(init=False)
@@ -460,15 +461,13 @@ def payoffs(b: Batch, s: Step) -> None:
     cost = COST[s.level]
     s.grant_paid = np.where(b.funded, rules.funder_payment(p["grant"], cost, s.contributed_capacity), 0.0)
     s.net_benefit = s.benefit - cost * s.contributed_capacity
-    weighing = bool(b.active_variants("payoffs"))
-    if weighing or b.keep_payoff:
+    if b.active_variants("payoffs"):  # each member's net payoff, and its moving average
         pay = rules.member_payoffs(s.benefit[:, None], b.capacity, b.total_capacity[:, None], cost[:, None],
                                    p["grant"][:, None], b.funded[:, None], s.contributed)
-        s.payoff = np.where(b.active, pay, 0.0)
-        if weighing:
-            b.recent_payoff = np.where(b.active, rules.moving_average(b.recent_payoff, pay, p["memory"][:, None]),
-                                       b.recent_payoff)
-    b.fail_rate = rules.moving_average(b.fail_rate, 1.0 - s.success, p["memory"])
+        b.recent_payoff = np.where(b.active, rules.moving_average(b.recent_payoff, pay, p["memory"][:, None]),
+                                   b.recent_payoff)
+    if b.tracks_failures:
+        b.fail_rate = rules.moving_average(b.fail_rate, 1.0 - s.success, p["memory"])
 
 
 def perceive(b: Batch, s: Step) -> None:
@@ -562,8 +561,9 @@ def _decide_dissolution(b: Batch, s: Step) -> np.ndarray:
     def mean_leadership() -> np.ndarray:
         return _rowsum(b.leadership * b.active) / b.n_active
 
+    u = s.draws.get(Purpose.DISSOLVE)
     full = DissolutionState(s.t, b.n_active, s.level, s.mean_trust, b.fail_rate, shortfall, mean_leadership,
-                            b.funded, s.draws.get(Purpose.DISSOLVE, np.zeros((len(b.rows), 1)))[:, 0], b.params)
+                            b.funded, None if u is None else u[:, 0], b.params)
     groups = b.variants["dissolution"]
     if len(groups) == 1:
         return np.asarray(groups[0][0].rule(full), dtype=bool)
@@ -571,7 +571,7 @@ def _decide_dissolution(b: Batch, s: Step) -> np.ndarray:
     for variant, sel in groups:
         sub = DissolutionState(s.t, full.n_active[sel], full.level[sel], full.mean_trust[sel], full.fail_rate[sel],
                                lambda sel=sel: full.shortfall[sel], lambda sel=sel: full.mean_leadership[sel],
-                               full.funded[sel], full.u[sel], _Rows(b.params, sel))
+                               full.funded[sel], None if full.u is None else full.u[sel], _Rows(b.params, sel))
         out[sel] = np.asarray(variant.rule(sub), dtype=bool)
     return out
 
@@ -649,7 +649,7 @@ class _Outputs:
             record("left", s.left)
         record("net_benefit", s.net_benefit)
         if "member_payoff" in out:
-            record("member_payoff", _rowsum(s.payoff) / np.maximum(s.n_start, 1))
+            record("member_payoff", rules.mean_member_payoff(s.net_benefit, s.grant_paid, s.n_start))
         trust = b.trust
         if "min_trust" in out:
             record("min_trust", _rowmin(_rowmin(trust + b.no_pair.reshape(trust.shape))))
@@ -729,7 +729,6 @@ def run_batch(
         The step: ``phase(batch, step)`` functions run in order (default :data:`PHASES`).
     """
     b = Batch.start(np.asarray(seeds, dtype=np.uint64), params)
-    b.keep_payoff = "member_payoff" in keep
     out = _Outputs(len(seeds), n_steps, keep)
 
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

@@ -436,7 +436,7 @@ class PartnershipModel(mesa.Model):
         total_capacity = ordered_sum(o.capacity for o in members)
         for o in members:
             o.receive_payoff(self.benefit, total_capacity, cost, self.funded)
-        self.member_payoff = ordered_sum(o.net_payoff for o in members) / len(members)
+        self.member_payoff = float(rules.mean_member_payoff(self.net_benefit, self.grant_paid, len(members)))
         self.fail_rate = float(rules.moving_average(self.fail_rate, 1.0 - self.success, p.memory))
 
     def perceive(self) -> None:

@@ -124,7 +124,7 @@ OUTPUTS: tuple[Output, ...] = (
     _series("net_benefit", _F64, _MONEY, "net community benefit per month",
             "community benefit minus the cost of the contributions (B - cost C)"),
     _series("member_payoff", _F64, _MONEY, "mean member payoff per month",
-            "mean net payoff over the members at the start of the step (benefit share + grant - cost)", _NAN),
+            "mean net payoff over the members at the start of the step: (net benefit + grant) / members", _NAN),
     # --- per-run outcomes ---
     _summary("dissolved", _BOOL, "share of runs", "share dissolved",
              "whether the partnership ended at some step (its dissolution rule, or fewer than two members)",

@@ -44,6 +44,7 @@ __all__ = [
     "level_for_sectors",
     "member_payoffs",
     "moving_average",
+    "mean_member_payoff",
     "payoff_shortfall",
     "payoff_term",
     "dissolution_hazard",
@@ -231,6 +232,12 @@ def member_payoffs(benefit, capacity, total_capacity, cost, grant, funded, contr
     members ``A`` it is ``B + paid - cost C``.
     """
     return benefit * capacity / total_capacity + (grant * funded - 1.0) * cost * capacity * contributed
+
+
+def mean_member_payoff(net_benefit, grant_paid, n_members):
+    """The members' mean net payoff, ``(B - cost C + grant paid) / |A|``: the mean of :func:`member_payoffs`
+    over the members ``A`` who shared the step, which sum to that."""
+    return (net_benefit + grant_paid) / np.maximum(n_members, 1)
 
 
 def moving_average(average, value, memory):
