@@ -182,7 +182,7 @@ class Batch:
     variants: dict[str, list[tuple[Variant, np.ndarray | None]]] = field(default_factory=dict)
     mixed_tenure: bool = False  # some run has admitted a newcomer: distances are per seat
     recruiting: bool = False  # some run's membership rule may fill seats
-    tracks_failures: bool = False  # some run's dissolution rule may read the failure rate
+    keep_payoff: bool = False  # compute every member's net payoff pi_i each step (Step.payoff), weighed or not
     _active_variants: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -288,8 +288,6 @@ class Batch:
         self._active_variants = {kind: [(v, sel) for v, sel in groups if not v.inert]
                                  for kind, groups in self.variants.items()}
         self.recruiting = bool(self._active_variants["membership"])
-        # the failure rate is read by every dissolution rule but MODEL.md's quorum
-        self.tracks_failures = any(v.name != "quorum" for v, _ in self.variants["dissolution"])
 
     def active_variants(self, kind: str) -> list[tuple[Variant, np.ndarray | None]]:
         """The batch's variants of ``kind`` that may change something (not ``inert``)."""
@@ -385,6 +383,7 @@ class Step:
     joined: np.ndarray | int = 0  # (R,) newcomers this step (phase 0)
     left: np.ndarray | int = 0  # (R,) departures this step (phase 7)
     net_benefit: np.ndarray | None = None  # (R,) B - cost C
+    payoff: np.ndarray | None = None  # (R, n) pi_i of the members (0 elsewhere), when computed
     shortfall: np.ndarray | None = None  # (R, n) delta_i after this step's payoffs (None: every run ignores them)
     need: np.ndarray = field(init=False)  # (R,) the level's need and stakes (sim.levels)
     stakes: np.ndarray = field(init=False)
@@ -461,13 +460,15 @@ def payoffs(b: Batch, s: Step) -> None:
     cost = COST[s.level]
     s.grant_paid = np.where(b.funded, rules.funder_payment(p["grant"], cost, s.contributed_capacity), 0.0)
     s.net_benefit = s.benefit - cost * s.contributed_capacity
-    if b.active_variants("payoffs"):  # each member's net payoff, and its moving average
+    weighing = bool(b.active_variants("payoffs"))
+    if weighing or b.keep_payoff:  # each member's net payoff, and its moving average
         pay = rules.member_payoffs(s.benefit[:, None], b.capacity, b.total_capacity[:, None], cost[:, None],
                                    p["grant"][:, None], b.funded[:, None], s.contributed)
-        b.recent_payoff = np.where(b.active, rules.moving_average(b.recent_payoff, pay, p["memory"][:, None]),
-                                   b.recent_payoff)
-    if b.tracks_failures:
-        b.fail_rate = rules.moving_average(b.fail_rate, 1.0 - s.success, p["memory"])
+        s.payoff = np.where(b.active, pay, 0.0)
+        if weighing:
+            b.recent_payoff = np.where(b.active, rules.moving_average(b.recent_payoff, pay, p["memory"][:, None]),
+                                       b.recent_payoff)
+    b.fail_rate = rules.moving_average(b.fail_rate, 1.0 - s.success, p["memory"])
 
 
 def perceive(b: Batch, s: Step) -> None:
@@ -617,16 +618,17 @@ class _Outputs:
     """The kept series and the per-run outcomes of a chunk, allocated from :mod:`sim.outputs`."""
 
     def __init__(self, n_runs: int, n_steps: int, keep: Sequence[str]):
-        # Step-major (steps x runs): a step's values are one contiguous row, written once per step;
-        # result() hands back the runs x steps views.
-        self.series = {name: outputs.SERIES[name].empty(n_steps, n_runs) for name in keep}
+        # Buffered step-major (steps x runs): a step's values are one contiguous row, written once per step.
+        # `series` holds the runs x steps views of the buffers.
+        self._buffers = {name: outputs.SERIES[name].empty(n_steps, n_runs) for name in keep}
+        self.series = {name: buf.T for name, buf in self._buffers.items()}
         self.outcomes = {name: spec.empty(n_runs) for name, spec in outputs.SUMMARY.items()}
         self.first = np.full((n_runs, N_LEVELS), np.nan)  # first_step_level_k, k = 1..5
 
     def record(self, b: Batch, s: Step, n_steps: int) -> None:
         """Write the step (the level played, the trust after it). Rows that dissolve now keep the
         dissolved fills of :mod:`sim.outputs` (level 0, active 0, benefit 0, success 0, NaN trust)."""
-        out, col, t = self.series, s.t - 1, s.t
+        out, col, t = self._buffers, s.t - 1, s.t
         alive = b.alive & ~s.dissolving
         everyone = bool(alive.all())
         at = b.rows if everyone else b.rows[alive]
@@ -680,7 +682,7 @@ class _Outputs:
         gone = b.rows[s.dissolving]
         self.outcomes["dissolved_step"][gone] = s.t
         if "cumulative_benefit" in self.series:  # held at its last value (sim.outputs)
-            self.series["cumulative_benefit"][s.t - 1:, gone] = b.cumulative_benefit[s.dissolving][None, :]
+            self.series["cumulative_benefit"][gone, s.t - 1:] = b.cumulative_benefit[s.dissolving][:, None]
         b.alive &= ~s.dissolving
         b.active[s.dissolving] = False
         b.willing[s.dissolving] = False
@@ -702,7 +704,7 @@ class _Outputs:
         o["dissolved"] = ~np.isnan(o["dissolved_step"])
         for k in range(1, N_LEVELS + 1):
             o[f"first_step_level_{k}"] = self.first[:, k - 1]
-        return BatchOutput({name: v.T for name, v in self.series.items()}, {name: o[name] for name in SUMMARY_OUTCOMES})
+        return BatchOutput(self.series, {name: o[name] for name in SUMMARY_OUTCOMES})
 
 
 def run_batch(
