@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv bench lint regime clean browser
+.PHONY: run test venv bench lint regime clean browser docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ bench: $(STAMP)
 
 regime: $(STAMP)
 	$(VENV)/bin/trustladder regime --all
+
+# The documentation site, tutorials executed (cached until a notebook changes): build/docs/html/index.html
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -b html -W --keep-going docs build/docs/html
+	@echo "open build/docs/html/index.html"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sim tests
