@@ -8,7 +8,12 @@ Markdown (MyST), the tutorials are Jupyter notebooks executed at build time (MyS
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import sim
+
+ROOT = Path(__file__).resolve().parents[1]
 
 project = "TrustLadder"
 author = "The TrustLadder developers"
@@ -34,10 +39,27 @@ myst_enable_extensions = ["dollarmath", "colon_fence", "substitution", "deflist"
 myst_heading_anchors = 3
 myst_substitutions = {"version": sim.__version__, "model_version": sim.MODEL_VERSION}
 
+
+def _headline_facts() -> dict[str, str]:
+    """What the committed headline study's manifest says (docs/reproduce.md quotes it, so a rerun updates it)."""
+    manifest = json.loads((ROOT / "results" / "headline" / "manifest.json").read_text(encoding="utf-8"))
+    sweeps = manifest["sweeps"]
+    seconds = float(manifest["elapsed_seconds"])
+    return {
+        "headline_date": manifest["finished"][:10],
+        "headline_seconds": f"{seconds:.0f} s ({seconds / 60:.1f} min)",
+        "headline_runs": f"{sweeps['headline']['n_runs']:,}",
+        "sobol_runs": f"{sweeps['practices-sobol']['n_runs']:,}",
+        "headline_model_version": str(sweeps["headline"]["model_version"]),
+    }
+
+
+myst_substitutions.update(_headline_facts())
+
 # --- notebooks (MyST-NB) --------------------------------------------------------------------------------------
 # Outputs are not committed: `make docs` executes each tutorial, caching the result until the notebook changes.
 nb_execution_mode = "cache"
-nb_execution_cache_path = "../build/docs/.jupyter_cache"
+nb_execution_cache_path = str(ROOT / "build" / "docs" / ".jupyter_cache")
 nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 nb_merge_streams = True
@@ -52,12 +74,13 @@ numpydoc_validation_checks: set[str] = set()
 # Every cross-reference must resolve (a broken one fails the build, -W); only other projects' names are let
 # through, as there is no network to fetch their inventories from.
 nitpicky = True
-nitpick_ignore_regex = [(r"py:.*", r"(numpy|np|pandas|pd|scipy|matplotlib|mesa|SALib|dask|distributed)(\..*)?")]
+_OTHER_PROJECTS = "numpy|np|pandas|pd|scipy|matplotlib|mesa|SALib|statsmodels|dask|distributed"
+nitpick_ignore_regex = [(r"py:.*", rf"({_OTHER_PROJECTS})(\..*)?")]
 
 # --- HTML -----------------------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"TrustLadder {release}"
-html_theme_options = {"show_toc_level": 2, "navigation_with_keys": False}
+html_theme_options = {"show_toc_level": 2, "navigation_with_keys": False, "header_links_before_dropdown": 4}
 html_static_path: list[str] = []
 
 

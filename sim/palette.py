@@ -39,6 +39,7 @@ SECTOR_COLOURS: dict[str, str] = dict(zip(
     (OKABE_ITO["orange"], OKABE_ITO["sky_blue"], OKABE_ITO["reddish_purple"], OKABE_ITO["bluish_green"]),
     strict=True,
 ))
+#: The colour of a member who has left the partnership.
 GONE_COLOUR = "#d0d0d0"
 #: Trust colour scale, evenly spaced stops from 0 to 1: red (none) through grey to blue (full),
 #: never pale enough to vanish on white.

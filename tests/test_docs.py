@@ -60,9 +60,9 @@ def test_every_docs_page_is_in_the_site(site: tuple[Path, str]) -> None:
     ("sim.sweep.run_sweep", "api/sweeps.html"),
     ("sim.load_results", "api/sweeps.html"),
     ("sim.sweep.SweepResults", "api/sweeps.html"),
-    ("sim.analysis.compare_strategies", "api/analysis.html"),
-    ("sim.analysis.sobol_indices", "api/analysis.html"),
-    ("sim.analysis.kaplan_meier", "api/analysis.html"),
+    ("sim.analysis.stats.compare_strategies", "api/analysis.html"),
+    ("sim.analysis.sensitivity.sobol_indices", "api/analysis.html"),
+    ("sim.analysis.survival.kaplan_meier", "api/analysis.html"),
 ])
 def test_api_reference_documents_the_public_api(site: tuple[Path, str], anchor: str, page: str) -> None:
     html = (site[0] / page).read_text(encoding="utf-8")
@@ -104,3 +104,39 @@ def test_citation_names_this_version_and_model_version() -> None:
     citing = (DOCS / "citing.md").read_text(encoding="utf-8")
     assert f"version = {{{sim.__version__}}}" in citing
     assert f"Model version {sim.MODEL_VERSION}," in citing
+
+
+def _compare_tables(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "compare-tables.py"), *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_compare_tables_tells_a_changed_table(tmp_path: Path) -> None:
+    """docs/reproduce.md's check: identical tables pass; a changed number fails, named; last digits pass."""
+    import pandas as pd
+
+    committed = ROOT / "results" / "headline" / "tables"
+    names = sorted(p.name for p in committed.glob("*.csv"))
+    assert "crossover.csv" in names and "early.csv" in names
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for name in names:
+        (fresh / name).write_bytes((committed / name).read_bytes())
+    same = _compare_tables(str(fresh), "--ref-dir", str(committed))
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.count("identical") == len(names)
+
+    early = pd.read_csv(fresh / "early.csv")
+    early.loc[0, "difference"] += 0.5
+    early.to_csv(fresh / "early.csv", index=False)
+    cross = pd.read_csv(fresh / "crossover.csv")
+    cross["mean"] *= 1 + 1e-12  # another build's last digits
+    cross.to_csv(fresh / "crossover.csv", index=False)
+    (fresh / "timing.csv").unlink()
+    changed = _compare_tables(str(fresh), "--ref-dir", str(committed))
+    assert changed.returncode == 1
+    lines = {line.split(":")[0]: line for line in changed.stdout.splitlines()}
+    assert lines["DIFF early.csv"].endswith("differs in difference (1 rows, up to 0.5)")
+    assert "ok   crossover.csv" in lines and "equal within" in lines["ok   crossover.csv"]
+    assert "missing from the fresh tables" in lines["DIFF timing.csv"]
+    assert _compare_tables(str(tmp_path / "nowhere")).returncode == 2
