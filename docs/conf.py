@@ -135,7 +135,9 @@ def _resolve_alias(app, env, node, contnode):  # noqa: ANN001, ANN202
     if node.get("refdomain") != "py":
         return None
     target = node["reftarget"].lstrip(".~")
-    documented = _documented(env)
+    domain = env.get_domain("py")
+    kinds = set(domain.objtypes_for_role(node.get("reftype", "obj")) or ())  # :func: -> function, method, ...
+    documented = {name: kind for name, kind in _documented(env).items() if not kinds or kind in kinds}
     candidates: list[str] = []
     if "." not in target:
         candidates = [name for name in documented if name.endswith("." + target)]
@@ -149,7 +151,7 @@ def _resolve_alias(app, env, node, contnode):  # noqa: ANN001, ANN202
     from sphinx.util.nodes import make_refnode
 
     name = candidates[0]
-    entry = env.get_domain("py").objects[name]
+    entry = domain.objects[name]
     return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, name)
 
 
