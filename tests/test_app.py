@@ -7,7 +7,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from html import escape
 
 import ipyvuetify as v
@@ -446,11 +445,11 @@ def test_animate_rejects_bad_input(tmp_path, capsys, argv, message):
     assert not list(tmp_path.iterdir())
 
 
-def test_animate_holds_the_last_frame_without_copying_it_and_is_quick_at_a_high_fps(tmp_path):
+def test_animate_holds_the_last_frame_without_copying_it_at_a_high_fps(tmp_path):
     out = tmp_path / "fast.gif"
-    t0 = time.perf_counter()
+    # The hold is one frame with a long duration, not copies of the last frame (it was 100 copies,
+    # 59 s and 612 MB at --fps 50): counted here, not timed, so the test cannot flake under load.
     assert animate_run(out, seed=0, steps=3, fps=30, dpi=40) == 4
-    assert time.perf_counter() - t0 < 10  # was 59 s and 612 MB at --fps 50 (the hold copied 100 frames)
     with Image.open(out) as gif:
         assert gif.n_frames == 4
         durations = []
