@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from .results import DEFAULT_CHUNK, simulate
+from .rng import Purpose, run_keys, run_seeds, uniforms
+from .variants import REFERENCE_VARIANTS
 
 __all__ = ["Workload", "engine_throughput", "engine_peak_memory", "mesa_throughput", "rng_throughput",
            "run_benchmark"]
@@ -64,8 +66,8 @@ def mesa_throughput(w: Workload, runs: int = 30, repeats: int = 3) -> dict[str, 
     used. Run-steps are counted as for the engine: ``runs * n_steps``, dissolved
     runs included (both stop working on a run once it dissolves).
     """
+    # Lazy: the Mesa twin imports Mesa; timing the engine alone does not need it.
     from .model import PartnershipModel
-    from .rng import run_seeds
 
     seeds = [int(s) for s in run_seeds(w.seed, runs)]
     params = dict(n_orgs=w.n_orgs, n_steps=w.n_steps, strategy=w.strategy, **w.params)
@@ -88,8 +90,6 @@ def rng_throughput(runs: int = 10_000, draws: int = 64, repeats: int = 5) -> dic
     drawing as many doubles sequentially (a reference point: it is neither
     keyed nor batch-invariant).
     """
-    from .rng import Purpose, run_keys, run_seeds, uniforms
-
     keys = run_keys(run_seeds(1, runs))
     idx = np.arange(draws, dtype=np.uint64)
     gen = np.random.Generator(np.random.Philox(1))
@@ -132,8 +132,6 @@ def run_benchmark(w: Workload, *, memory_runs: tuple[int, ...] = (5_000, 20_000)
     throughputs (run-steps per second), measured in this one call.
     """
     out: dict[str, Any] = {"workload": asdict(w), "engine": engine_throughput(w, repeats)}
-    from .variants import REFERENCE_VARIANTS
-
     if any(w.params.get(kind) != name for kind, name in REFERENCE_VARIANTS.items()):
         # the same workload under MODEL.md's rules (Model 4's trajectories), to compare with a Model 4 engine
         reference = replace(w, params={**w.params, **REFERENCE_VARIANTS})

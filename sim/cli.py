@@ -4,7 +4,9 @@ Each subcommand lives in its own module under :mod:`sim.commands` and provides
 ``add_parser(subparsers)``, which registers the subcommand and sets its
 handler (``parser.set_defaults(func=...)``). A handler takes the parsed
 arguments and returns an exit status. Errors a user can fix (a bad parameter,
-a missing file) print one clear line and exit with status 2.
+a missing file: :class:`sim.errors.ParamError`, :class:`sim.errors.UserError`,
+an ``OSError``) print one clear line and exit with status 2. Helpers several
+commands share live in :mod:`sim.commands._common`.
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__
-from .params import ParamError
+from . import __version__, commands
+from .errors import ParamError, UserError
 
-
-class UserError(Exception):
-    """A mistake in the user's input: printed as one line, exit status 2."""
+__all__ = ["build_parser", "main", "UserError"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``trustladder`` parser, with every subcommand of :mod:`sim.commands`."""
     parser = argparse.ArgumentParser(
         prog="trustladder",
         description=(
@@ -30,12 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
             "(networking, coordination, cooperation, collaboration, multisector collaboration)."
         ),
         epilog=("Run 'trustladder COMMAND --help' for a command's options. "
-                "Parameters use the model's vocabulary (docs/ODD.md)."),
+                "Parameters use the model's vocabulary: 'trustladder params' lists them (see docs/ODD.md)."),
     )
     parser.add_argument("--version", action="version", version=f"trustladder {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import commands
-
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
@@ -45,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``trustladder`` with ``argv`` (default: the command line); return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -27,6 +27,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .version import MODEL_VERSION
+
 __all__ = [
     "package_versions",
     "git_commit",
@@ -78,8 +82,6 @@ def now_iso() -> str:
 
 def provenance() -> dict[str, Any]:
     """Versions, git commit, model version, machine, process and command line."""
-    from . import MODEL_VERSION
-
     return {
         "model_version": MODEL_VERSION,
         "versions": package_versions(),
@@ -183,8 +185,6 @@ def sha256_file(path: str | Path) -> str:
 
 
 def _jsonable(x: Any) -> Any:
-    import numpy as np
-
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.floating):

@@ -42,7 +42,7 @@ from mesa.agent import AgentSet
 from . import outputs, rules
 from .agents import Organization, ordered_sum
 from .levels import COST, MULT, N_LEVELS, NEED, SECTORS, STAKES
-from .params import PARAMETERS, ParamError, Params, batch_params, check_name
+from .params import PARAMETERS, Params, batch_params, check_name, check_seed
 from .rng import MAX_ORGS, TRAITS, Purpose, normals, run_keys, step_draws, step_layout, trait_index, uniforms
 from .strategies import StrategyState, get_strategy
 from .variants import KINDS, DissolutionState, MembershipState, get_variant
@@ -585,6 +585,4 @@ def _check_seed(seed: Any) -> int:
     """A run seed: a whole number in 0..2**64-1 (None: a fresh one from the operating system)."""
     if seed is None:
         return int(np.random.SeedSequence().entropy % 2**64)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
-        raise ParamError(f"seed = {seed!r} must be a whole number in 0..2**64-1")
-    return int(seed)
+    return check_seed(seed)

@@ -3,8 +3,8 @@
 Every name here is public: the same in the Python API, the Mesa model's keyword
 arguments, experiment specs, ``--set name=value`` on the command line, tables
 and plots. Each field carries its default, its allowed range and its meaning in
-the dataclass metadata; everything else (validation, the CLI's help, the docs
-table) is read from there.
+the dataclass metadata; everything else (validation, ``trustladder params``,
+the CLI's help, the docs table) is read from there.
 
 The defaults are MODEL.md's, plus Model 5's rule variants and their
 constants (``docs/ODD.md``). The five variant parameters (``dissolution``,
@@ -15,40 +15,57 @@ calibrated against the survival of funded community coalitions (see
 ``docs/calibration.md``). MODEL.md's reference values of the constants Model 4
 had calibrated are kept in :data:`REFERENCE_DEFAULTS`.
 
-Validation happens once, here. :class:`Params` checks one run's values;
-:func:`batch_params` checks a batch in which every run may have its own value of
-any parameter. The engine and the Mesa model take what these return and never
-re-validate or rename.
+Validation happens once, here, by one range check (:func:`check_value` for one
+value, :func:`check_params` for a batch in which every run may have its own
+value of any parameter), and so do the checks of seeds (:func:`check_seed`,
+:func:`check_seeds`). :func:`check_params` keeps a value shared by every run as
+one number; :func:`chunk_params` spreads it over a chunk of runs only when the
+chunk is run, so a batch of millions of runs costs no memory per parameter.
+The engine and the Mesa model take what these return and never re-validate or
+rename.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
+from .errors import ParamError, did_you_mean
+from .strategies import check_strategy, strategy_names
+from .variants import check_variant, variant_names
+
 __all__ = [
     "Params",
     "ParamError",
+    "ParamSpec",
     "PARAMETERS",
+    "REFERENCE_DEFAULTS",
     "INT_PARAMS",
     "FLOAT_PARAMS",
+    "SEED_RANGE",
     "param_names",
-    "batch_params",
     "check_name",
+    "check_value",
+    "check_params",
+    "chunk_params",
+    "batch_params",
+    "check_seed",
+    "check_seeds",
+    "coerce_value",
     "check_choice",
     "choice_names",
-    "coerce_value",
     "STR_PARAMS",
+    "did_you_mean",
 ]
 
-
-class ParamError(ValueError):
-    """A parameter name or value outside the vocabulary or its range."""
+#: Seeds (a root seed, or a run's own) are whole numbers in this range.
+SEED_RANGE = "0..2**64-1"
+_SEED_END = 2**64
 
 
 def _p(default: Any, low: float | None, high: float | None, meaning: str, unit: str = "") -> Any:
@@ -57,7 +74,7 @@ def _p(default: Any, low: float | None, high: float | None, meaning: str, unit: 
 
 @dataclass(frozen=True)
 class Params:
-    """The parameters of one run (MODEL.md's vocabulary).
+    """The parameters of one run (the vocabulary of docs/ODD.md; ``trustladder params`` lists them).
 
     Ranges are inclusive. ``strategy`` must name a registered strategy
     (see :mod:`sim.strategies`).
@@ -190,6 +207,7 @@ class ParamSpec:
     unit: str
 
     def range_text(self) -> str:
+        """The allowed values as text: ``"2..64"``, ``">= 0"``, or the registered choices."""
         if self.kind is str:
             return "one of " + ", ".join(choice_names(self.name))
         if self.high == math.inf:
@@ -209,7 +227,7 @@ PARAMETERS: dict[str, ParamSpec] = {
     )
     for f in fields(Params)
 }
-#: MODEL.md's reference values of the constants calibrated here (docs/calibration.md).
+#: The specification's reference values of the constants calibrated here (docs/calibration.md).
 REFERENCE_DEFAULTS: dict[str, float] = {"exit_base": 0.007, "exit_gap": 0.3, "identity_weight": 0.005, "quorum": 0.5}
 INT_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is int)
 FLOAT_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is float)
@@ -220,58 +238,98 @@ STR_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is str)
 def choice_names(name: str) -> list[str]:
     """The allowed values of a string parameter: registered strategies, or a kind's registered variants."""
     if name == "strategy":
-        from .strategies import strategy_names
-
         return strategy_names()
-    from .variants import variant_names
-
     return variant_names(name)
 
 
 def check_choice(name: str, value: Any) -> None:
     """Raise a ParamError unless ``value`` is a registered choice of the string parameter ``name``."""
     if name == "strategy":
-        from .strategies import check_strategy
-
         check_strategy(value)
         return
-    from .variants import check_variant
-
     check_variant(name, value)
 
 
 def param_names() -> list[str]:
-    """The names of the vocabulary, in MODEL.md's order."""
+    """The names of the vocabulary, in the specification's order."""
     return list(PARAMETERS)
-
-
-def did_you_mean(name: object, choices: Any) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``choices`` to ``name``, or ``""`` when none is close."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def check_name(name: str) -> ParamSpec:
     """Return the spec of ``name`` or raise a ParamError suggesting the closest name."""
     try:
         return PARAMETERS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         hint = did_you_mean(name, PARAMETERS)
-        raise ParamError(f"unknown parameter {name!r}{hint} (known: {', '.join(PARAMETERS)})") from None
+        raise ParamError(f"unknown parameter {name!r}{hint} (known: {', '.join(PARAMETERS)}; "
+                         "`trustladder params` lists them with their ranges)") from None
+
+
+# --- the one range check ---------------------------------------------------------------------
+
+
+def _shown(value: Any) -> str:
+    """``repr`` of a value for a message, shortened when it runs to hundreds of digits."""
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond float's range
+        return math.inf if value > 0 else -math.inf
+
+
+def _checked_values(spec: ParamSpec, value: Any, arr: np.ndarray) -> np.ndarray:
+    """``arr`` (``value`` as an array: one number, or one per run) checked against ``spec``, in its dtype.
+
+    Raises a ParamError naming the parameter, the first bad value (and its
+    run, when there is one value per run) and the allowed range.
+    """
+    name, per_run = spec.name, arr.ndim > 0
+    flat = arr.reshape(-1)
+
+    def fail(i: int, what: str) -> ParamError:
+        where = f" (run {i})" if per_run else ""
+        shown = flat[i] if per_run else value
+        return ParamError(f"{name} = {_shown(shown)}{where} {what} (allowed: {spec.range_text()})")
+
+    if spec.kind is str:
+        seen: set[str] = set()
+        for v in flat.tolist():
+            key = v if isinstance(v, str) else repr(v)
+            if key not in seen:
+                seen.add(key)
+                check_choice(name, v)
+        return arr.astype(object)
+    if arr.dtype.kind == "O":  # Python ints beyond 64 bits, or numbers mixed with other things
+        for i, v in enumerate(flat):
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise fail(i, "is not a number")
+        nums = np.array([_as_float(v) for v in flat], dtype=np.float64).reshape(arr.shape)
+    elif arr.dtype.kind in "iuf":
+        nums = arr
+    else:  # booleans, text, ...
+        raise fail(0, "is not a number")
+    fraction = spec.kind is int and nums.dtype.kind == "f"
+    with np.errstate(invalid="ignore"):
+        bad = ~((nums >= spec.low) & (nums <= spec.high))  # NaN is out of range
+        if fraction:
+            bad |= nums != np.round(nums)
+    if bad.any():
+        i = int(np.argmax(bad.reshape(-1)))
+        v = nums.reshape(-1)[i]
+        raise fail(i, "must be a whole number" if fraction and spec.low <= v <= spec.high else "is out of range")
+    return nums.astype(np.int64 if spec.kind is int else np.float64)
 
 
 def check_value(name: str, value: Any) -> None:
-    """Raise a ParamError naming the parameter, the value and the allowed range."""
+    """Raise a ParamError naming the parameter, the value and the allowed range (one run's value)."""
     spec = check_name(name)
-    if spec.kind is str:
-        check_choice(name, value)
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ParamError(f"{name} = {value!r} is not a number (allowed: {spec.range_text()})")
-    if spec.kind is int and float(value) != int(value):
-        raise ParamError(f"{name} = {value!r} must be a whole number (allowed: {spec.range_text()})")
-    if not (spec.low <= value <= spec.high) or value != value:
-        raise ParamError(f"{name} = {value!r} is out of range (allowed: {spec.range_text()})")
+    one = np.empty((), dtype=object)
+    one[()] = value  # one value, whatever it is (a list is not a number here, not one per run)
+    _checked_values(spec, value, one)
 
 
 def coerce_value(name: str, text: str) -> Any:
@@ -284,48 +342,134 @@ def coerce_value(name: str, text: str) -> Any:
             value = float(text)
         except ValueError:
             raise ParamError(f"{name} = {text!r} is not a number (allowed: {spec.range_text()})") from None
-        if spec.kind is int and value == int(value):
+        if spec.kind is int and value.is_integer():
             value = int(value)
     check_value(name, value)
     return value
 
 
-def batch_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """Validate a batch's parameters and broadcast each to an array of ``n_runs``.
+def _check_n_runs(n_runs: Any) -> int:
+    if isinstance(n_runs, bool) or not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
+        raise ParamError(f"n_runs = {n_runs!r} must be a whole number >= 1")
+    return int(n_runs)
+
+
+def check_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Validate a batch's parameters without spreading them over the runs.
 
     Each value may be a scalar (shared by every run) or a sequence of length
     ``n_runs`` (one value per run). Missing names take their defaults.
-    Returns a dict name -> array: int64 for whole-number parameters, float64
-    for real ones, object (str) for ``strategy``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Every parameter: a 0-d array for a value shared by every run, else an
+        array of ``n_runs``; int64 for whole-number parameters, float64 for
+        real ones, object (str) for ``strategy``. :func:`chunk_params` gives a
+        chunk's rows.
     """
-    if not isinstance(n_runs, (int, np.integer)) or isinstance(n_runs, bool) or n_runs < 1:
-        raise ParamError(f"n_runs = {n_runs!r} must be a whole number >= 1")
+    n_runs = _check_n_runs(n_runs)
     for name in params:
         check_name(name)
     out: dict[str, np.ndarray] = {}
     for name, spec in PARAMETERS.items():
         value = params.get(name, spec.default)
-        arr = np.asarray(value)
-        if arr.ndim == 0:
-            arr = np.broadcast_to(arr, (n_runs,))
-        elif arr.shape != (n_runs,):
+        arr = np.asarray(value, dtype=object if name == "strategy" else None)
+        if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n_runs):
             raise ParamError(f"{name}: got {arr.shape[0] if arr.ndim == 1 else arr.shape} values for {n_runs} runs")
-        if spec.kind is str:
-            for choice in dict.fromkeys(arr.reshape(-1).tolist()):
-                check_choice(name, choice)
-            out[name] = arr.astype(object)
-            continue
-        if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
-            first = arr.reshape(-1)[0]
-            raise ParamError(f"{name} = {first!r} is not a number (allowed: {spec.range_text()})")
-        bad = ~((arr >= spec.low) & (arr <= spec.high))
-        if spec.kind is int:
-            bad |= arr != np.round(arr)
-        if bad.any():
-            i = int(np.argmax(bad))
-            in_range = bool(spec.low <= arr[i] <= spec.high)
-            what = "must be a whole number" if spec.kind is int and in_range else "is out of range"
-            where = f" (run {i})" if np.ndim(value) else ""
-            raise ParamError(f"{name} = {arr[i].item()!r}{where} {what} (allowed: {spec.range_text()})")
-        out[name] = arr.astype(np.int64 if spec.kind is int else np.float64)
+        out[name] = _checked_values(spec, value, arr)
     return out
+
+
+def chunk_params(checked: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
+    """The parameters of runs ``start`` .. ``stop - 1`` of a batch checked by :func:`check_params`.
+
+    Each is an array of ``stop - start`` values: a shared value repeated, a
+    per-run one sliced.
+    """
+    n = stop - start
+    return {name: v[start:stop] if v.ndim else np.broadcast_to(v, (n,)).copy() for name, v in checked.items()}
+
+
+def batch_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Validate a batch's parameters and spread each over an array of ``n_runs``.
+
+    Each value may be a scalar (shared by every run) or a sequence of length
+    ``n_runs`` (one value per run). Missing names take their defaults.
+    Returns a dict name -> array: int64 for whole-number parameters, float64
+    for real ones, object (str) for ``strategy``. (A large batch is better
+    checked with :func:`check_params` and run chunk by chunk.)
+    """
+    return chunk_params(check_params(n_runs, params), 0, _check_n_runs(n_runs))
+
+
+# --- seeds -------------------------------------------------------------------------------------
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed (a root seed, or one run's own) as a Python int, checked.
+
+    Parameters
+    ----------
+    seed : int or numpy integer
+        A whole number in 0..2**64-1. Floats are refused, even whole ones:
+        above 2**53 a float cannot hold every seed.
+    name : str
+        The field named in the error.
+
+    Raises
+    ------
+    ParamError
+        Naming the field, the value and the range.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < _SEED_END:
+        raise ParamError(f"{name} = {_shown(seed)} must be a whole number in {SEED_RANGE}")
+    return int(seed)
+
+
+def check_seeds(seeds: Any, name: str = "seeds") -> np.ndarray:
+    """Each run's own seed, as a uint64 array, checked.
+
+    Parameters
+    ----------
+    seeds : sequence of int
+        Any non-empty sequence of Python or NumPy integers in 0..2**64-1 (a
+        list, a tuple, a NumPy array, a pandas Series such as
+        ``results.summary["seed"]``). A list is read item by item, never
+        through a float: NumPy turns a list of Python ints mixing seeds below
+        and above 2**63 into float64, which loses their last digits.
+    name : str
+        The field named in the error.
+
+    Raises
+    ------
+    ParamError
+        Naming the first bad seed, its position and the range.
+    """
+    empty = ParamError(f"{name} must be a non-empty 1-D sequence of whole numbers in {SEED_RANGE}")
+    if isinstance(seeds, (str, bytes, Mapping)):
+        raise empty
+    if hasattr(seeds, "dtype"):  # a NumPy array, a pandas Series or Index: read by its dtype
+        arr = np.asarray(seeds)
+        if arr.ndim != 1 or arr.size == 0:
+            raise empty
+        if arr.dtype.kind == "u":
+            return arr.astype(np.uint64)
+        if arr.dtype.kind == "i":
+            negative = arr < 0
+            if negative.any():
+                i = int(np.argmax(negative))
+                check_seed(arr[i], f"{name}[{i}]")
+            return arr.astype(np.uint64)
+        if arr.dtype.kind == "f":
+            raise ParamError(f"{name} are floating-point numbers ({arr.dtype}), which cannot hold every seed above "
+                             f"2**53; give whole numbers in {SEED_RANGE} (e.g. results.seeds)")
+        items = arr.tolist()  # object: Python ints of any size, or things that are not seeds
+    else:
+        try:
+            items = list(seeds)
+        except TypeError:
+            raise empty from None
+    if not items:
+        raise empty
+    return np.array([check_seed(s, f"{name}[{i}]") for i, s in enumerate(items)], dtype=np.uint64)

@@ -1,7 +1,15 @@
-"""``simulate``: the Python entry point, and the results object it returns."""
+"""``simulate``: the Python entry point, and the results object it returns.
+
+A batch is validated once (:func:`sim.params.check_params`, keeping a value
+shared by every run as one number), its memory estimated and refused above a
+limit (:func:`memory_estimate`), then run chunk by chunk: only a chunk's
+parameters are ever spread over its runs.
+"""
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,14 +18,25 @@ import numpy as np
 import pandas as pd
 
 from .engine import SERIES, SUMMARY_OUTCOMES, run_batch
-from .params import PARAMETERS, ParamError, batch_params
+from .errors import ParamError, did_you_mean
+from .params import PARAMETERS, check_params, check_seed, check_seeds, chunk_params
 from .rng import run_seeds
 
-__all__ = ["Results", "simulate", "DEFAULT_CHUNK"]
+__all__ = ["Results", "simulate", "memory_estimate", "memory_limit", "MemoryEstimate", "DEFAULT_CHUNK",
+           "MAX_RUN_ID"]
 
 #: Runs advanced together; small enough that a chunk's (runs x orgs x orgs)
 #: arrays stay in the CPU cache, large enough to amortize NumPy's call overhead.
 DEFAULT_CHUNK = 1024
+#: The largest run id: ids (``first_run`` .. ``first_run + n_runs - 1``) are signed 64-bit integers.
+MAX_RUN_ID = 2**63 - 1
+
+#: Bytes a run's working state takes per pair of organizations and per organization, in a chunk:
+#: about 16 (orgs x orgs) float64 arrays (trust, pairs, the misjudging chances, the step's draws and
+#: temporaries) and 64 per-organization ones. An upper bound of what ``tracemalloc`` measures
+#: (tests/test_api_safety.py checks it).
+_WORK_BYTES_PER_PAIR = 16 * 8
+_WORK_BYTES_PER_ORG = 64 * 8
 
 
 @dataclass
@@ -59,14 +78,118 @@ class Results:
         return len(self.summary)
 
 
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What a batch of runs needs in memory, in bytes, by part (see :func:`memory_estimate`)."""
+
+    series: int
+    summary: int
+    working: int
+
+    @property
+    def total(self) -> int:
+        return self.series + self.summary + self.working
+
+    def __str__(self) -> str:
+        return (f"about {_bytes(self.total)} (kept series {_bytes(self.series)}, summary table "
+                f"{_bytes(self.summary)}, working state of a chunk {_bytes(self.working)})")
+
+
+def _bytes(n: float) -> str:
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
+def memory_estimate(n_runs: int, n_steps: int, keep: Iterable[str] = tuple(SERIES), n_orgs: int = 6,
+                    chunk_size: int = DEFAULT_CHUNK) -> MemoryEstimate:
+    """Estimate the memory :func:`simulate` needs, from sizes alone (nothing is allocated).
+
+    Parameters
+    ----------
+    n_runs, n_steps : int
+        Runs and steps of the batch.
+    keep : iterable of str
+        The series kept: each takes ``n_runs * n_steps`` values of its dtype
+        (:data:`sim.engine.SERIES`).
+    n_orgs : int
+        The largest ``n_orgs`` of the batch (a chunk is padded to it).
+    chunk_size : int
+        Runs advanced together.
+
+    Returns
+    -------
+    MemoryEstimate
+        ``series``: the kept series; ``summary``: the per-run table (its
+        columns, counted twice: pandas copies them into the table);
+        ``working``: one chunk's state, its own copy of the kept series and
+        outcomes included.
+    """
+    step_bytes = sum(SERIES[name].itemsize for name in keep)
+    columns = 2 + len(PARAMETERS) + len(SUMMARY_OUTCOMES)  # run, seed, parameters, outcomes
+    chunk = min(chunk_size, n_runs)
+    per_chunk_run = (_WORK_BYTES_PER_PAIR * n_orgs * n_orgs + _WORK_BYTES_PER_ORG * n_orgs
+                     + n_steps * step_bytes + 8 * len(SUMMARY_OUTCOMES))
+    return MemoryEstimate(series=n_runs * n_steps * step_bytes, summary=2 * 8 * columns * n_runs,
+                          working=chunk * per_chunk_run)
+
+
+def memory_limit() -> int:
+    """The default ``max_memory`` of :func:`simulate`: half this machine's memory (4 GiB if unknown)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        total = 8 * 2**30
+    return int(total) // 2 if total > 0 else 4 * 2**30
+
+
+def _check_whole(name: str, value: Any, low: int, high: int | None = None, why: str = "") -> int:
+    """``value`` as an int, if a whole number in ``low..high`` (no upper end if None)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
+            high is not None and value > high):
+        allowed = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise ParamError(f"{name} = {value!r} must be a whole number {allowed}{why}")
+    return int(value)
+
+
+def _check_keep(keep: str | Iterable[str] | None) -> list[str]:
+    """The series to keep: None for all, one name, or several (in order, once each)."""
+    if keep is None:
+        return list(SERIES)
+    if isinstance(keep, str):
+        keep = [keep]  # one series, not its letters
+    try:
+        names = list(keep)
+    except TypeError:
+        raise ParamError(f"keep = {keep!r} must be a series name or a list of them "
+                         f"(known: {', '.join(SERIES)})") from None
+    for name in names:
+        if not isinstance(name, str) or name not in SERIES:
+            raise ParamError(f"unknown series {name!r} in keep{did_you_mean(name, SERIES)} "
+                             f"(known: {', '.join(SERIES)})")
+    return list(dict.fromkeys(names))
+
+
+def _check_max_memory(max_memory: float | None) -> tuple[float, str]:
+    if max_memory is None:
+        return memory_limit(), "half this machine's memory"
+    if isinstance(max_memory, bool) or not isinstance(max_memory, (int, float, np.integer, np.floating)) or not (
+            max_memory > 0):
+        raise ParamError(f"max_memory = {max_memory!r} must be a number of bytes > 0 (math.inf: no limit; "
+                         "None: half this machine's memory)")
+    return float(max_memory), "max_memory"
+
+
 def simulate(
     n_runs: int | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     *,
     seeds: Sequence[int] | np.ndarray | None = None,
-    keep: Iterable[str] | None = None,
+    keep: str | Iterable[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     first_run: int = 0,
+    max_memory: float | None = None,
     **params: Any,
 ) -> Results:
     """Run a batch of partnerships with the vectorized engine.
@@ -76,64 +199,88 @@ def simulate(
     n_runs : int
         Number of runs (omit when ``seeds`` is given).
     seed : int
-        Root seed: run ``i`` gets seed ``sim.rng.run_seeds(seed, ...)[i]``,
-        the same whatever ``n_runs``.
+        Root seed, in 0..2**64-1 (default 0): run ``i`` gets seed
+        ``sim.rng.run_seeds(seed, ...)[i]``, the same whatever ``n_runs``.
     seeds : sequence of int, optional
-        Each run's own seed, instead of ``n_runs`` and ``seed``.
-    keep : iterable of str, optional
-        Series to keep (default: all of :data:`sim.engine.SERIES`).
+        Each run's own seed (Python or NumPy integers in 0..2**64-1, e.g.
+        ``results.summary["seed"]`` to replay runs), instead of ``n_runs``
+        and ``seed``: giving both ``seed`` and ``seeds`` is an error.
+    keep : str or iterable of str, optional
+        Series to keep: one name, or several (default: all of
+        :data:`sim.engine.SERIES`; ``[]`` keeps none, only the summary).
     chunk_size : int
         Runs advanced together; results do not depend on it.
     first_run : int
-        Index of the first run under the root seed (for chunked sweeps).
+        Id of the first run (for chunked sweeps): runs are ``first_run`` ..
+        ``first_run + n_runs - 1``, and under a root seed run ``i`` has the
+        seed of index ``i``. Ids must stay below 2**63.
+    max_memory : float, optional
+        Refuse a batch whose estimated memory (:func:`memory_estimate`)
+        exceeds this many bytes. Default: half this machine's memory;
+        ``math.inf`` turns the check off.
     **params
-        Parameters by their MODEL.md names; each a scalar or one value per run.
+        Parameters by name (``trustladder params`` lists them); each a scalar
+        or one value per run.
 
     Returns
     -------
     Results
+
+    Raises
+    ------
+    ParamError
+        A bad parameter, seed, series name, run id or size, named with its
+        allowed range; or a batch too large for the memory limit, with the
+        estimate and what to do.
 
     Examples
     --------
     >>> r = simulate(n_runs=100, seed=1, strategy="funder_forced", initial_trust=0.85)
     >>> r.series("level").shape
     (100, 120)
+    >>> again = simulate(seeds=r.summary["seed"], strategy="funder_forced", initial_trust=0.85, keep="level")
+    >>> bool((again.series("level") == r.series("level")).all())
+    True
     """
     if seeds is not None:
-        seeds = np.asarray(seeds)
-        if seeds.ndim != 1 or seeds.size == 0:
-            raise ParamError("seeds must be a non-empty 1-D sequence of integers")
-        if seeds.dtype.kind not in "iu" or (seeds.dtype.kind == "i" and (seeds < 0).any()):
-            raise ParamError("seeds must be integers in 0..2**64-1")
+        if seed is not None:
+            raise ParamError("give seed (the root seed of n_runs runs) or seeds (each run's own seed), not both")
+        seeds = check_seeds(seeds)
         if n_runs is not None and n_runs != len(seeds):
-            raise ParamError(f"n_runs = {n_runs} but {len(seeds)} seeds were given")
-        seeds = seeds.astype(np.uint64)
+            raise ParamError(f"n_runs = {n_runs!r} but {len(seeds)} seeds were given")
         n_runs = len(seeds)
     else:
         if n_runs is None:
             raise ParamError("give n_runs (with seed) or seeds")
-        if isinstance(n_runs, bool) or not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
-            raise ParamError(f"n_runs = {n_runs!r} must be a whole number >= 1")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-            raise ParamError(f"seed = {seed!r} must be a whole number in 0..2**64-1")
-        seeds = run_seeds(int(seed), int(n_runs), start=first_run)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ParamError(f"chunk_size = {chunk_size!r} must be a whole number >= 1")
-    keep = list(SERIES) if keep is None else list(keep)
-    for name in keep:
-        if name not in SERIES:
-            raise ParamError(f"unknown series {name!r} in keep (known: {', '.join(SERIES)})")
-    p = batch_params(int(n_runs), params)
+        n_runs = _check_whole("n_runs", n_runs, 1)
+        seed = check_seed(0 if seed is None else seed)
+    first_run = _check_whole("first_run", first_run, 0, MAX_RUN_ID + 1 - n_runs,
+                             f" for {n_runs:,} runs (run ids must stay below 2**63)")
+    chunk_size = _check_whole("chunk_size", chunk_size, 1)
+    keep = _check_keep(keep)
+    limit, limit_name = _check_max_memory(max_memory)
+    p = check_params(n_runs, params)
     steps = np.unique(p["n_steps"])
     if len(steps) != 1:
         raise ParamError("n_steps must be the same for every run of a batch")
     n_steps = int(steps[0])
+    need = memory_estimate(n_runs, n_steps, keep, int(p["n_orgs"].max()), chunk_size)
+    if need.total > limit:
+        advice = ["keep fewer series (keep='level', or keep=[] for the summary only)"] if keep else []
+        advice += ["run it in parts (first_run= numbers the runs on)",
+                   "run it as a sweep (trustladder sweep writes its chunks to disk)"]
+        raise ParamError(
+            f"{n_runs:,} runs x {n_steps} steps with {len(keep)} series kept need {need}, above the limit of "
+            f"{_bytes(limit)} ({limit_name}): {', '.join(advice)}; or raise the limit with "
+            f"max_memory={math.ceil(need.total / 1e9)}e9")
+    if seeds is None:
+        seeds = run_seeds(seed, n_runs, start=first_run)
 
     series = {name: np.empty((n_runs, n_steps), dtype=SERIES[name]) for name in keep}
     outcomes: dict[str, np.ndarray] = {}
     for lo in range(0, n_runs, chunk_size):
         hi = min(lo + chunk_size, n_runs)
-        chunk = run_batch(seeds[lo:hi], {k: v[lo:hi] for k, v in p.items()}, n_steps, keep)
+        chunk = run_batch(seeds[lo:hi], chunk_params(p, lo, hi), n_steps, keep)
         for name in keep:
             series[name][lo:hi] = chunk.series[name]
         for name, values in chunk.outcomes.items():
@@ -141,10 +288,10 @@ def simulate(
                 outcomes[name] = np.empty(n_runs, dtype=values.dtype)
             outcomes[name][lo:hi] = values
 
-    table: dict[str, Any] = {"run": np.arange(first_run, first_run + n_runs)}
+    table: dict[str, Any] = {"run": np.arange(n_runs, dtype=np.int64) + np.int64(first_run)}
     table["seed"] = seeds
     for name in PARAMETERS:
-        table[name] = p[name]
+        table[name] = p[name] if p[name].ndim else np.broadcast_to(p[name], (n_runs,))
     for name in SUMMARY_OUTCOMES:
         table[name] = outcomes[name]
     return Results(pd.DataFrame(table), n_steps, series)

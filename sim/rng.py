@@ -24,6 +24,8 @@ from enum import IntEnum
 import numpy as np
 from scipy.special import ndtri
 
+from .params import check_seed
+
 __all__ = [
     "Purpose",
     "MAX_ORGS",
@@ -131,8 +133,7 @@ def run_seeds(root_seed: int, n_runs: int, start: int = 0) -> np.ndarray:
     Run ``i``'s seed does not depend on ``n_runs`` or ``start``, so a batch,
     a chunk of a sweep and a single run agree.
     """
-    if not (0 <= int(root_seed) < 2**64):
-        raise ValueError(f"seed = {root_seed!r} is out of range (allowed: 0..2**64-1)")
+    root_seed = check_seed(root_seed)
     i = np.arange(start + 1, start + n_runs + 1, dtype=np.uint64)
     return _mix_inplace(np.uint64(root_seed) + i * GOLDEN)
 

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rules
+from .errors import ParamError, did_you_mean
 from .levels import N_LEVELS, NEED, NEXT_NEED
+from .variants import review_target
 
 __all__ = [
     "Strategy",
@@ -170,8 +172,6 @@ def check_strategy(name: object) -> None:
     """Raise a ParamError naming the unknown strategy and the closest registered one."""
     if isinstance(name, str) and name in _REGISTRY:
         return
-    from .params import ParamError, did_you_mean
-
     hint = did_you_mean(name, _REGISTRY)
     raise ParamError(f"strategy = {name!r} is not a registered strategy{hint} (allowed: {', '.join(_REGISTRY)})")
 
@@ -221,8 +221,6 @@ def review_grant(s: StrategyState, *, deadline_review: bool) -> None:
     if deadline_review:
         due = s.step == p["deadline"]
         if np.any(due):
-            from .variants import review_target
-
             ends |= due & (s.cumulative_benefit < review_target(s))
     s.funded[s.funded & ends] = False
 

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from . import rules
+from .errors import ParamError, did_you_mean
 from .levels import NEED
 
 __all__ = [
@@ -185,8 +186,6 @@ _REGISTRY: dict[str, dict[str, Variant]] = {kind: {} for kind in KINDS}
 
 def _check_kind(kind: str) -> None:
     if kind not in _REGISTRY:
-        from .params import ParamError, did_you_mean
-
         raise ParamError(f"unknown kind of variant {kind!r}{did_you_mean(kind, KINDS)} (allowed: {', '.join(KINDS)})")
 
 
@@ -241,8 +240,6 @@ def check_variant(kind: str, name: object) -> None:
     _check_kind(kind)
     if isinstance(name, str) and name in _REGISTRY[kind]:
         return
-    from .params import ParamError, did_you_mean
-
     known = _REGISTRY[kind]
     raise ParamError(f"{kind} = {name!r} is not a registered {kind} variant{did_you_mean(name, known)} "
                      f"(allowed: {', '.join(known)})")

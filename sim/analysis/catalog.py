@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..params import PARAMETERS
 from .data import OUTCOMES, AnalysisError, factor_names, strategy_order
+from .sensitivity import sensitivity as sensitivity_analysis
 from .survival import grant_ends_in_horizon
 
 __all__ = ["FIGURE_KINDS", "FigureSpec", "default_where", "figure_specs", "is_grid", "sampling_method"]
@@ -203,9 +204,7 @@ def figure_specs(results: Any, kinds: Sequence[str] | None = None, *, where: Map
                 continue
             sens = sensitivity
             if sens is None:
-                from .sensitivity import sensitivity as analyse
-
-                sens = analyse(results, outcomes=list(outcomes or DEFAULT_PHASE_OUTCOMES), seed=seed)
+                sens = sensitivity_analysis(results, outcomes=list(outcomes or DEFAULT_PHASE_OUTCOMES), seed=seed)
             for o in outcomes or DEFAULT_PHASE_OUTCOMES:
                 what = ("first-order and total Sobol indices" if method == "sobol"
                         else "Morris mu* and sigma")

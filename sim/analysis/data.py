@@ -118,7 +118,8 @@ def as_results(results: Any) -> Any:
         path = Path(results)
         if not path.exists():
             raise FileNotFoundError(f"results folder {path} does not exist")
-        from .. import load_results
+        # Lazy: the store imports the sweep package (scipy.stats); what analyses only a loaded result needn't.
+        from ..sweep.store import load_results
 
         return load_results(path)
     missing = [a for a in ("runs", "bands", "manifest") if not hasattr(results, a)]

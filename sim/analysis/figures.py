@@ -20,6 +20,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 from matplotlib import patheffects
@@ -36,11 +37,13 @@ from .data import (
     check_outcome,
     factor_names,
     horizon,
+    outcome_values,
     param_label,
     select_bands,
     select_runs,
     strategy_order,
 )
+from .sensitivity import sensitivity as sensitivity_analysis
 from .stats import bootstrap_ci, cell_seed, phase_table
 from .style import (
     LEVEL_COLORS,
@@ -470,8 +473,6 @@ def plot_benefit(results: Any, outcome: str = "cumulative_benefit", *, where: Ma
     runs = select_runs(results, where, strategies)
     order = [s for s in strategy_order(results) if s in set(runs["strategy"].astype(str))]
     facets = _facet_values(runs, facet)
-    from .data import outcome_values
-
     # Strategy names fit under the violins of one wide panel; small multiples name them in the legend instead.
     named_ticks = len(facets) == 1
     ylabel = info.axis_label() if named_ticks else textwrap.fill(info.axis_label(), 32)
@@ -530,15 +531,11 @@ def plot_benefit(results: Any, outcome: str = "cumulative_benefit", *, where: Ma
 
 
 def _darken(color: Any, amount: float) -> tuple[float, float, float]:
-    import matplotlib.colors as mcolors
-
     r, g, b = mcolors.to_rgb(color)
     return (r * (1 - amount), g * (1 - amount), b * (1 - amount))
 
 
 def _lighten(color: str, amount: float) -> tuple[float, float, float]:
-    import matplotlib.colors as mcolors
-
     r, g, b = mcolors.to_rgb(color)
     return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
 
@@ -594,8 +591,6 @@ def plot_phase_diagram(results: Any, x: str, y: str, outcome: str = "cumulative_
                 sig = bool(r["significant"])
                 face = base if sig else _lighten(base, 0.6)
                 hatch = None if sig else NOT_SIGNIFICANT_HATCH
-                import matplotlib.colors as mcolors
-
                 text_col = text_color_on(mcolors.to_hex(face))
             rect = Rectangle((i - 0.5, j - 0.5), 1, 1, facecolor=face, edgecolor="white", linewidth=1.2,
                              hatch=hatch, gid=f"cell:{i}:{j}")
@@ -653,12 +648,10 @@ def plot_sensitivity(results: Any, outcome: str | None = None, *, method: str | 
     interval) and sigma. Pass a precomputed :class:`SensitivityResult` as
     ``sensitivity`` to skip the analysis; ``kwargs`` go to the analysis.
     """
-    from .sensitivity import sensitivity as analyse
-
     results = as_results(results) if results is not None else None
     if sensitivity is None:
-        sensitivity = analyse(results, method, outcomes=[outcome] if outcome else None, strategies=strategies,
-                              **kwargs)
+        sensitivity = sensitivity_analysis(results, method, outcomes=[outcome] if outcome else None,
+                                           strategies=strategies, **kwargs)
     df = sensitivity.indices
     outcome = outcome or str(df["outcome"].iloc[0])
     df = df[df["outcome"] == outcome]

@@ -20,6 +20,7 @@ import pandas as pd
 from ..manifest import now_iso, package_versions, write_bytes_atomic
 from .catalog import FigureSpec, figure_specs, is_grid, sampling_method
 from .data import OUTCOMES, as_results, factor_names, horizon, strategy_order
+from .sensitivity import sensitivity as sensitivity_analysis
 from .stats import compare_strategies, outcome_table
 from .style import figure_bytes
 from .survival import DEFAULT_WINDOW, grant_ends_in_horizon, logrank_tests, survival_after_grant, survival_summary
@@ -216,9 +217,7 @@ def build_report(results: Any, *, title: str | None = None, outcomes: Sequence[s
     method = sampling_method(results)
     if method in ("sobol", "morris"):
         if sensitivity is None:
-            from .sensitivity import sensitivity as analyse
-
-            sensitivity = analyse(results, seed=seed)
+            sensitivity = sensitivity_analysis(results, seed=seed)
         body = _table(sensitivity.indices)
         if sensitivity.second_order is not None and len(sensitivity.second_order):
             body += _details("Second-order Sobol indices", _table(sensitivity.second_order))

@@ -18,6 +18,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 
+from ..manifest import write_bytes_atomic
 from ..palette import OKABE_ITO
 
 __all__ = [
@@ -135,8 +136,6 @@ def figure_style() -> Iterator[None]:
 
 def save_figure(fig: mpl.figure.Figure, stem: str | Path, formats: Iterable[str] = ("png", "svg")) -> list[Path]:
     """Write ``fig`` to ``stem.png``, ``stem.svg`` ... atomically; return the paths written."""
-    from ..manifest import write_bytes_atomic
-
     stem = Path(stem)
     out = []
     for fmt in formats:

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import mesa
-import numpy as np
 
 from ..model import PartnershipModel
-from ..params import PARAMETERS, ParamError
+from ..params import PARAMETERS, ParamError, check_seed
 
 __all__ = [
     "Comparison",
@@ -116,9 +115,7 @@ def parse_seed(seed: Any) -> int:
         if not (text.isascii() and text.isdigit()) or len(text) > len(str(SEED_LIMIT)):
             raise ParamError(f"seed = {_short(seed)!r} {_SEED_RULE}")
         seed = int(text)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < SEED_LIMIT:
-        raise ParamError(f"seed = {_short(seed)!r} {_SEED_RULE}")
-    return int(seed)
+    return check_seed(seed)
 
 
 def _short(value: Any, limit: int = 24) -> Any:

@@ -8,6 +8,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import UserError
+from ..manifest import now_iso, write_bytes_atomic, write_json_atomic
+from ._common import add_results_dir, open_results, parse_where
+
 _METHODS = ("auto", "summary", "sobol", "morris")
 
 
@@ -22,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "(for sweeps sampled that way). Tables are printed and saved as CSV and JSON into DIR/analysis/."
         ),
     )
-    p.add_argument("dir", type=Path, help="results folder written by 'trustladder sweep'")
+    add_results_dir(p)
     p.add_argument("--method", choices=_METHODS, default="auto",
                    help="what to compute (default auto: summary, plus sobol/morris when the sweep was sampled so)")
     p.add_argument("--outcome", action="append", metavar="NAME", default=None,
@@ -42,21 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-def parse_where(items: list[str]) -> dict[str, Any]:
-    """``["initial_trust=0.3", "strategy=stepwise"]`` -> ``{"initial_trust": 0.3, ...}`` (values checked)."""
-    from ..cli import UserError
-    from ..params import coerce_value
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UserError(f"--where {item!r}: expected name=value, e.g. --where initial_trust=0.3")
-        name, text = (s.strip() for s in item.split("=", 1))
-        out[name] = coerce_value(name, text)
-    return out
-
-
 def parse_by(text: str, results: Any) -> list[str] | None:
+    """``--by``: None (pool), every factor of the design, or the named ones."""
+    # Lazy: analysis imports scipy.stats and matplotlib (see open_results).
     from ..analysis.data import factor_names
 
     if text in ("", "none"):
@@ -68,8 +60,6 @@ def parse_by(text: str, results: Any) -> list[str] | None:
 
 def write_table(df: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
     """``stem.csv`` and ``stem.json`` (records) in ``folder``, atomically."""
-    from ..manifest import write_bytes_atomic
-
     csv = folder / f"{stem}.csv"
     js = folder / f"{stem}.json"
     write_bytes_atomic(csv, df.to_csv(index=False).encode())
@@ -90,20 +80,13 @@ def _show(title: str, df: pd.DataFrame, quiet: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..analysis import compare_strategies, outcome_table
-    from ..analysis.data import as_results, strategy_order
+    results = open_results(args)
+    # Lazy: analysis imports scipy.stats and matplotlib; `trustladder --help` and `run` do not need them.
+    from ..analysis.data import strategy_order
     from ..analysis.sensitivity import sensitivity
+    from ..analysis.stats import compare_strategies, outcome_table
     from ..analysis.survival import logrank_tests, survival_after_grant, survival_summary
-    from ..cli import UserError
-    from ..manifest import now_iso, write_json_atomic
 
-    if not args.dir.is_dir():
-        raise UserError(f"{args.dir} is not a results folder")
-    if args.resamples < 100:
-        raise UserError(f"--resamples {args.resamples}: must be at least 100")
-    if not 0 < args.confidence < 1:
-        raise UserError(f"--confidence {args.confidence}: must be between 0 and 1")
-    results = as_results(args.dir)
     out = args.dir / "analysis"
     where = parse_where(args.where)
     by = parse_by(args.by, results)

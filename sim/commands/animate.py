@@ -6,8 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
+from ..errors import UserError
 from ..params import PARAMETERS
-from .run import add_set_option
+from ._common import add_set_option, run_params
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,15 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..animate import animate_run
-    from ..cli import UserError
-    from .run import parse_sets, with_strategy
-
-    params = with_strategy(parse_sets(args.set), args.strategy)
+    params = run_params(args)
     if args.out.exists() and args.out.is_dir():
         raise UserError(f"--out {args.out}: is a folder; give a file name ending in .gif")
     if args.out.exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite it")
+    # Lazy: the animation imports Mesa and matplotlib; other commands do not need them.
+    from ..animate import animate_run
+
     t0 = time.perf_counter()
     frames = animate_run(args.out, seed=args.seed, steps=args.steps, fps=args.fps, **params)
     print(f"wrote {args.out}: {frames} frames in {time.perf_counter() - t0:.1f} s")

@@ -6,6 +6,8 @@ import argparse
 import json
 
 from ..bench import Workload, run_benchmark
+from ..errors import UserError
+from ..params import Params
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +38,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..params import Params
-
     if args.community:
         return _community(args)
 
@@ -45,8 +45,6 @@ def main(args: argparse.Namespace) -> int:
     w = Workload(runs=args.runs, n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy,
                  chunk_size=args.chunk_size)
     if args.mesa_runs < 0:
-        from ..cli import UserError
-
         raise UserError(f"--mesa-runs {args.mesa_runs}: must be 0 (skip) or more")
     out = run_benchmark(w, memory_runs=tuple(args.memory_runs), repeats=args.repeats, mesa_runs=args.mesa_runs)
     if args.json:

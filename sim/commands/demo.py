@@ -9,6 +9,8 @@ import os
 import socket
 import sys
 
+from ..errors import UserError
+
 #: Solara's usual port.
 DEFAULT_PORT = 8765
 #: The page's module, as ``solara run`` is given it.
@@ -66,8 +68,6 @@ def server_environment() -> dict[str, str]:
 
 def check_port(host: str, port: int) -> None:
     """Raise a UserError unless the page can listen on ``host``:``port``, saying which of the two is wrong."""
-    from ..cli import UserError
-
     if not 1 <= port <= 65535:
         raise UserError(f"--port {port}: must be in 1..65535")
     try:
@@ -108,7 +108,7 @@ def page_addresses(host: str, port: int) -> list[tuple[str, str]]:
     """
     if host not in WILDCARD_HOSTS:
         return [(_url(host, port), "")]
-    import psutil
+    import psutil  # lazy: needed only to list this machine's addresses for a wildcard host
 
     families = (socket.AF_INET,) if host == "0.0.0.0" else (socket.AF_INET6, socket.AF_INET)
     found: list[tuple[str, str]] = []

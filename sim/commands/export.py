@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .sweep import sweep_notes
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,8 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # Lazy: the sweep package imports scipy.stats; `trustladder --help` and `run` do not need it.
     from ..sweep import export_csv
-    from .sweep import sweep_notes
 
     with sweep_notes("export"):
         files = export_csv(args.results, args.to)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UserError
+from ._common import add_results_dir, open_results, parse_where
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    # Lazy: the figure kinds' module imports scipy.stats; only building the parser needs it, not importing sim.
     from ..analysis.catalog import FIGURE_KINDS
 
     kinds = "; ".join(f"{k}: {v}" for k, v in FIGURE_KINDS.items())
@@ -17,11 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Draw figures of a sweep's results folder into DIR/figures/ (PNG and SVG). Without --figure, every "
             "figure the sweep supports. On a grid, factors not on a figure's axes or panels are fixed at their "
-            "default (MODEL.md default if in the grid, else the middle value) unless --where or --pool. "
+            "default (the parameter's default if in the grid, else the middle value) unless --where or --pool. "
             f"Figures: {kinds}."
         ),
     )
-    p.add_argument("dir", type=Path, help="results folder written by 'trustladder sweep'")
+    add_results_dir(p)
     p.add_argument("--figure", action="append", choices=list(FIGURE_KINDS), metavar="NAME", default=None,
                    help="figure to draw; repeat for several (default: all that apply)")
     p.add_argument("--where", action="append", metavar="NAME=VALUE", default=[],
@@ -42,17 +46,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..analysis.catalog import figure_specs
-    from ..analysis.data import as_results
-    from ..analysis.style import save_figure
-    from ..cli import UserError
-    from .analyze import parse_where
-
-    if not args.dir.is_dir():
-        raise UserError(f"{args.dir} is not a results folder")
     if bool(args.x) != bool(args.y):
         raise UserError("--x and --y go together (the two factors of a phase diagram)")
-    results = as_results(args.dir)
+    results = open_results(args)
+    # Lazy: drawing imports matplotlib; `trustladder --help` and `run` do not need it.
+    from ..analysis.catalog import figure_specs
+    from ..analysis.style import save_figure
+
     out = args.out or args.dir / "figures"
     specs = figure_specs(results, args.figure, where=parse_where(args.where), pool=args.pool, series=args.series,
                          outcomes=args.outcome, x=args.x, y=args.y, facet=args.facet, window=args.window,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..regime import compare_regime
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -23,8 +25,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..regime import compare_regime  # imported on use: keeps the CLI's start-up light
-
     result = compare_regime("all" if args.all else "quick", runs=args.runs)
     print(result.format())
     return 0 if result.ok else 1

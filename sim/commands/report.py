@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._common import add_results_dir, open_results
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -16,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "every standard figure (embedded) and the manifest. One file, nothing else needed to open it."
         ),
     )
-    p.add_argument("dir", type=Path, help="results folder written by 'trustladder sweep'")
+    add_results_dir(p)
     p.add_argument("--out", type=Path, help="HTML file to write (default: DIR/report.html)")
     p.add_argument("--title", help="title of the report")
     p.add_argument("--reference", help="strategy the others are compared with (default stepwise, else the first)")
@@ -28,17 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..analysis.data import as_results
+    results = open_results(args)
+    # Lazy: the report draws with matplotlib; `trustladder --help` and `run` do not need it.
     from ..analysis.report import write_report
-    from ..cli import UserError
 
-    if not args.dir.is_dir():
-        raise UserError(f"{args.dir} is not a results folder")
-    if args.resamples < 100:
-        raise UserError(f"--resamples {args.resamples}: must be at least 100")
-    if args.window < 1:
-        raise UserError(f"--window {args.window}: must be at least 1 month")
-    results = as_results(args.dir)
     path = write_report(results, args.out or args.dir / "report.html", title=args.title, reference=args.reference,
                         window=args.window, n_resamples=args.resamples, seed=args.seed, cells=not args.no_cells)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import time
 from pathlib import Path
 from typing import Any
@@ -10,43 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..params import PARAMETERS, coerce_value
-
-
-def add_set_option(p: argparse.ArgumentParser) -> None:
-    """``--set NAME=VALUE`` (repeatable): a parameter by its MODEL.md name, parsed by :func:`parse_sets`."""
-    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
-                   help="set a parameter by its MODEL.md name; repeat for several (e.g. --set initial_trust=0.5)")
-
-
-def parse_sets(pairs: list[str] | None) -> dict[str, Any]:
-    """``["name=value", ...]`` -> validated ``{name: value}``."""
-    from ..cli import UserError
-
-    out: dict[str, Any] = {}
-    for item in pairs or []:
-        if "=" not in item:
-            raise UserError(f"--set {item!r}: expected name=value, e.g. --set initial_trust=0.5")
-        name, text = item.split("=", 1)
-        out[name.strip()] = coerce_value(name.strip(), text.strip())
-    return out
-
-
-def with_strategy(params: dict[str, Any], strategy: str | None) -> dict[str, Any]:
-    """Add ``--strategy`` to the ``--set`` parameters; both may name it, if they agree."""
-    from ..cli import UserError
-
-    if strategy is not None:
-        if "strategy" in params and params["strategy"] != strategy:
-            raise UserError(f"--strategy {strategy} and --set strategy={params['strategy']} disagree")
-        params["strategy"] = coerce_value("strategy", strategy)
-    return params
+from ..errors import UserError
+from ..manifest import now_iso, provenance, write_bytes_atomic, write_frame_atomic, write_json_atomic
+from ..params import PARAMETERS
+from ..results import simulate
+from ..variants import KINDS
+from ._common import add_set_option, run_params
 
 
 def summary_table(summary: pd.DataFrame, n_steps: int) -> pd.DataFrame:
     """A short outcome table per strategy, and per rule variant where the runs differ in it (mean over runs)."""
-    from ..variants import KINDS
-
     by = ["strategy", *(k for k in KINDS if k in summary and summary[k].nunique() > 1)]
     g = summary.groupby(by if len(by) > 1 else "strategy", sort=False)
     return pd.DataFrame({
@@ -86,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _check_out(out: Path, force: bool) -> None:
     """Refuse an --out that may not be written (before anything runs)."""
-    from ..cli import UserError
+    # Lazy: the sweep package imports scipy.stats; a run without --out does not need it.
     from ..sweep.folder import ForceRefused, is_empty, removable_files
 
     if out.exists() and not out.is_dir():
@@ -108,10 +82,7 @@ def write_run_folder(out: Path, res: Any, manifest: dict[str, Any], series: bool
     The manifest goes first, so even an interrupted folder is provably a TrustLadder result (``--force``
     may replace it); it says ``"status": "complete"`` once every file is in place.
     """
-    import io
-
-    from ..cli import UserError
-    from ..manifest import now_iso, write_bytes_atomic, write_frame_atomic, write_json_atomic
+    # Lazy: the sweep package imports scipy.stats (see _check_out).
     from ..sweep.folder import FolderError, FolderLock, clear_folder, is_empty, removable_files
 
     try:
@@ -133,11 +104,7 @@ def write_run_folder(out: Path, res: Any, manifest: dict[str, Any], series: bool
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import simulate
-    from ..cli import UserError
-    from ..manifest import now_iso, provenance
-
-    params = with_strategy(parse_sets(args.set), args.strategy)
+    params = run_params(args)
     if args.runs < 1:
         raise UserError(f"--runs {args.runs}: must be at least 1")
     if args.out is not None:

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import UserError
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -49,6 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def add_size_options(p: argparse.ArgumentParser) -> None:
     """``--max-runs`` and ``--max-points``: the design size limits (``sweep``, ``validate``)."""
+    # Lazy: the sweep package imports scipy.stats; importing the commands (trustladder --help) need not.
     from ..sweep.size import DEFAULT_MAX_POINTS, DEFAULT_MAX_RUNS
 
     p.add_argument("--max-runs", type=int, metavar="N",
@@ -60,6 +63,7 @@ def add_size_options(p: argparse.ArgumentParser) -> None:
 @contextmanager
 def sweep_notes(command: str) -> Iterator[None]:
     """Print the sweep's warnings (a chunk run again, a worker restarted, ...) as one line each."""
+    # Lazy: the sweep package imports scipy.stats (see add_size_options).
     from ..sweep.store import SweepWarning
 
     with warnings.catch_warnings():
@@ -85,7 +89,7 @@ def _fmt_seconds(s: float) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..cli import UserError
+    # Lazy: the sweep package imports scipy.stats; `trustladder --help` and `run` do not need it.
     from ..sweep import SpecError, make_executor, plan_sweep, run_sweep
     from ..sweep.executors import WorkerLost
     from ..sweep.folder import FolderError

@@ -26,6 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # Lazy: the sweep package imports scipy.stats; `trustladder --help` and `run` do not need it.
+    # Lazy: the sweep package imports scipy.stats; `trustladder --help` and `run` do not need it.
     from ..sweep import SpecError, plan_sweep
 
     status = 0

@@ -18,12 +18,15 @@ integers.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from ..manifest import write_bytes_atomic
 
 __all__ = ["Binning", "binning", "BandPart", "band_part", "BandAccumulator", "QUANTILES"]
 
@@ -155,10 +158,6 @@ class BandAccumulator:
 
     def save(self, path: Path, **extra: np.ndarray) -> None:
         """Write the state and ``extra`` arrays (uncompressed npz, atomically) for a resumed sweep."""
-        import io
-
-        from ..manifest import write_bytes_atomic
-
         arrays = dict(extra)
         for s in self.series:
             arrays[f"hist/{s}"] = self.hist[s]

@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import MODEL_VERSION
 from ..outputs import SUMMARY_OUTCOMES
 from ..params import PARAMETERS
 from ..results import simulate
+from ..version import MODEL_VERSION
 from .bands import BandPart, band_part
 from .plan import ChunkTask
 

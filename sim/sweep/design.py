@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from scipy.stats import qmc  # loaded with the sweep package anyway (its precision rule)
 
 from ..params import PARAMETERS, ParamError, did_you_mean
 
@@ -467,8 +468,6 @@ class LatinHypercube(SamplingDesign):
         return {"optimization": opt}
 
     def sample(self, factors: Sequence[Factor], sampling: Sampling, problem: dict[str, Any]) -> np.ndarray:
-        from scipy.stats import qmc  # lazy: scipy.stats is slow to import
-
         engine = qmc.LatinHypercube(d=len(factors), optimization=sampling.options["optimization"],
                                     rng=np.random.default_rng(sampling.seed))
         return qmc.scale(engine.random(sampling.n), *_lows_highs(factors))

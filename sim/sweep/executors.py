@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -247,8 +248,6 @@ class DaskExecutor(Executor):
             self.label = (f"Dask LocalCluster of {n} worker{'s' if n > 1 else ''} on 127.0.0.1 "
                           f"(dashboard {self._cluster.dashboard_link})")
         self.workers = max(1, sum(self.client.nthreads().values()))
-        import uuid
-
         self._token = uuid.uuid4().hex[:8]
 
     def map(self, tasks: Iterable[ChunkTask]) -> Iterator[ChunkResult]:

@@ -31,6 +31,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from ..manifest import is_temp_name, now_iso, write_json_atomic
 
 __all__ = [
@@ -212,8 +214,6 @@ class FolderLock:
         self._lock: Any = None
 
     def acquire(self) -> FolderLock:
-        from filelock import FileLock, Timeout
-
         if self.folder.exists() and not self.folder.is_dir():
             raise FolderError(f"{self.folder} exists and is not a folder")
         self.folder.mkdir(parents=True, exist_ok=True)

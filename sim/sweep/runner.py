@@ -37,6 +37,7 @@ from ..manifest import (
     write_bytes_atomic,
     write_json_atomic,
 )
+from ..version import MODEL_VERSION
 from .bands import BandAccumulator, binning
 from .chunk import ChunkResult, run_chunk
 from .design import Design, build_design
@@ -215,8 +216,6 @@ def _check_target(out: Path, resume: bool, force: bool) -> None:
 
 
 def _check_resumable(plan: SweepPlan, out: Path, manifest: dict[str, Any], allow_version_change: bool) -> None:
-    from .. import MODEL_VERSION
-
     if manifest.get("kind") != "sweep":
         raise ResumeError(f"{out}/{MANIFEST} is not a sweep manifest (kind {manifest.get('kind')!r})")
     if manifest.get("spec_hash") != plan.spec.hash():

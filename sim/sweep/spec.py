@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..outputs import SERIES, SUMMARY_OUTCOMES
-from ..params import PARAMETERS, ParamError, check_value, choice_names, did_you_mean
+from ..params import PARAMETERS, ParamError, check_seed, check_value, choice_names, did_you_mean
 from ..strategies import strategy_names
 from .bands import binning
 from .design import DesignError, Factor, Problems, Sampling, design_names, get_design, is_whole
@@ -71,7 +71,7 @@ _PRECISION_KEYS = ("outcome", "half_width", "confidence", "min_replicates", "max
 _RESERVED = {"strategy": "list strategies in the top-level `strategies`", "n_steps": "use the top-level `n_steps`"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: Where an unknown parameter name sends the reader.
-_VOCABULARY = "see the parameter table in docs/ODD.md"
+_VOCABULARY = "trustladder params lists them; docs/ODD.md tables them"
 DEFAULT_KEEP = ("mean_trust", "level")
 #: Bands accumulate one uint32 histogram per (cell, series, step); refuse specs whose histograms would not fit.
 MAX_BAND_BYTES = 1 << 30
@@ -279,8 +279,10 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         pr.add("n_steps", msg)
 
     seed = data.get("seed", 0)
-    if not is_whole(seed) or not 0 <= seed < 2**64:
-        pr.add("seed", f"{seed!r} must be a whole number in 0..2**64-1")
+    try:
+        seed = check_seed(seed)
+    except ParamError as exc:
+        pr.add("seed", str(exc))
         seed = 0
 
     keep = data.get("keep_series", list(DEFAULT_KEEP))

@@ -32,8 +32,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..manifest import is_temp_name, sha256_file, write_frame_atomic
+from .bands import QUANTILES
+from .chunk import run_columns
 
 __all__ = [
     "SweepResults",
@@ -134,10 +137,6 @@ def resume_command(out: Path, manifest: dict[str, Any]) -> str:
 
 def _diagnose(path: Path, entry: dict[str, Any]) -> str:
     """Why a chunk's table does not hash to what was recorded."""
-    import pyarrow.parquet as pq
-
-    from .chunk import run_columns
-
     rel = f"{RUNS_DIR}/{path.name}"
     try:
         md = pq.read_metadata(path)
@@ -190,8 +189,6 @@ def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None) -> 
         return f"{rel} is missing"
     want = entry.get("sha256")
     if want is None:  # written before integrity records: check what can be checked
-        import pyarrow.parquet as pq
-
         try:
             rows = pq.read_metadata(path).num_rows
         except Exception:
@@ -313,8 +310,6 @@ class SweepResults:
     @cached_property
     def runs(self) -> pd.DataFrame:
         if not self.chunks:
-            from .chunk import run_columns
-
             return pd.DataFrame({c: [] for c in run_columns()})
         parts = []
         for c in self.chunks:
@@ -330,8 +325,6 @@ class SweepResults:
     def bands(self) -> pd.DataFrame:
         path = self.path / BANDS
         if not path.exists():
-            from .bands import QUANTILES
-
             return pd.DataFrame({c: [] for c in ["point_id", "strategy", "series", "step", "n", "mean", *QUANTILES]})
         try:
             return pd.read_parquet(path)
