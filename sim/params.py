@@ -354,6 +354,19 @@ def _check_n_runs(n_runs: Any) -> int:
     return int(n_runs)
 
 
+def _as_array(value: Any, dtype: type | None) -> np.ndarray:
+    """``value`` as an array; a list is read item by item when NumPy would blur its items' kinds.
+
+    NumPy turns ``[6, True]`` into integers and ``[0.5, "half"]`` into text;
+    read as objects, the range check names the boolean, or ``"half"``.
+    """
+    arr = np.asarray(value, dtype=dtype)
+    if dtype is None and arr.ndim and not hasattr(value, "dtype"):
+        if arr.dtype.kind not in "iuf" or any(isinstance(v, (bool, np.bool_)) for v in value):
+            arr = np.asarray(value, dtype=object)
+    return arr
+
+
 def check_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Validate a batch's parameters without spreading them over the runs.
 
@@ -374,7 +387,10 @@ def check_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray
     out: dict[str, np.ndarray] = {}
     for name, spec in PARAMETERS.items():
         value = params.get(name, spec.default)
-        arr = np.asarray(value, dtype=object if name == "strategy" else None)
+        try:
+            arr = _as_array(value, object if name == "strategy" else None)
+        except ValueError:  # a ragged list
+            raise ParamError(f"{name} = {_shown(value)} is not one value, nor one value per run") from None
         if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n_runs):
             raise ParamError(f"{name}: got {arr.shape[0] if arr.ndim == 1 else arr.shape} values for {n_runs} runs")
         out[name] = _checked_values(spec, value, arr)

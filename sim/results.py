@@ -33,10 +33,13 @@ MAX_RUN_ID = 2**63 - 1
 
 #: Bytes a run's working state takes per pair of organizations and per organization, in a chunk:
 #: about 16 (orgs x orgs) float64 arrays (trust, pairs, the misjudging chances, the step's draws and
-#: temporaries) and 64 per-organization ones. An upper bound of what ``tracemalloc`` measures
-#: (tests/test_api_safety.py checks it).
+#: temporaries) and 64 per-organization ones; a chunk holds its kept series twice (its own, and the
+#: values recorded into them), and a batch has a small fixed cost. An upper bound of what
+#: ``tracemalloc`` measures, within a factor of 3 (tests/test_api_safety.py checks it).
 _WORK_BYTES_PER_PAIR = 16 * 8
 _WORK_BYTES_PER_ORG = 64 * 8
+_WORK_SERIES_COPIES = 2
+_WORK_FIXED = 2**20
 
 
 @dataclass
@@ -123,16 +126,16 @@ def memory_estimate(n_runs: int, n_steps: int, keep: Iterable[str] = tuple(SERIE
     MemoryEstimate
         ``series``: the kept series; ``summary``: the per-run table (its
         columns, counted twice: pandas copies them into the table);
-        ``working``: one chunk's state, its own copy of the kept series and
-        outcomes included.
+        ``working``: one chunk's state, its own copies of the kept series and
+        outcomes included, and a small fixed cost.
     """
     step_bytes = sum(SERIES[name].itemsize for name in keep)
     columns = 2 + len(PARAMETERS) + len(SUMMARY_OUTCOMES)  # run, seed, parameters, outcomes
     chunk = min(chunk_size, n_runs)
     per_chunk_run = (_WORK_BYTES_PER_PAIR * n_orgs * n_orgs + _WORK_BYTES_PER_ORG * n_orgs
-                     + n_steps * step_bytes + 8 * len(SUMMARY_OUTCOMES))
+                     + _WORK_SERIES_COPIES * n_steps * step_bytes + 8 * len(SUMMARY_OUTCOMES))
     return MemoryEstimate(series=n_runs * n_steps * step_bytes, summary=2 * 8 * columns * n_runs,
-                          working=chunk * per_chunk_run)
+                          working=_WORK_FIXED + chunk * per_chunk_run)
 
 
 def memory_limit() -> int:

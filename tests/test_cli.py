@@ -92,3 +92,85 @@ def test_out_that_is_a_file_and_a_run_folder_given_to_analysis(tmp_path, capsys)
         assert main([*argv, str(out)]) == 2
         err = capsys.readouterr().err
         assert "a `trustladder run` folder, not a sweep's" in err and "Traceback" not in err
+
+
+def test_params_lists_every_parameter_with_default_range_and_meaning(capsys):
+    assert main(["params"]) == 0
+    out = capsys.readouterr().out
+    for name, spec in sim.PARAMETERS.items():
+        assert f"{name} = " in out and spec.range_text() in out
+        assert spec.meaning.split()[0] in out
+    assert "n_orgs = 6  (2..64, organizations)" in out
+    assert main(["params", "quorum", "grant"]) == 0
+    two = capsys.readouterr().out
+    assert two.startswith("quorum = 0.9  (0..1)") and "grant = 0.5" in two and "n_orgs" not in two
+
+
+def test_params_markdown_is_the_table_of_docs_odd(capsys):
+    from pathlib import Path
+
+    assert main(["params", "--format", "markdown"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    odd = (Path(__file__).resolve().parents[1] / "docs" / "ODD.md").read_text().splitlines()
+    start = odd.index(printed[0])
+    assert odd[start:start + len(printed)] == printed  # docs/ODD.md's table is this command's output
+
+
+def test_params_json_and_an_unknown_name(capsys):
+    assert main(["params", "benefit_target", "n_orgs", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["benefit_target", "n_orgs"]
+    assert rows[0]["low"] == 0 and rows[0]["high"] is None and rows[0]["range"] == ">= 0"  # JSON has no inf
+    assert rows[1] == {"name": "n_orgs", "type": "int", "default": 6, "low": 2, "high": 64, "range": "2..64",
+                       "unit": "organizations", "meaning": sim.PARAMETERS["n_orgs"].meaning}
+    assert main(["params", "n_org"]) == 2
+    assert "did you mean 'n_orgs'" in capsys.readouterr().err
+
+
+def _messages_of_errors() -> list[tuple[str, int, str]]:
+    """Every string constant in a ``raise`` or a problem report (``pr.add(...)``) of sim's source."""
+    import ast
+    from pathlib import Path
+
+    found = []
+    for path in Path(sim.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            is_report = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "add"
+            if isinstance(node, ast.Raise) or is_report:
+                for c in ast.walk(node):
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str):
+                        found.append((path.name, c.lineno, c.value))
+    return found
+
+
+def test_error_messages_point_inside_the_repository(tmp_path, capsys):
+    messages = _messages_of_errors()
+    assert any("trustladder params" in m for _, _, m in messages)  # the scan sees the messages
+    outside = [f"{f}:{n}: {m}" for f, n, m in messages if "MODEL.md" in m or "../shared" in m]
+    assert not outside, outside
+    with pytest.raises(sim.ParamError, match="`trustladder params` lists them"):
+        sim.Params().replace(n_org=3)
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "s"\nstrategies = ["stepwise"]\n[base]\nn_org = 3\n')
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'n_orgs'" in err and "trustladder params lists them" in err and "MODEL.md" not in err
+    assert "trustladder params" in build_parser().format_help()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["analyze", "DIR", "--window", "0"], "--window 0: must be at least 1 month"),
+    (["plot", "DIR", "--window", "-3"], "--window -3: must be at least 1 month"),
+    (["report", "DIR", "--window", "0"], "--window 0: must be at least 1 month"),
+    (["analyze", "DIR", "--resamples", "10"], "--resamples 10: must be at least 100"),
+    (["analyze", "DIR", "--confidence", "1.5"], "--confidence 1.5: must be between 0 and 1"),
+    (["analyze", "DIR", "--where", "initial_trust"], "--where 'initial_trust': expected name=value"),
+    (["analyze", "DIR", "--where", "initial_trust=2"], "initial_trust = 2.0 is out of range"),
+])
+def test_analysis_options_are_checked_before_anything_is_read(argv, message, tmp_path, capsys):
+    """The shared preamble of analyze, plot and report: one check of each option, for every command."""
+    folder = tmp_path / "not-yet-read"
+    folder.mkdir()
+    assert main([str(folder) if a == "DIR" else a for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -99,3 +99,38 @@ def test_cli_text_coercion():
 def test_ranges_include_infinite_upper_bound():
     assert PARAMETERS["benefit_target"].high == math.inf
     assert Params(benefit_target=1e9).benefit_target == 1e9
+
+
+BAD_VALUES = [
+    ("n_orgs", -3), ("n_orgs", 2.5), ("n_orgs", 65.5), ("n_orgs", float("inf")), ("n_orgs", 10**400),
+    ("n_orgs", True), ("n_orgs", None), ("initial_trust", 1.5), ("loss_rate", float("nan")), ("grant", "half"),
+    ("benefit_target", -1.0), ("contribution_bias", np.float64(11)), ("fixed_level", np.int64(6)),
+]
+
+
+@pytest.mark.parametrize("name, value", BAD_VALUES)
+def test_one_range_check_for_one_value_and_for_a_batch(name, value):
+    """A run's value and a batch's per-run values get the same verdict and the same words."""
+    with pytest.raises(ParamError) as one:
+        Params(**{name: value})
+    good = PARAMETERS[name].default
+    with pytest.raises(ParamError) as batch:
+        batch_params(2, {name: [good, value]})
+    assert "(run 1)" in str(batch.value) and str(batch.value).replace(" (run 1)", "", 1) == str(one.value)
+    with pytest.raises(ParamError) as shared:
+        batch_params(2, {name: value})
+    assert str(shared.value) == str(one.value)
+
+
+def test_huge_and_infinite_values_are_param_errors_not_crashes():
+    """Once an OverflowError (int(inf), float(10**400)) or a ValueError (int(nan)) escaped."""
+    for value in (float("inf"), float("nan"), 10**400, -(10**400)):
+        with pytest.raises(ParamError, match="n_orgs = .* is out of range"):
+            Params(n_orgs=value)
+    with pytest.raises(ParamError, match="characters"):  # 401 digits are not printed in full
+        Params(n_orgs=10**400)
+    for text in ("inf", "1e400", "nan"):
+        with pytest.raises(ParamError, match="n_orgs = .* is out of range"):
+            coerce_value("n_orgs", text)
+    with pytest.raises(ParamError, match=r"n_orgs = 1000000000000000000000000000000 \(run 1\) is out of range"):
+        batch_params(2, {"n_orgs": [6, 10**30]})

@@ -80,6 +80,7 @@ def _show(title: str, df: pd.DataFrame, quiet: bool) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    where = parse_where(args.where)
     results = open_results(args)
     # Lazy: analysis imports scipy.stats and matplotlib; `trustladder --help` and `run` do not need them.
     from ..analysis.data import strategy_order
@@ -88,7 +89,6 @@ def main(args: argparse.Namespace) -> int:
     from ..analysis.survival import logrank_tests, survival_after_grant, survival_summary
 
     out = args.dir / "analysis"
-    where = parse_where(args.where)
     by = parse_by(args.by, results)
     sampling = (results.manifest.get("sampling") or {}).get("method", "grid")
     method = args.method

@@ -48,13 +48,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     if bool(args.x) != bool(args.y):
         raise UserError("--x and --y go together (the two factors of a phase diagram)")
+    where = parse_where(args.where)
     results = open_results(args)
     # Lazy: drawing imports matplotlib; `trustladder --help` and `run` do not need it.
     from ..analysis.catalog import figure_specs
     from ..analysis.style import save_figure
 
     out = args.out or args.dir / "figures"
-    specs = figure_specs(results, args.figure, where=parse_where(args.where), pool=args.pool, series=args.series,
+    specs = figure_specs(results, args.figure, where=where, pool=args.pool, series=args.series,
                          outcomes=args.outcome, x=args.x, y=args.y, facet=args.facet, window=args.window,
                          strict=args.figure is not None)
     if not specs:
