@@ -327,8 +327,11 @@ def _checked_values(spec: ParamSpec, value: Any, arr: np.ndarray) -> np.ndarray:
 def check_value(name: str, value: Any) -> None:
     """Raise a ParamError naming the parameter, the value and the allowed range (one run's value)."""
     spec = check_name(name)
-    one = np.empty((), dtype=object)
-    one[()] = value  # one value, whatever it is (a list is not a number here, not one per run)
+    if type(value) in (int, float):  # the usual case, read directly (exact: a Python int too large is an object)
+        one = np.asarray(value)
+    else:  # one value, whatever it is (a list is not a number here, nor one per run)
+        one = np.empty((), dtype=object)
+        one[()] = value
     _checked_values(spec, value, one)
 
 
