@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .engine import SERIES, SUMMARY_OUTCOMES, run_batch
+from .engine import run_batch
 from .errors import ParamError, did_you_mean
+from .outputs import SERIES_DTYPES as SERIES
+from .outputs import SUMMARY_OUTCOMES
 from .params import PARAMETERS, check_params, check_seed, check_seeds, chunk_params
 from .rng import run_seeds
 
@@ -115,7 +117,7 @@ def memory_estimate(n_runs: int, n_steps: int, keep: Iterable[str] = tuple(SERIE
         Runs and steps of the batch.
     keep : iterable of str
         The series kept: each takes ``n_runs * n_steps`` values of its dtype
-        (:data:`sim.engine.SERIES`).
+        (:data:`sim.outputs.SERIES`).
     n_orgs : int
         The largest ``n_orgs`` of the batch (a chunk is padded to it).
     chunk_size : int
@@ -210,7 +212,7 @@ def simulate(
         and ``seed``: giving both ``seed`` and ``seeds`` is an error.
     keep : str or iterable of str, optional
         Series to keep: one name, or several (default: all of
-        :data:`sim.engine.SERIES`; ``[]`` keeps none, only the summary).
+        :data:`sim.outputs.SERIES`; ``[]`` keeps none, only the summary).
     chunk_size : int
         Runs advanced together; results do not depend on it.
     first_run : int

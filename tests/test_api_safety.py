@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 import sim
+from sim.outputs import SERIES
 from sim.params import ParamError, check_params, check_seeds, chunk_params
 from sim.results import memory_estimate
 from sim.rng import run_seeds
@@ -82,7 +83,7 @@ def _peak(fn):
     dict(n_runs=5000, keep=["level", "mean_trust"], chunk_size=256),
 ])
 def test_the_estimate_bounds_the_memory_measured(kw):
-    keep = kw.get("keep", list(sim.engine.SERIES))
+    keep = kw.get("keep", list(SERIES))
     keep = [keep] if isinstance(keep, str) else keep
     est = memory_estimate(kw["n_runs"], kw.get("n_steps", 120), keep, kw.get("n_orgs", 6),
                           kw.get("chunk_size", 1024))
@@ -123,7 +124,7 @@ def test_chunks_of_shared_and_per_run_values_give_the_same_runs():
               strategy=["stepwise", "funder_forced"] * 20)
     whole, pieces = sim.simulate(**kw), sim.simulate(chunk_size=7, **kw)
     pd.testing.assert_frame_equal(whole.summary, pieces.summary)
-    for name in sim.engine.SERIES:
+    for name in SERIES:
         np.testing.assert_array_equal(whole.series(name), pieces.series(name))
 
 
@@ -245,10 +246,10 @@ def test_a_sweep_with_a_root_seed_near_two_to_the_64_replays_with_simulate(tmp_p
 
 
 def test_one_seed_check_gives_one_message_everywhere(tmp_path):
+    from sim.classroom.models import parse_seed
     from sim.model import PartnershipModel
     from sim.sweep import SpecError
     from sim.sweep.spec import parse_spec
-    from sim.teaching import parse_seed
 
     message = "seed = 18446744073709551616 must be a whole number in 0..2**64-1"
     checks = {
