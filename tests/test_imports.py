@@ -41,6 +41,8 @@ LAZY = {
     "matplotlib": "matplotlib is imported only by the code that draws",
     "SALib": "SALib takes seconds to import (it pulls in its plotting); only Sobol and Morris designs and "
              "their analyses use it",
+    "statsmodels": "statsmodels takes seconds to import; only multiple-comparison adjustments and McNemar's test "
+                   "use it",
     "distributed": "Dask is an optional dependency (pip install 'trustladder[cluster]'), imported only when a "
                    "Dask executor is asked for",
     "tqdm": "the progress bar is imported only when one is shown",

@@ -99,6 +99,7 @@ def adjust_pvalues(p_values: Sequence[float] | np.ndarray, method: str = "holm",
     >>> adjust_pvalues([0.01, 0.04, 0.03, 0.005], "holm").p_adjusted
     array([0.03, 0.06, 0.06, 0.02])
     """
+    # Lazy: statsmodels takes seconds to import; only an adjustment needs it.
     from statsmodels.stats.multitest import multipletests
 
     _check_method(method)

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from .data import AnalysisError, as_results, check_outcome, factor_names, outcome_values, select_runs
+from .multitest import adjust_table
 from .stats import Interval, _check_level, _check_resamples, bootstrap_ci, cell_groups, cell_seed
 
 __all__ = ["PairedDifference", "McNemarResult", "pair_runs", "paired_difference", "mcnemar_test",
@@ -368,6 +369,7 @@ def mcnemar_test(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarra
     -------
     McNemarResult
     """
+    # Lazy: statsmodels takes seconds to import; only the McNemar test needs it.
     from statsmodels.stats.contingency_tables import mcnemar
 
     _check_level(confidence_level)
@@ -474,7 +476,6 @@ def compare_paired(results: Any, a: Any, b: Any, outcomes: Sequence[str] | str |
     table.attrs = {"a": a, "b": b, "column": column, "by": by, "unmatched_a": pairs.attrs["unmatched_a"],
                    "unmatched_b": pairs.attrs["unmatched_b"], "common_seeds": pairs.attrs["common_seeds"]}
     if adjust is not None:
-        from .multitest import adjust_table
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -31,6 +31,7 @@ from .data import (
     select_runs,
     strategy_order,
 )
+from .multitest import _check_alpha, _check_method, adjust_table
 
 __all__ = [
     "Interval",
@@ -426,7 +427,6 @@ def compare_strategies(results: Any, outcomes: Sequence[str] | str | None = None
         comparisons only with ``adjust``.
     """
     if adjust is not None:
-        from .multitest import _check_alpha, _check_method
 
         _check_method(adjust)
         _check_alpha(alpha)
@@ -480,7 +480,6 @@ def compare_strategies(results: Any, outcomes: Sequence[str] | str | None = None
                 rows.append(row)
     table = pd.DataFrame(rows)
     if adjust is not None:
-        from .multitest import adjust_table
 
         table = adjust_table(table, adjust, family=family, alpha=alpha)
     return table

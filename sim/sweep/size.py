@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .design import get_design
+from .spec import SpecError
+
 if TYPE_CHECKING:
     from .spec import DesignSize, Spec
 
@@ -43,9 +46,6 @@ def check_design_size(spec: Spec, max_runs: int | None = None, max_points: int |
         The limits (default :data:`DEFAULT_MAX_RUNS`, :data:`DEFAULT_MAX_POINTS`). For a
         ``[precision]`` spec the runs are the most it can make (every cell at ``max_replicates``).
     """
-    from .design import get_design
-    from .spec import SpecError
-
     max_runs = DEFAULT_MAX_RUNS if max_runs is None else int(max_runs)
     max_points = DEFAULT_MAX_POINTS if max_points is None else int(max_points)
     size = spec.size
