@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .community_results import simulate_community
 from .results import DEFAULT_CHUNK, simulate
 from .rng import Purpose, run_keys, run_seeds, uniforms
 from .variants import REFERENCE_VARIANTS
@@ -160,8 +161,6 @@ def community_benchmark(runs: int = 1_000, n_community: int = 30, max_partnershi
 
     CPU time is reported because the machines are shared: on an oversubscribed machine the wall time measures the
     queue as much as the engine."""
-    from .community_results import simulate_community
-
     kw = dict(n_community=n_community, max_partnerships=max_partnerships, n_steps=n_steps, **params)
     simulate_community(n_runs=min(runs, 20), seed=seed, **kw)  # warm imports outside the timing
     t0, c0 = time.perf_counter(), time.process_time()

@@ -44,7 +44,7 @@ from .rng import (
     uniforms,
 )
 from .strategies import get_strategy
-from .variants import MembershipState
+from .variants import MembershipState, get_variant
 
 __all__ = ["CommunityBatch", "CommunityBatchOutput", "run_community_batch", "community_step_layout", "check_invariants"]
 
@@ -470,8 +470,6 @@ def recruit_from_community(cb: CommunityBatch, t: int, draws: dict[Purpose, np.n
     joined = np.zeros((cb.n_runs, cb.n_slots), dtype=np.int64)
     p = cb.params
     names = p["membership"]
-    from .variants import get_variant
-
     for name in dict.fromkeys(names.tolist()):
         variant = get_variant("membership", name)
         if variant.inert:
@@ -920,6 +918,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
 
 def _summary(cb: CommunityBatch, series: dict[str, np.ndarray], cumulative: np.ndarray, net: np.ndarray,
              peak: np.ndarray, full_months: np.ndarray) -> dict[str, np.ndarray]:
+    # Lazy: scipy.sparse costs about 0.2 s to import; `import sim` and the partnership engine do not need it.
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .funder import policy_names
 from .params import PARAMETERS, ParamError, ParamSpec, batch_params, did_you_mean
 
 __all__ = [
@@ -98,8 +99,6 @@ def _range_text(spec: ParamSpec) -> str:
     if spec.name == "setup":
         return "one of " + ", ".join(SETUPS)
     if spec.name == "funder_policy":
-        from .funder import policy_names
-
         return "one of " + ", ".join(policy_names())
     if spec.name == "grant_size":
         return "> 0"
@@ -133,8 +132,6 @@ def _check_community_values(name: str, spec: ParamSpec, value: Any, n_runs: int)
         if name == "setup":
             allowed = SETUPS
         else:
-            from .funder import policy_names
-
             allowed = tuple(policy_names())
         for i, v in enumerate(arr.reshape(-1)):
             if not isinstance(v, str) or v not in allowed:

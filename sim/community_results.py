@@ -16,7 +16,7 @@ import pandas as pd
 from .community import run_community_batch
 from .community_params import COMMUNITY_PARAMETERS, community_params
 from .outputs import community_outputs
-from .params import PARAMETERS, ParamError
+from .params import PARAMETERS, ParamError, check_seed, check_seeds
 from .rng import run_seeds
 
 __all__ = ["CommunityResults", "simulate_community", "community_chunk_size"]
@@ -120,22 +120,16 @@ def simulate_community(
     (20, 24)
     """
     if seeds is not None:
-        seeds = np.asarray(seeds)
-        if seeds.ndim != 1 or seeds.size == 0 or seeds.dtype.kind not in "iu" or (
-                seeds.dtype.kind == "i" and (seeds < 0).any()):
-            raise ParamError("seeds must be a non-empty 1-D sequence of integers in 0..2**64-1")
+        seeds = check_seeds(seeds)
         if n_runs is not None and n_runs != len(seeds):
             raise ParamError(f"n_runs = {n_runs} but {len(seeds)} seeds were given")
-        seeds = seeds.astype(np.uint64)
         n_runs = len(seeds)
     else:
         if n_runs is None:
             raise ParamError("give n_runs (with seed) or seeds")
         if isinstance(n_runs, bool) or not isinstance(n_runs, (int, np.integer)) or n_runs < 1:
             raise ParamError(f"n_runs = {n_runs!r} must be a whole number >= 1")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-            raise ParamError(f"seed = {seed!r} must be a whole number in 0..2**64-1")
-        seeds = run_seeds(int(seed), int(n_runs), start=first_run)
+        seeds = run_seeds(check_seed(seed), int(n_runs), start=first_run)
     p = community_params(int(n_runs), params)
     steps = np.unique(p["n_steps"])
     if len(steps) != 1:

@@ -37,6 +37,7 @@ import numpy as np
 
 from .levels import N_LEVELS
 from .params import ParamError, did_you_mean
+from .strategies import check_strategy
 
 __all__ = [
     "PolicyError",
@@ -449,8 +450,6 @@ def check_awards(call: CallState, awards: Awards, policy: str) -> None:
     capacity, and no more consortia than free slots; levels are 1..5 for new consortia and 0..5 for funded
     ones; the strategies are registered.
     """
-    from .strategies import check_strategy
-
     r, n, s = call.n_rows, call.n_community, call.n_seats
 
     def fail(row: int, what: str) -> PolicyError:

@@ -266,3 +266,11 @@ def test_one_seed_check_gives_one_message_everywhere(tmp_path):
         parse_spec({"name": "t", "strategies": ["stepwise"], "seed": 2**64})
     assert any(p.endswith(f"seed: {message}") for p in err.value.problems), err.value.problems
     assert check_seeds([2**64 - 1]).tolist() == [2**64 - 1]
+
+
+def test_communities_replay_from_a_summary_with_seeds_past_two_to_the_63():
+    first = sim.simulate_community(seeds=np.array(WIDE_SEEDS[:4], dtype=np.uint64), n_steps=6)
+    again = sim.simulate_community(seeds=list(first.summary["seed"]), n_steps=6)
+    pd.testing.assert_frame_equal(again.summary, first.summary)
+    with pytest.raises(ParamError, match=r"seeds\[1\] = -1 must be a whole number in 0..2\*\*64-1"):
+        sim.simulate_community(seeds=[1, -1], n_steps=2)

@@ -43,6 +43,7 @@ LAZY = {
              "their analyses use it",
     "statsmodels": "statsmodels takes seconds to import; only multiple-comparison adjustments and McNemar's test "
                    "use it",
+    "scipy.sparse": "the community's network components need scipy.sparse (about 0.2 s); `import sim` does not",
     "distributed": "Dask is an optional dependency (pip install 'trustladder[cluster]'), imported only when a "
                    "Dask executor is asked for",
     "tqdm": "the progress bar is imported only when one is shown",

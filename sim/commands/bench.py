@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
-from ..bench import Workload, run_benchmark
+from ..bench import Workload, community_benchmark, run_benchmark
 from ..errors import UserError
 from ..params import Params
 
@@ -79,10 +80,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _community(args: argparse.Namespace) -> int:
-    import os
-
-    from ..bench import community_benchmark
-
     runs = 1_000 if args.runs == Workload.runs else args.runs
     out = community_benchmark(runs=runs, n_steps=args.steps, funder_policy="mandate")
     load = os.getloadavg()
