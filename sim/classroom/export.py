@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..manifest import write_bytes_atomic
-from ..params import PARAMETERS, ParamError, check_value
+from ..params import PARAMETERS, ParamError, check_value, did_you_mean
 from .lessons import LESSONS, Lesson
-from .models import COMPARISONS
+from .models import COMPARISONS, parse_seed
 from .trajectory import payload, player_script
 from .words import param_label, param_tooltip, strategy_label
 
@@ -63,8 +63,6 @@ def lesson_grid(lesson: Lesson, vary: Mapping[str, Sequence[Any]] | None = None)
             raise ParamError(f"{name}: give at least one value")
         for value in values:
             if name == "seed":
-                from .models import parse_seed
-
                 parse_seed(value)
             else:
                 check_value(name, value)
@@ -140,8 +138,6 @@ def write_lesson(name: str, out: str | Path, *, vary: Mapping[str, Sequence[Any]
                  force: bool = False) -> Path:
     """Write lesson ``name`` to ``out`` (an ``.html`` file in an existing folder) atomically; return the path."""
     if name not in LESSONS:
-        from ..params import did_you_mean
-
         raise ParamError(f"lesson {name!r} is not a lesson{did_you_mean(name, LESSONS)} (lessons: "
                          f"{', '.join(LESSONS)})")
     out = Path(out)

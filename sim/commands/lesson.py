@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
+from ..params import coerce_value
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -32,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def list_lessons(args: argparse.Namespace) -> int:
+    # Lazy: the classroom imports Mesa and matplotlib; other commands do not need them.
     from ..classroom.lessons import LESSONS
     from ..classroom.models import MODES
 
@@ -43,9 +47,8 @@ def list_lessons(args: argparse.Namespace) -> int:
 
 def parse_vary(items: list[str]) -> dict[str, list[Any]]:
     """``["name=v1,v2", ...]`` -> ``{name: [v1, v2]}``, each value read as the parameter's type."""
+    # Lazy: the classroom imports Mesa and matplotlib (see list_lessons).
     from ..classroom.models import parse_seed
-    from ..cli import UserError
-    from ..params import coerce_value
 
     out: dict[str, list[Any]] = {}
     for item in items:
@@ -59,6 +62,7 @@ def parse_vary(items: list[str]) -> dict[str, list[Any]]:
 
 
 def export_lesson(args: argparse.Namespace) -> int:
+    # Lazy: the classroom imports Mesa and matplotlib (see list_lessons).
     from ..classroom.export import write_lesson
 
     t0 = time.perf_counter()
