@@ -146,7 +146,9 @@ def _resolve_alias(app, env, node, contnode):  # noqa: ANN001, ANN202
         if obj is not None and not isinstance(obj, (str, int, float, bool)):
             candidates = [name for name in documented if name.rsplit(".", 1)[-1] == target.rsplit(".", 1)[-1]
                           and _import_object(name) is obj]
-    if len(candidates) != 1:
+    # a class documented under its public name is also entered under its defining module's (canonical) name
+    places = {(domain.objects[name].docname, domain.objects[name].node_id) for name in candidates}
+    if len(places) != 1:
         return None
     from sphinx.util.nodes import make_refnode
 
