@@ -461,8 +461,16 @@ def test_animate_holds_the_last_frame_without_copying_it_at_a_high_fps(tmp_path)
 
 def test_animate_stopped_by_sigterm_leaves_no_file(tmp_path):
     out = tmp_path / "stopped.gif"
-    code = ("import os, signal, threading, sim.animate as a\n"
-            "threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()\n"
+    # SIGTERM arrives while the third frame is drawn, whatever the machine's speed (a 2 s timer lost the race
+    # to the whole animation on an idle machine and then hit the interpreter's shutdown instead).
+    code = ("import os, signal, sim.animate as a\n"
+            "grab, frames = a._grab, []\n"
+            "def grab_then_stop(canvas):\n"
+            "    frames.append(1)\n"
+            "    if len(frames) == 3:\n"
+            "        os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    return grab(canvas)\n"
+            "a._grab = grab_then_stop\n"
             f"a.animate_run({str(out)!r}, seed=0, dpi=40)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "KeyboardInterrupt" in done.stderr
