@@ -115,3 +115,17 @@ def test_lock_details_survive_a_missing_info_file(tmp_path):
         os.unlink(tmp_path / "out" / LOCK_INFO)
         with pytest.raises(FolderLocked, match="another process"):
             FolderLock(tmp_path / "out").acquire()
+
+
+def test_a_folder_that_is_being_started_is_reported_as_locked_not_as_foreign(tmp_path):
+    # Seen in a test run: a writer that had taken the lock but not yet written manifest.json (only its
+    # temporary file) made a second sweep with --force say "not provably a TrustLadder results folder".
+    second = write(tmp_path, SPEC, "second.toml")
+    out = tmp_path / "out"
+    with FolderLock(out):
+        (out / ".manifest.json.sr_0000.tmp").write_text("{")
+        with pytest.raises(FolderLocked, match=f"pid {os.getpid()}"):
+            run_sweep(second, out, force=True, progress=False)
+        with pytest.raises(FolderLocked):
+            run_sweep(second, out, resume=True, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [".manifest.json.sr_0000.tmp", ".trustladder.lock"]

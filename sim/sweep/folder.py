@@ -44,6 +44,7 @@ __all__ = [
     "clear_folder",
     "is_empty",
     "LOCK_NAME",
+    "check_unlocked",
     "LOCK_INFO",
     "OWN_FILES",
 ]
@@ -195,6 +196,30 @@ def _holder(folder: Path) -> str:
             f" ({info.get('command', '?')})")
 
 
+def check_unlocked(folder: str | Path) -> None:
+    """Raise :class:`FolderLocked` if another process holds ``folder``'s lock (read-only: creates nothing).
+
+    Called before anything else is judged, so that a writer's half-made folder
+    (a lock and a temporary manifest, no manifest yet) is reported as being
+    written rather than as "not ours to delete".
+    """
+    folder = Path(folder)
+    if not (folder / LOCK_NAME).is_file():
+        return
+    lock = FileLock(str(folder / LOCK_NAME), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise _locked(folder) from None
+    lock.release()
+
+
+def _locked(folder: Path) -> FolderLocked:
+    return FolderLocked(f"{folder} is being written by {_holder(folder)}: wait for it to finish, or stop that "
+                        "process (a stopped process releases the lock at once), then try again; or choose "
+                        "another --out")
+
+
 class FolderLock:
     """An exclusive lock on a results folder for as long as it is written (a context manager).
 
@@ -221,9 +246,7 @@ class FolderLock:
         try:
             lock.acquire()
         except Timeout:
-            raise FolderLocked(f"{self.folder} is being written by {_holder(self.folder)}: wait for it to finish, "
-                               "or stop that process (a stopped process releases the lock at once), then try "
-                               "again; or choose another --out") from None
+            raise _locked(self.folder) from None
         self._lock = lock
         try:
             write_json_atomic(self.folder / LOCK_INFO, {"pid": os.getpid(), "host": socket.gethostname(),

@@ -42,7 +42,7 @@ from .bands import BandAccumulator, binning
 from .chunk import ChunkResult, run_chunk
 from .design import Design, build_design
 from .executors import Executor, InProcessExecutor
-from .folder import FolderError, FolderLock, clear_folder, is_empty, removable_files
+from .folder import FolderError, FolderLock, check_unlocked, clear_folder, is_empty, removable_files
 from .plan import DEFAULT_CHUNK_SIZE, make_tasks, run_ids_for
 from .precision import cell_half_widths, next_targets
 from .size import check_design_size
@@ -201,6 +201,7 @@ def _check_target(out: Path, resume: bool, force: bool) -> None:
         raise ResumeError("choose --resume (continue) or --force (start over), not both")
     if out.exists() and not out.is_dir():
         raise ResumeError(f"{out} exists and is not a folder")
+    check_unlocked(out)  # a folder being written is reported as such, whatever it holds so far
     if is_empty(out):
         return
     if force:
