@@ -621,7 +621,7 @@ def _after(cb: CommunityBatch, v: _View, phase: Any) -> None:
         s.grant_paid = paid
         cb.spent[r] += np.where(cb.funder_money[r, slot], paid, 0.0)
         act = b.active
-        share = np.where(act, s.benefit[:, None] * b.capacity / b.total_capacity[:, None], 0.0)
+        share = np.where(act, cr.benefit_share(s.benefit[:, None], b.capacity, b.total_capacity[:, None]), 0.0)
         rr, ss = np.nonzero(act)
         np.add.at(cb.payoff, (r[rr], v.orgs[rr, ss]), s.payoff[rr, ss])
         np.add.at(cb.benefit_received, (r[rr], v.orgs[rr, ss]), share[rr, ss])

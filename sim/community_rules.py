@@ -20,6 +20,7 @@ __all__ = [
     "recruit_candidate",
     "reputation",
     "gossip_trust",
+    "benefit_share",
     "gini",
 ]
 
@@ -146,6 +147,12 @@ def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray |
     rho += trust
     np.clip(rho, 0.0, 1.0, out=rho)
     return np.where(stranger, rho, trust)
+
+
+def benefit_share(benefit: np.ndarray, capacity: np.ndarray, total_capacity: np.ndarray) -> np.ndarray:
+    """A member's gross share of its partnership's benefit, ``B c_i / sum_A c_j`` (the benefit part of
+    :func:`sim.rules.member_payoffs`), summed into the organization's ``benefit_received``."""
+    return benefit * capacity / total_capacity
 
 
 def gini(x: np.ndarray) -> np.ndarray:
