@@ -690,6 +690,8 @@ class CommunityBatchOutput:
 
     series: dict[str, np.ndarray]  # (R, n_steps) each
     summary: dict[str, np.ndarray]  # (R,) each
+    # The tables' columns; each also has ``_row``, the row of its run in the batch (ids, not seeds, link the tables
+    # to the runs: under common random numbers one seed serves several runs).
     partnerships: dict[str, np.ndarray]  # the partnership table's columns
     organizations: dict[str, np.ndarray]  # the organization table's columns
     memberships: dict[str, np.ndarray] = field(default_factory=dict)  # the membership table's columns
@@ -718,10 +720,10 @@ class _MembershipLog:
     def result(self) -> dict[str, np.ndarray]:
         cols = community_outputs("membership")
         if not self.parts:
-            return {name: np.zeros(0, dtype=o.dtype) for name, o in cols.items()}
+            return {"_row": np.zeros(0, dtype=np.int64), **{n: np.zeros(0, dtype=o.dtype) for n, o in cols.items()}}
         out = {name: np.concatenate([p[name] for p in self.parts]).astype(o.dtype) for name, o in cols.items()}
-        order = np.lexsort((out["joined_step"], out["seat"], out["partnership"],
-                            np.concatenate([p["_row"] for p in self.parts])))
+        out["_row"] = np.concatenate([p["_row"] for p in self.parts])  # the run's row in the batch
+        order = np.lexsort((out["joined_step"], out["seat"], out["partnership"], out["_row"]))
         return {k: v[order] for k, v in out.items()}
 
 
@@ -751,9 +753,10 @@ class _Table:
     def result(self) -> dict[str, np.ndarray]:
         cols = community_outputs("partnership")
         if not self.parts:
-            return {name: np.zeros(0, dtype=o.dtype) for name, o in cols.items()}
+            return {"_row": np.zeros(0, dtype=np.int64), **{n: np.zeros(0, dtype=o.dtype) for n, o in cols.items()}}
         out = {name: np.concatenate([p[name] for p in self.parts]).astype(o.dtype) for name, o in cols.items()}
-        order = np.lexsort((out["partnership"], np.concatenate([p["_row"] for p in self.parts])))  # run order
+        out["_row"] = np.concatenate([p["_row"] for p in self.parts])  # the run's row in the batch
+        order = np.lexsort((out["partnership"], out["_row"]))  # run order
         return {k: v[order] for k, v in out.items()}
 
 
@@ -974,7 +977,7 @@ def _organizations(cb: CommunityBatch) -> dict[str, np.ndarray]:
         "mean_trust_given": given, "mean_trust_received": received,
     }
     spec = community_outputs("organization")
-    return {name: np.asarray(cols[name]).astype(o.dtype) for name, o in spec.items()}
+    return {"_row": rr.astype(np.int64), **{name: np.asarray(cols[name]).astype(o.dtype) for name, o in spec.items()}}
 
 
 def check_invariants(cb: CommunityBatch) -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
@@ -44,6 +44,8 @@ __all__ = [
     "ParamError",
     "ParamSpec",
     "PARAMETERS",
+    "param_field",
+    "vocabulary",
     "REFERENCE_DEFAULTS",
     "INT_PARAMS",
     "FLOAT_PARAMS",
@@ -68,8 +70,28 @@ SEED_RANGE = "0..2**64-1"
 _SEED_END = 2**64
 
 
-def _p(default: Any, low: float | None, high: float | None, meaning: str, unit: str = "") -> Any:
-    return field(default=default, metadata={"low": low, "high": high, "meaning": meaning, "unit": unit})
+def param_field(default: Any, low: float | None, high: float | None, meaning: str, unit: str = "", *,
+                choices: Callable[[], Sequence[str]] | None = None, open_low: bool = False) -> Any:
+    """A dataclass field of a parameter vocabulary: its default, allowed range and meaning (read by :func:`vocabulary`).
+
+    Parameters
+    ----------
+    default : Any
+        The default value.
+    low, high : float or None
+        The inclusive range of a number (None for a string parameter).
+    meaning, unit : str
+        What it is, and its unit.
+    choices : callable, optional
+        A string parameter's allowed names, read when a value is checked (so a registry may grow).
+    open_low : bool
+        ``low`` itself is not allowed (the range is ``> low``).
+    """
+    return field(default=default, metadata={"low": low, "high": high, "meaning": meaning, "unit": unit,
+                                            "choices": choices, "open_low": open_low})
+
+
+_p = param_field
 
 
 @dataclass(frozen=True)
@@ -205,28 +227,43 @@ class ParamSpec:
     high: float | None
     meaning: str
     unit: str
+    #: A string parameter's allowed names (None: a strategy or a rule variant, see :func:`choice_names`).
+    choices: Callable[[], Sequence[str]] | None = None
+    #: ``low`` itself is not allowed.
+    open_low: bool = False
+
+    def names(self) -> list[str]:
+        """A string parameter's allowed values."""
+        return list(self.choices()) if self.choices is not None else choice_names(self.name)
 
     def range_text(self) -> str:
-        """The allowed values as text: ``"2..64"``, ``">= 0"``, or the registered choices."""
+        """The allowed values as text: ``"2..64"``, ``">= 0"``, ``"> 0"``, or the registered choices."""
         if self.kind is str:
-            return "one of " + ", ".join(choice_names(self.name))
+            return "one of " + ", ".join(self.names())
         if self.high == math.inf:
-            return f">= {self.low:g}"
+            return f"{'>' if self.open_low else '>='} {self.low:g}"
         return f"{self.low:g}..{self.high:g}"
 
 
-PARAMETERS: dict[str, ParamSpec] = {
-    f.name: ParamSpec(
-        f.name,
-        {"int": int, "float": float, "str": str}[f.type] if isinstance(f.type, str) else f.type,
-        f.default if f.default is not MISSING else None,
-        f.metadata["low"],
-        f.metadata["high"],
-        f.metadata["meaning"],
-        f.metadata["unit"],
-    )
-    for f in fields(Params)
-}
+def vocabulary(cls: type) -> dict[str, ParamSpec]:
+    """The :class:`ParamSpec` of each field of a parameter dataclass (declared with :func:`param_field`)."""
+    return {
+        f.name: ParamSpec(
+            f.name,
+            {"int": int, "float": float, "str": str}[f.type] if isinstance(f.type, str) else f.type,
+            f.default if f.default is not MISSING else None,
+            f.metadata["low"],
+            f.metadata["high"],
+            f.metadata["meaning"],
+            f.metadata["unit"],
+            f.metadata.get("choices"),
+            f.metadata.get("open_low", False),
+        )
+        for f in fields(cls)
+    }
+
+
+PARAMETERS: dict[str, ParamSpec] = vocabulary(Params)
 #: The specification's reference values of the constants calibrated here (docs/calibration.md).
 REFERENCE_DEFAULTS: dict[str, float] = {"exit_base": 0.007, "exit_gap": 0.3, "identity_weight": 0.005, "quorum": 0.5}
 INT_PARAMS = tuple(n for n, s in PARAMETERS.items() if s.kind is int)
@@ -242,8 +279,18 @@ def choice_names(name: str) -> list[str]:
     return variant_names(name)
 
 
-def check_choice(name: str, value: Any) -> None:
-    """Raise a ParamError unless ``value`` is a registered choice of the string parameter ``name``."""
+def check_choice(name: str, value: Any, spec: ParamSpec | None = None) -> None:
+    """Raise a ParamError unless ``value`` is a registered choice of the string parameter ``name``.
+
+    ``spec`` (a parameter of another vocabulary, e.g. the community's) gives the choices; else ``name`` is a
+    strategy or a rule variant.
+    """
+    if spec is not None and spec.choices is not None:
+        allowed = spec.names()
+        if not isinstance(value, str) or value not in allowed:
+            raise ParamError(f"{name} = {_shown(value)} is not allowed{did_you_mean(value, allowed)} "
+                             f"(allowed: {spec.range_text()})")
+        return
     if name == "strategy":
         check_strategy(value)
         return
@@ -255,13 +302,15 @@ def param_names() -> list[str]:
     return list(PARAMETERS)
 
 
-def check_name(name: str) -> ParamSpec:
-    """Return the spec of ``name`` or raise a ParamError suggesting the closest name."""
+def check_name(name: str, specs: Mapping[str, ParamSpec] | None = None) -> ParamSpec:
+    """Return the spec of ``name`` in ``specs`` (default :data:`PARAMETERS`) or raise a ParamError suggesting the
+    closest name."""
+    specs = PARAMETERS if specs is None else specs
     try:
-        return PARAMETERS[name]
+        return specs[name]
     except (KeyError, TypeError):
-        hint = did_you_mean(name, PARAMETERS)
-        raise ParamError(f"unknown parameter {name!r}{hint} (known: {', '.join(PARAMETERS)}; "
+        hint = did_you_mean(name, specs)
+        raise ParamError(f"unknown parameter {name!r}{hint} (known: {', '.join(specs)}; "
                          "`trustladder params` lists them with their ranges)") from None
 
 
@@ -301,7 +350,7 @@ def _checked_values(spec: ParamSpec, value: Any, arr: np.ndarray) -> np.ndarray:
             key = v if isinstance(v, str) else repr(v)
             if key not in seen:
                 seen.add(key)
-                check_choice(name, v)
+                check_choice(name, v, spec)
         return arr.astype(object)
     if arr.dtype.kind == "O":  # Python ints beyond 64 bits, or numbers mixed with other things
         for i, v in enumerate(flat):
@@ -314,7 +363,8 @@ def _checked_values(spec: ParamSpec, value: Any, arr: np.ndarray) -> np.ndarray:
         raise fail(0, "is not a number")
     fraction = spec.kind is int and nums.dtype.kind == "f"
     with np.errstate(invalid="ignore"):
-        bad = ~((nums >= spec.low) & (nums <= spec.high))  # NaN is out of range
+        above = nums > spec.low if spec.open_low else nums >= spec.low
+        bad = ~(above & (nums <= spec.high))  # NaN is out of range
         if fraction:
             bad |= nums != np.round(nums)
     if bad.any():
@@ -324,9 +374,12 @@ def _checked_values(spec: ParamSpec, value: Any, arr: np.ndarray) -> np.ndarray:
     return nums.astype(np.int64 if spec.kind is int else np.float64)
 
 
-def check_value(name: str, value: Any) -> None:
-    """Raise a ParamError naming the parameter, the value and the allowed range (one run's value)."""
-    spec = check_name(name)
+def check_value(name: str, value: Any, specs: Mapping[str, ParamSpec] | None = None) -> None:
+    """Raise a ParamError naming the parameter, the value and the allowed range (one run's value).
+
+    ``specs`` is the vocabulary (default :data:`PARAMETERS`).
+    """
+    spec = check_name(name, specs)
     if type(value) in (int, float):  # the usual case, read directly (exact: a Python int too large is an object)
         one = np.asarray(value)
     else:  # one value, whatever it is (a list is not a number here, nor one per run)
@@ -335,9 +388,9 @@ def check_value(name: str, value: Any) -> None:
     _checked_values(spec, value, one)
 
 
-def coerce_value(name: str, text: str) -> Any:
-    """Turn the text of ``--set name=value`` into the parameter's type, checked."""
-    spec = check_name(name)
+def coerce_value(name: str, text: str, specs: Mapping[str, ParamSpec] | None = None) -> Any:
+    """Turn the text of ``--set name=value`` into the parameter's type, checked (``specs``: the vocabulary)."""
+    spec = check_name(name, specs)
     if spec.kind is str:
         value: Any = text
     else:
@@ -347,7 +400,7 @@ def coerce_value(name: str, text: str) -> Any:
             raise ParamError(f"{name} = {text!r} is not a number (allowed: {spec.range_text()})") from None
         if spec.kind is int and value.is_integer():
             value = int(value)
-    check_value(name, value)
+    check_value(name, value, specs)
     return value
 
 
@@ -370,11 +423,14 @@ def _as_array(value: Any, dtype: type | None) -> np.ndarray:
     return arr
 
 
-def check_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def check_params(n_runs: int, params: Mapping[str, Any],
+                 specs: Mapping[str, ParamSpec] | None = None) -> dict[str, np.ndarray]:
     """Validate a batch's parameters without spreading them over the runs.
 
     Each value may be a scalar (shared by every run) or a sequence of length
     ``n_runs`` (one value per run). Missing names take their defaults.
+    ``specs`` is the vocabulary (default :data:`PARAMETERS`; the community
+    model's is :data:`sim.community_params.COMMUNITY_VOCABULARY`).
 
     Returns
     -------
@@ -385,13 +441,14 @@ def check_params(n_runs: int, params: Mapping[str, Any]) -> dict[str, np.ndarray
         chunk's rows.
     """
     n_runs = _check_n_runs(n_runs)
+    specs = PARAMETERS if specs is None else specs
     for name in params:
-        check_name(name)
+        check_name(name, specs)
     out: dict[str, np.ndarray] = {}
-    for name, spec in PARAMETERS.items():
+    for name, spec in specs.items():
         value = params.get(name, spec.default)
         try:
-            arr = _as_array(value, object if name == "strategy" else None)
+            arr = _as_array(value, object if spec.kind is str else None)
         except ValueError:  # a ragged list
             raise ParamError(f"{name} = {_shown(value)} is not one value, nor one value per run") from None
         if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] != n_runs):

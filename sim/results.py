@@ -25,7 +25,7 @@ from .params import PARAMETERS, check_params, check_seed, check_seeds, chunk_par
 from .rng import run_seeds
 
 __all__ = ["Results", "simulate", "memory_estimate", "memory_limit", "MemoryEstimate", "DEFAULT_CHUNK",
-           "MAX_RUN_ID"]
+           "MAX_RUN_ID", "BatchRequest", "check_request", "one_n_steps"]
 
 #: Runs advanced together; small enough that a chunk's (runs x orgs x orgs)
 #: arrays stay in the CPU cache, large enough to amortize NumPy's call overhead.
@@ -158,21 +158,21 @@ def _check_whole(name: str, value: Any, low: int, high: int | None = None, why: 
     return int(value)
 
 
-def _check_keep(keep: str | Iterable[str] | None) -> list[str]:
-    """The series to keep: None for all, one name, or several (in order, once each)."""
+def _check_keep(keep: str | Iterable[str] | None, known: Sequence[str] = tuple(SERIES)) -> list[str]:
+    """The series to keep: None for all, one name, or several (in order, once each), each one of ``known``."""
     if keep is None:
-        return list(SERIES)
+        return list(known)
     if isinstance(keep, str):
         keep = [keep]  # one series, not its letters
     try:
         names = list(keep)
     except TypeError:
         raise ParamError(f"keep = {keep!r} must be a series name or a list of them "
-                         f"(known: {', '.join(SERIES)})") from None
+                         f"(known: {', '.join(known)})") from None
     for name in names:
-        if not isinstance(name, str) or name not in SERIES:
-            raise ParamError(f"unknown series {name!r} in keep{did_you_mean(name, SERIES)} "
-                             f"(known: {', '.join(SERIES)})")
+        if not isinstance(name, str) or name not in known:
+            raise ParamError(f"unknown series {name!r} in keep{did_you_mean(name, known)} "
+                             f"(known: {', '.join(known)})")
     return list(dict.fromkeys(names))
 
 
@@ -184,6 +184,97 @@ def _check_max_memory(max_memory: float | None) -> tuple[float, str]:
         raise ParamError(f"max_memory = {max_memory!r} must be a number of bytes > 0 (math.inf: no limit; "
                          "None: half this machine's memory)")
     return float(max_memory), "max_memory"
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What :func:`check_request` made of the arguments every batch entry point shares (checked).
+
+    Attributes
+    ----------
+    n_runs : int
+        Runs of the batch.
+    seeds : ndarray of uint64 or None
+        Each run's own seed, when given; else ``root_seed`` numbers them (:meth:`run_seeds`).
+    root_seed : int or None
+        The root seed, when ``seeds`` was not given.
+    first_run : int
+        Id of the first run.
+    chunk_size : int or None
+        Runs advanced together (None: the entry point chooses).
+    keep : list of str
+        The series kept.
+    limit : float
+        The memory limit in bytes, and ``limit_name`` where it comes from.
+    """
+
+    n_runs: int
+    seeds: np.ndarray | None
+    root_seed: int | None
+    first_run: int
+    chunk_size: int | None
+    keep: list[str]
+    limit: float
+    limit_name: str
+
+    def run_seeds(self) -> np.ndarray:
+        """Each run's seed: as given, or under the root seed from ``first_run`` on."""
+        return self.seeds if self.seeds is not None else run_seeds(self.root_seed, self.n_runs, start=self.first_run)
+
+    def check_memory(self, need: MemoryEstimate, n_steps: int, runs: str = "runs", example: str = "level") -> None:
+        """Raise a ParamError if ``need`` is above the limit, with the estimate and what to do.
+
+        ``runs`` names the runs in the message, ``example`` is a series to suggest keeping alone.
+        """
+        if need.total <= self.limit:
+            return
+        advice = [f"keep fewer series (keep={example!r}, or keep=[] for the summary only)"] if self.keep else []
+        advice += ["run it in parts (first_run= numbers the runs on)",
+                   "run it as a sweep (trustladder sweep writes its chunks to disk)"]
+        raise ParamError(
+            f"{self.n_runs:,} {runs} x {n_steps} steps with {len(self.keep)} series kept need {need}, above the limit "
+            f"of {_bytes(self.limit)} ({self.limit_name}): {', '.join(advice)}; or raise the limit with "
+            f"max_memory={math.ceil(need.total / 1e9)}e9")
+
+
+def check_request(n_runs: int | None, seed: int | None, seeds: Sequence[int] | np.ndarray | None, first_run: Any,
+                  chunk_size: Any, keep: str | Iterable[str] | None, max_memory: float | None,
+                  known_series: Sequence[str] = tuple(SERIES)) -> BatchRequest:
+    """Check the arguments :func:`simulate` and :func:`sim.simulate_community` share, before anything is allocated.
+
+    ``n_runs`` with ``seed`` (the root seed, default 0), or ``seeds`` (each run's own, through
+    :func:`sim.params.check_seeds`; giving ``seed`` too is an error); ``first_run`` keeps run ids below 2**63;
+    ``chunk_size`` a whole number >= 1 (or None); ``keep`` names series of ``known_series``; ``max_memory`` a
+    number of bytes > 0 (None: half this machine's memory). Raises a ParamError naming the field and the range.
+    """
+    root: int | None = None
+    if seeds is not None:
+        if seed is not None:
+            raise ParamError("give seed (the root seed of n_runs runs) or seeds (each run's own seed), not both")
+        seeds = check_seeds(seeds)
+        if n_runs is not None and n_runs != len(seeds):
+            raise ParamError(f"n_runs = {n_runs!r} but {len(seeds)} seeds were given")
+        n_runs = len(seeds)
+    else:
+        if n_runs is None:
+            raise ParamError("give n_runs (with seed) or seeds")
+        n_runs = _check_whole("n_runs", n_runs, 1)
+        root = check_seed(0 if seed is None else seed)
+    first_run = _check_whole("first_run", first_run, 0, MAX_RUN_ID + 1 - n_runs,
+                             f" for {n_runs:,} runs (run ids must stay below 2**63)")
+    if chunk_size is not None:
+        chunk_size = _check_whole("chunk_size", chunk_size, 1)
+    keep = _check_keep(keep, known_series)
+    limit, limit_name = _check_max_memory(max_memory)
+    return BatchRequest(n_runs, seeds, root, first_run, chunk_size, keep, limit, limit_name)
+
+
+def one_n_steps(p: dict[str, np.ndarray]) -> int:
+    """The batch's ``n_steps`` (checked parameters): the same for every run, or a ParamError."""
+    steps = np.unique(p["n_steps"])
+    if len(steps) != 1:
+        raise ParamError("n_steps must be the same for every run of a batch")
+    return int(steps[0])
 
 
 def simulate(
@@ -247,39 +338,12 @@ def simulate(
     >>> bool((again.series("level") == r.series("level")).all())
     True
     """
-    if seeds is not None:
-        if seed is not None:
-            raise ParamError("give seed (the root seed of n_runs runs) or seeds (each run's own seed), not both")
-        seeds = check_seeds(seeds)
-        if n_runs is not None and n_runs != len(seeds):
-            raise ParamError(f"n_runs = {n_runs!r} but {len(seeds)} seeds were given")
-        n_runs = len(seeds)
-    else:
-        if n_runs is None:
-            raise ParamError("give n_runs (with seed) or seeds")
-        n_runs = _check_whole("n_runs", n_runs, 1)
-        seed = check_seed(0 if seed is None else seed)
-    first_run = _check_whole("first_run", first_run, 0, MAX_RUN_ID + 1 - n_runs,
-                             f" for {n_runs:,} runs (run ids must stay below 2**63)")
-    chunk_size = _check_whole("chunk_size", chunk_size, 1)
-    keep = _check_keep(keep)
-    limit, limit_name = _check_max_memory(max_memory)
+    req = check_request(n_runs, seed, seeds, first_run, chunk_size, keep, max_memory)
+    n_runs, keep, first_run, chunk_size = req.n_runs, req.keep, req.first_run, req.chunk_size
     p = check_params(n_runs, params)
-    steps = np.unique(p["n_steps"])
-    if len(steps) != 1:
-        raise ParamError("n_steps must be the same for every run of a batch")
-    n_steps = int(steps[0])
-    need = memory_estimate(n_runs, n_steps, keep, int(p["n_orgs"].max()), chunk_size)
-    if need.total > limit:
-        advice = ["keep fewer series (keep='level', or keep=[] for the summary only)"] if keep else []
-        advice += ["run it in parts (first_run= numbers the runs on)",
-                   "run it as a sweep (trustladder sweep writes its chunks to disk)"]
-        raise ParamError(
-            f"{n_runs:,} runs x {n_steps} steps with {len(keep)} series kept need {need}, above the limit of "
-            f"{_bytes(limit)} ({limit_name}): {', '.join(advice)}; or raise the limit with "
-            f"max_memory={math.ceil(need.total / 1e9)}e9")
-    if seeds is None:
-        seeds = run_seeds(seed, n_runs, start=first_run)
+    n_steps = one_n_steps(p)
+    req.check_memory(memory_estimate(n_runs, n_steps, keep, int(p["n_orgs"].max()), chunk_size), n_steps)
+    seeds = req.run_seeds()
 
     series = {name: np.empty((n_runs, n_steps), dtype=SERIES[name]) for name in keep}
     outcomes: dict[str, np.ndarray] = {}
