@@ -831,6 +831,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     net_total = np.zeros(R)
     gossip = cb.params["gossip"]
     gossiping = np.flatnonzero(gossip > 0)
+    sizes = [int(k) for k in np.unique(cb.params["n_community"][gossiping])]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for t in range(1, n_steps + 1):
             col = t - 1
@@ -879,12 +880,14 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
             if learn.any():
                 lr = np.nonzero(learn)
                 cb.dist[lr] = rules.learned_distance(cb.dist[lr], cb.params["cultural_learning"][lr[0]])
-            # 4.G reputation
-            if len(gossiping) == R:
+            # 4.G reputation, each run at its own size: BLAS may sum a zero-padded product in another order, so
+            # a run's reputation would depend on the largest community of its batch
+            if len(gossiping) == R and len(sizes) == 1:
                 cb.trust = cr.gossip_trust(cb.trust, cb.acquainted, gossip)
-            elif len(gossiping):
-                g = gossiping
-                cb.trust[g] = cr.gossip_trust(cb.trust[g], cb.acquainted[g], gossip[g])
+            else:
+                for k in sizes:
+                    g = gossiping[cb.params["n_community"][gossiping] == k]
+                    cb.trust[g, :k, :k] = cr.gossip_trust(cb.trust[g, :k, :k], cb.acquainted[g, :k, :k], gossip[g])
             # 4.B funder bookkeeping: remainders of ended grants return
             ended = cb.funder_money & (~cb.funded | ~cb.alive)
             if ended.any():
