@@ -3,6 +3,7 @@ its shareable address, its drawings, and the ``demo`` and ``animate`` commands."
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
@@ -82,7 +83,9 @@ def player(box):
 
 
 def sent(box) -> dict:
-    return player(box).payload
+    """What the page sent the player: the run, with its start month and link."""
+    message = json.loads(player(box).payload)
+    return {**message["data"], "start_month": message["start_month"], "link": message["link"]}
 
 
 def html_text(box, css_class: str) -> str:
@@ -202,7 +205,8 @@ def test_side_by_side_view_sends_both_runs_and_hides_the_compared_setting():
     assert [r["strategy"] for r in data["runs"]] == ["stepwise", "funder_forced"]
     assert data["end"] == max(r["end"] for r in data["runs"])
     assert not find(box, v.Select, label=param_label("strategy"))
-    assert "only <b>strategy</b> differs" in html_text(box, "tl-caption")
+    caption = html_text(box, "tl-caption")
+    assert f'title="strategy in the model">{param_label("strategy").lower()}</b> differs' in caption
     assert "mode=stepwise_vs_forced" in data["link"]
 
 
@@ -211,7 +215,7 @@ def test_choosing_a_lesson_sets_its_parameters_and_asks_the_class():
     lesson = LESSONS["culture_gap"]
     select(box, "Lesson", lesson.title)
     predict = html_text(box, "tl-predict")
-    assert "ask the class" in predict and "cultural_distance 1" in predict
+    assert "ask the class" in predict and 'title="cultural_distance in the model' in predict
     settings = html_text(box, "tl-settings")
     assert "misperception 0.8" in settings and f"seed {lesson.seed}" in settings
     assert slider(box, "initial_trust").v_model == lesson.params["initial_trust"]
@@ -375,7 +379,7 @@ def test_little_red_hen_text_names_the_member_its_seed_makes_the_hen():
     (run,) = lesson.play(steps=0)
     u = [o.individualism for o in run.organizations]
     hen = int(np.argmax(u)) + 1
-    assert f"organization {hen}" in lesson.watch and f"organization {hen}" in lesson.note
+    assert f"organization {hen}" in lesson.watch and f"organization {hen}" in lesson.note.lower()
 
 
 # --- drawings -----------------------------------------------------------------------------------

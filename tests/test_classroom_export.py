@@ -12,6 +12,7 @@ import pytest
 from sim.classroom.export import MAX_RUNS, default_grid, export_html, lesson_grid
 from sim.classroom.lessons import LESSONS
 from sim.classroom.trajectory import payload
+from sim.classroom.words import terms_html
 from sim.cli import main as cli
 from sim.params import ParamError
 
@@ -27,7 +28,7 @@ def test_export_writes_one_file_with_the_lessons_text_and_every_run_of_its_grid(
     assert "wrote" in capsys.readouterr().out
     html = out.read_text(encoding="utf-8")
     lesson = LESSONS["slow_and_steady"]
-    assert escape(lesson.title) in html and escape(lesson.predict) in html
+    assert escape(lesson.title) in html and terms_html(lesson.predict) in html
     data = embedded(html)
     grid = default_grid(lesson)
     assert [c["name"] for c in data["choices"]] == list(grid)

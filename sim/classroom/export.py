@@ -23,7 +23,7 @@ from ..params import PARAMETERS, ParamError, check_value, did_you_mean
 from .lessons import LESSONS, Lesson
 from .models import COMPARISONS, parse_seed
 from .trajectory import payload, player_script
-from .words import param_label, param_tooltip, strategy_label
+from .words import param_label, param_tooltip, strategy_label, terms_html
 
 __all__ = ["default_grid", "lesson_grid", "export_html", "write_lesson"]
 
@@ -126,10 +126,10 @@ def export_html(lesson: Lesson, grid: Mapping[str, Sequence[Any]] | None = None)
     }
     blob = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     script = player_script().replace("</script", "<\\/script")
-    note = f"<p class='tl-note'>{html.escape(lesson.note)}</p>" if lesson.note else ""
-    watch = "<br>".join(html.escape(line) for line in lesson.watch.splitlines())
+    note = f"<p class='tl-note'>{terms_html(lesson.note)}</p>" if lesson.note else ""
+    watch = "<br>".join(terms_html(line) for line in lesson.watch.splitlines())
     return _PAGE.format(
-        title=html.escape(lesson.title), predict=html.escape(lesson.predict), watch=watch, note=note,
+        title=html.escape(lesson.title), predict=terms_html(lesson.predict), watch=watch, note=note,
         data=blob, player=script, app=_APP,
     )
 
@@ -211,6 +211,7 @@ h1 {{ font-size: 24px; margin: 0 0 4px 0; color: #e6550d; }}
 .tl-note {{ font-size: 15px; font-style: italic; color: #555; margin: 2px 0; }}
 #tl-choices {{ display: flex; gap: 18px; flex-wrap: wrap; font-size: 17px; margin: 6px 0; }}
 #tl-choices select {{ font-size: 17px; padding: 3px 6px; }}
+.tl-term {{ border-bottom: 1px dotted #888; cursor: help; }}
 footer {{ font-size: 13px; color: #666; margin-top: 4px; }}
 </style>
 </head>

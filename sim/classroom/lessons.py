@@ -44,11 +44,13 @@ class Lesson:
     params : dict
         Parameters the lesson sets (MODEL.md names); the rest keep their defaults.
     predict : str
-        The question to put to the class before pressing play.
+        The question to put to the class before pressing play. Written in a teacher's words: a term the
+        model names otherwise is written ``[words](model_name)`` and shown as its words, with the model's
+        name in a tooltip (:func:`sim.classroom.words.terms_html`).
     watch : str
-        Two lines: what to watch for.
+        Two lines: what to watch for (the same markup).
     note : str
-        How the lesson approximates what the model cannot say directly ("" if nothing).
+        How the lesson approximates what the model cannot say directly ("" if nothing; the same markup).
     story : callable
         The check that the run shows what the lesson promises.
     """
@@ -234,9 +236,10 @@ LESSONS: dict[str, Lesson] = {
             title="A forced marriage",
             mode="stepwise_vs_forced",
             seed=1,
-            predict=("These partners barely trust each other (initial_trust 0.3). A funder demands full "
-                     "collaboration from day one and reviews the grant at month 24. Who is still together "
-                     "at the review: the forced partnership (right) or the one that starts by networking (left)?"),
+            predict=("These partners barely trust each other ([trust at the start: 0.3](initial_trust)). A funder "
+                     "[demands full collaboration from day one](strategy) and reviews the grant at month 24. Who "
+                     "is still together at the review: the forced partnership (right) or the one that "
+                     "[starts by networking](strategy) (left)?"),
             watch=("Right: collaboration's stakes are high, so each failure tears trust down faster than "
                    "successes build it, and members walk out.\n"
                    "Left: small, cheap projects first; the ladder is climbed only once trust holds."),
@@ -247,9 +250,10 @@ LESSONS: dict[str, Lesson] = {
             title="Slow and steady",
             mode="single",
             seed=0,
-            predict=("The same wary partners (initial_trust 0.3) start with networking and climb a rung only "
-                     "once trust has held above the next rung's need for six months. How long until they "
-                     "collaborate, and will they get there at all?"),
+            predict=("The same wary partners ([trust at the start: 0.3](initial_trust)) "
+                     "[start with networking and climb a rung](strategy) only once trust has held above the next "
+                     "rung's need for six months. How long until they collaborate, and will they get there at "
+                     "all?"),
             watch=("The trust gauge must rise past a rung before the partnership steps onto it: each modest "
                    "success adds a little trust.\n"
                    "Collaboration comes after years, not months, but the partnership holds together."),
@@ -261,14 +265,15 @@ LESSONS: dict[str, Lesson] = {
             mode="single",
             seed=5,
             params={"free_riders": 1, "free_rider_penalty": 0.3, "quorum": 0.5},
-            predict=("One of these six organizations never does its share of the work (free_riders 1: "
-                     "organization 1). What happens to the others' trust in it, and to the partnership?"),
+            predict=("One of these six organizations, organization 1, [never does its share of the work]"
+                     "(free_riders). What happens to the others' trust in it, and to the partnership?"),
             watch=("Watch organization 1's edges stay red while the other ties turn blue: partners who see "
                    "it hold back trust it less.\n"
                    "The partnership struggles to climb while it carries the free rider; in the end organization "
                    "1 walks out."),
-            note=("free_riders 1 makes organization 1 hold back every month; free_rider_penalty 0.3 makes "
-                  "seeing it cost more trust, and quorum 0.5 lets the others carry on when one member leaves."),
+            note=("Organization 1 [holds back every month](free_riders); [seeing a partner hold back costs more "
+                  "trust](free_rider_penalty) than usual (0.3), and [half the members are enough](quorum) for the "
+                  "others to carry on when one leaves."),
             story=_little_red_hen,
         ),
         Lesson(
@@ -278,14 +283,16 @@ LESSONS: dict[str, Lesson] = {
             seed=161,
             params={"initial_trust": 0.5, "cultural_distance": 1.0, "misperception": 0.8,
                     "free_rider_penalty": 0.1},
-            predict=("Two cultural groups who read each other badly (cultural_distance 1) work together. "
-                     "On the right they learn each other's ways a little every month; on the left they "
-                     "never do. Same people, same luck: does learning change where they get to?"),
+            predict=("Two cultural groups who [read each other badly](cultural_distance) (as far apart as they "
+                     "can be) work together. On the right they [learn each other's ways](cultural_learning) a "
+                     "little every month; on the left they never do. Same people, same luck: does learning "
+                     "change where they get to?"),
             watch=("Misjudging a partner's effort across the culture line costs trust; learning shrinks "
                    "the misjudging month by month.\n"
                    "Left stalls at cooperation; right climbs to collaboration around month 45 and holds it."),
-            note=("misperception is raised to 0.8 and free_rider_penalty to 0.1, so that misjudging across "
-                  "the culture line matters enough to be seen in one run."),
+            note=("[Misjudging partners across the culture line](misperception) is made more likely (0.8) and "
+                  "[seeing a partner hold back](free_rider_penalty) costs a little more trust (0.1), so that "
+                  "misjudging matters enough to be seen in one run."),
             story=_culture_gap,
         ),
         Lesson(
@@ -294,7 +301,7 @@ LESSONS: dict[str, Lesson] = {
             mode="leadership",
             seed=53,
             predict=("Both partnerships draw exactly the same luck, including a bad year of failed projects. "
-                     "One has weak leaders, the other strong. Which survives the bad year?"),
+                     "One has [weak leaders, the other strong](leadership). Which survives the bad year?"),
             watch=("For four years the two sides rise together; then, around month 50, a run of failed projects "
                    "hits both.\n"
                    "Strong leaders soften the loss of trust and keep members in: right recovers, left breaks up."),

@@ -47,7 +47,8 @@ class Comparison:
     title : str
         What the selector shows.
     left, right : tuple of (label, overrides)
-        Each side's label and the parameters (MODEL.md names) it sets.
+        Each side's label (a teacher's words) and the parameters (MODEL.md names) it sets; the page shows
+        the parameters in the label's tooltip (:meth:`tooltip`).
     """
 
     name: str
@@ -60,6 +61,11 @@ class Comparison:
         """The parameters the two sides set differently (the page hides their sliders)."""
         return tuple(dict.fromkeys([*self.left[1], *self.right[1]]))
 
+    def tooltip(self, side: tuple[str, Mapping[str, Any]]) -> str:
+        """The model's settings of one side, for its label's tooltip: ``strategy = stepwise in the model``."""
+        return ", ".join(f"{k} = {v}" if isinstance(v, str) else f"{k} = {v:g}" for k, v in side[1].items()) + \
+            " in the model"
+
 
 COMPARISONS: dict[str, Comparison] = {
     c.name: c
@@ -67,20 +73,20 @@ COMPARISONS: dict[str, Comparison] = {
         Comparison(
             "stepwise_vs_forced",
             "Side by side: step by step vs forced by the funder",
-            ("Step by step (stepwise)", {"strategy": "stepwise"}),
-            ("Forced by the funder (funder_forced)", {"strategy": "funder_forced"}),
+            ("Step by step", {"strategy": "stepwise"}),
+            ("Forced by the funder", {"strategy": "funder_forced"}),
         ),
         Comparison(
             "culture_learning",
             "Side by side: without and with cultural learning",
-            ("No cultural learning (0)", {"cultural_learning": 0.0}),
-            ("Learning each other's culture (0.1)", {"cultural_learning": 0.1}),
+            ("No cultural learning", {"cultural_learning": 0.0}),
+            ("Learning each other's culture", {"cultural_learning": 0.1}),
         ),
         Comparison(
             "leadership",
             "Side by side: weak vs strong leadership",
-            ("Weak leadership (0.1)", {"leadership": 0.1}),
-            ("Strong leadership (0.9)", {"leadership": 0.9}),
+            ("Weak leadership", {"leadership": 0.1}),
+            ("Strong leadership", {"leadership": 0.9}),
         ),
     )
 }
@@ -174,6 +180,8 @@ class SideBySideModel(mesa.Model):
         self.left = PartnershipModel(seed=seed, **{**kwargs, **self.comparison.left[1]})
         self.right = PartnershipModel(seed=seed, **{**kwargs, **self.comparison.right[1]})
         self.left.label, self.right.label = self.comparison.left[0], self.comparison.right[0]
+        self.left.tooltip = self.comparison.tooltip(self.comparison.left)
+        self.right.tooltip = self.comparison.tooltip(self.comparison.right)
         given = {name: kwargs.get(name, PARAMETERS[name].default) for name in self.comparison.varied}
         self.params = self.left.params.replace(**given)
 

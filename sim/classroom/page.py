@@ -25,7 +25,9 @@ What the page shows:
 
 from __future__ import annotations
 
+import json
 import secrets
+import threading
 from html import escape
 from typing import Any
 
@@ -37,11 +39,12 @@ import traitlets
 
 from sim.classroom.lessons import LESSONS
 from sim.classroom.models import COMPARISONS, MODES, parse_seed
-from sim.classroom.state import PageState, settings_text, slider_specs
-from sim.classroom.trajectory import payload, player_script
+from sim.classroom.state import PageState, settings_html, slider_specs
+from sim.classroom.trajectory import payload_json, player_script
+from sim.classroom.words import param_label, terms_html
 from sim.params import ParamError
 
-__all__ = ["Page", "Player", "TITLE"]
+__all__ = ["Page", "Player", "TITLE", "player_message", "warm_lessons"]
 
 
 TITLE = "TrustLadder: trust along the relationship ladder"
@@ -59,7 +62,7 @@ CSS = """
 .tl-control .tl-control-label { font-size: 15px; color: #222; display: flex; justify-content: space-between; }
 .tl-control .tl-control-label b { color: #1f4e9c; }
 .tl-control .v-input { margin-top: 0 !important; padding-top: 0 !important; }
-.tl-lesson { padding: 4px 10px; margin: 0 0 4px 0 !important; }
+.v-card.tl-lesson { padding: 4px 10px; margin: 4px 0 4px 0 !important; }
 .tl-predict { font-size: 18px; line-height: 1.3; color: #111; }
 .tl-watch summary { cursor: pointer; }
 .tl-seed { margin-bottom: 10px; }
@@ -68,21 +71,36 @@ CSS = """
 .tl-watch { font-size: 16px; line-height: 1.3; white-space: pre-line; color: #222; margin-top: 2px; }
 .tl-note { font-size: 15px; font-style: italic; color: #555; margin-top: 2px; }
 .tl-caption { font-size: 17px; }
+.tl-term { border-bottom: 1px dotted #888; cursor: help; }
 .tl-hint { font-size: 14px !important; color: #555; margin-top: 6px; }
 .tl-settings { font-size: 13px; color: #444; margin-top: 8px; word-break: break-word; }
 .tl-main { padding: 0 10px; }
+/* a laptop's screen (800 px high or less): the lesson's text a little smaller, so two partnerships fit too */
+@media (max-height: 900px) {
+  .v-app-bar.v-app-bar--fixed, .v-app-bar .v-toolbar__content { height: 48px !important; }
+  .v-content.solara-content-main { padding-top: 48px !important; }
+  .v-navigation-drawer--clipped { top: 48px !important; max-height: calc(100% - 48px) !important; }
+  .v-toolbar__title { font-size: 21px !important; }
+  .tl-predict { font-size: 16px; line-height: 1.25; }
+  .tl-watch { font-size: 15px; line-height: 1.25; }
+  .tl-caption { font-size: 15px; }
+  .v-card.tl-lesson { padding: 2px 8px; margin-top: 2px !important; }
+}
 """
 
 
 class Player(v.VuetifyTemplate):
     """The browser-side player (``static/player.js``) of a trajectory payload.
 
-    ``payload`` is the whole run (:func:`sim.classroom.trajectory.payload`)
-    plus ``start_month`` and ``link``; setting a new one stops play and shows
-    the new run at its start month. Everything else happens in the browser.
+    ``payload`` is JSON text (:func:`player_message`): the whole run
+    (:func:`sim.classroom.trajectory.payload_json`) with ``start_month`` and
+    ``link``; setting a new one stops play and shows the new run at its start
+    month. Everything else happens in the browser. Text rather than a dict:
+    the renderer compares a string at once, where it would walk a dict's
+    every value on every change.
     """
 
-    payload = traitlets.Dict({}).tag(sync=True)
+    payload = traitlets.Unicode("").tag(sync=True)
     template = traitlets.Unicode("""
 <template>
   <div class="tl-player-host"></div>
@@ -93,14 +111,17 @@ module.exports = {
     // defines window.TrustLadderPlayer once (the script guards itself)
 """ + player_script() + """
     this.player = new window.TrustLadderPlayer(this.$el, {syncAddress: true});
-    if (this.payload && this.payload.runs) {
-      this.player.load(this.payload, {month: this.payload.start_month || 0, link: this.payload.link});
-    }
+    this.show(this.payload);
+  },
+  methods: {
+    show(text) {
+      if (!text) { return; }
+      const message = JSON.parse(text);
+      this.player.load(message.data, {month: message.start_month || 0, link: message.link});
+    },
   },
   watch: {
-    payload(value) {
-      this.player.load(value, {month: value.start_month || 0, link: value.link});
-    },
+    payload(value) { this.show(value); },
   },
   beforeDestroy() {
     if (this.player) { this.player.destroy(); }
@@ -108,6 +129,23 @@ module.exports = {
 };
 </script>
 """).tag(sync=True)
+
+
+def player_message(data_json: str, start_month: int, link: str) -> str:
+    """The player's payload text: a run's JSON (:func:`~sim.classroom.trajectory.payload_json`), its start and link."""
+    return f'{{"start_month":{int(start_month)},"link":{json.dumps(link)},"data":{data_json}}}'
+
+
+def warm_lessons() -> threading.Thread:
+    """Compute every lesson's runs in the background, so the first switch to a lesson is as quick as the next."""
+    def work() -> None:
+        for lesson in LESSONS.values():
+            opened = PageState.of_lesson(lesson)  # its parameters as the page holds them (defaults dropped)
+            payload_json(opened.mode, opened.seed, opened.params)
+
+    thread = threading.Thread(target=work, name="warm-lessons", daemon=True)
+    thread.start()
+    return thread
 
 
 @solara.component
@@ -144,11 +182,12 @@ def LessonCard(state: PageState):
     with solara.Card(classes=["tl-lesson"], elevation=1):
         solara.HTML(tag="div", classes=["tl-predict"], unsafe_innerHTML=(
             f"<span class='tl-lesson-title'>{escape(lesson.title)}.</span> "
-            f"<b>Before you press ▶ Play, ask the class:</b> {escape(lesson.predict)}"))
+            f"<b>Before you press ▶ Play, ask the class:</b> {terms_html(lesson.predict)}"))
         solara.HTML(tag="div", classes=["tl-watch"], unsafe_innerHTML=(
-            f"<details><summary><b>Watch for</b> (after the prediction)</summary>{escape(lesson.watch)}</details>"))
+            f"<details><summary><b>Watch for</b> (after the prediction)</summary>{terms_html(lesson.watch)}"
+            "</details>"))
         if lesson.note:
-            solara.HTML(tag="div", unsafe_innerHTML=escape(lesson.note), classes=["tl-note"])
+            solara.HTML(tag="div", unsafe_innerHTML=terms_html(lesson.note), classes=["tl-note"])
         if state.replace(month=0) != PageState.of_lesson(lesson):
             solara.HTML(tag="div", classes=["tl-note", "tl-changed"], unsafe_innerHTML=(
                 "The seed or settings have changed since the lesson was chosen: this run may tell a "
@@ -207,7 +246,7 @@ def Page():
 
     query = s.replace(month=0).to_query()
     link = page_link(router, query)
-    data = solara.use_memo(lambda: payload(s.mode, s.seed, s.params), [s.mode, s.seed, tuple(s.params.items())])
+    data = solara.use_memo(lambda: payload_json(s.mode, s.seed, s.params), [s.mode, s.seed, tuple(s.params.items())])
 
     # The address and the state are kept equal both ways. The page writes its state into the address
     # whenever the state changes (the player adds the month on screen); an address the page did not write
@@ -264,7 +303,7 @@ def PageParts(s, problems, seed_error, data, link, choose_lesson, choose_mode, a
             solara.HTML(tag="div", classes=["tl-hint"], unsafe_innerHTML=(
                 "Every change shows the new run at month 0: ask the class first, then press ▶ Play."))
             solara.HTML(tag="div", classes=["tl-settings"],
-                        unsafe_innerHTML=f"<b>Run on screen:</b> {escape(settings_text(s))}")
+                        unsafe_innerHTML=settings_html(s))
 
     with solara.Column(gap="4px", classes=["tl-main"]):
         for problem in problems.value:
@@ -272,8 +311,13 @@ def PageParts(s, problems, seed_error, data, link, choose_lesson, choose_mode, a
                            f"{problem}", dense=True)
         LessonCard(s)
         if s.mode != "single":
-            varied = " and ".join(COMPARISONS[s.mode].varied)
+            varied = " and ".join(f'<b class="tl-term" title="{escape(name)} in the model">'
+                                  f"{escape(param_label(name).lower())}</b>" for name in COMPARISONS[s.mode].varied)
             solara.HTML(tag="div", classes=["tl-caption"], unsafe_innerHTML=(
-                f"Same seed, same settings, same luck on both sides: only <b>{escape(varied)}</b> differs. "
+                f"Same seed, same settings, same luck on both sides: only {varied} differs. "
                 "Where the paths part, that is why."))
-        Player.element(payload={**data, "start_month": s.month, "link": link}).key("player")
+        Player.element(payload=player_message(data, s.month, link)).key("player")
+
+
+#: Started when the page's module is first imported (the server's start): the lessons' runs, computed ahead.
+WARMING = warm_lessons()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_VALUE_CHARS",
     "slider_specs",
     "settings_text",
+    "settings_html",
 ]
 
 #: Longest text an address's value may have: a float's shortest round-trip form has at most 24 characters.
@@ -262,6 +264,20 @@ def settings_text(state: PageState) -> str:
     shown = [n for n in SLIDER_PARAMS if n not in varied]
     shown += [n for n in state.params if n not in SLIDER_PARAMS]
     return " · ".join([f"seed {state.seed}"] + [f"{n} {_fmt(p[n])}" for n in shown])
+
+
+def settings_html(state: PageState) -> str:
+    """The run on screen in a teacher's words: the seed and the settings no slider shows (lessons set them).
+
+    The sliders show the rest; the whole record in the model's names (:func:`settings_text`) is the tooltip.
+    """
+    parts = [f"seed {state.seed}"]
+    for name, value in state.params.items():
+        if name not in SLIDER_PARAMS:
+            parts.append(f'<span class="tl-term" title="{escape(param_tooltip(name))}">'
+                         f"{escape(param_label(name))}: {escape(_fmt(value))}</span>")
+    return (f'<span title="{escape("In the model: " + settings_text(state))}"><b>Run on screen:</b> '
+            + " · ".join(parts) + "</span>")
 
 
 def _fmt(value: Any) -> str:

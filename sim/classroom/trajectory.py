@@ -18,6 +18,8 @@ meaning, so a series added to the model can be shown without changing the page.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -39,9 +41,9 @@ from ..palette import (
 )
 from .drawings import month_tick
 from .models import SideBySideModel, build_model
-from .words import strategy_label
+from .words import strategy_label, strategy_tooltip
 
-__all__ = ["PANELS", "record_run", "payload", "payload_for", "player_script", "starting_note"]
+__all__ = ["PANELS", "record_run", "payload", "payload_for", "payload_json", "player_script", "starting_note"]
 
 #: The plots the player shows, top to bottom (the last one the class may switch to any other series).
 PANELS = ("mean_trust", "level", "cumulative_benefit")
@@ -69,8 +71,10 @@ def _grant_text(model: PartnershipModel) -> str:
     return "grant: paying" if model.funded else "grant: ended"
 
 
-def record_run(model: PartnershipModel, label: str) -> dict[str, Any]:
+def record_run(model: PartnershipModel, label: str, tooltip: str = "") -> dict[str, Any]:
     """Play ``model`` (fresh, at month 0) to its end and return its trajectory for the player.
+
+    ``label`` names the run in a teacher's words; ``tooltip`` gives its settings in the model's names.
 
     The run ends when the partnership dissolves or after ``n_steps`` months;
     ``end`` is that month, and every per-month list has ``end + 1`` entries.
@@ -98,6 +102,7 @@ def record_run(model: PartnershipModel, label: str) -> dict[str, Any]:
     series = {name: [_value(v) for v in collected[name]] for name in outputs.SERIES if name in collected}
     return {
         "label": label,
+        "tooltip": tooltip,
         "strategy": model.params.strategy,
         "n_orgs": n,
         "sectors": sectors,
@@ -141,9 +146,12 @@ def _series_info(n_orgs: int) -> dict[str, dict[str, Any]]:
 
 def payload_for(runs: Sequence[tuple[PartnershipModel, str]], *, link: str = "",
                 panels: Sequence[str] = PANELS) -> dict[str, Any]:
-    """The player's payload for fresh models (one, or two to show side by side) and their labels."""
+    """The player's payload for fresh models (one, or two to show side by side) and their labels.
+
+    A model's ``tooltip`` attribute, when it has one, is its label's tooltip.
+    """
     notes = list(dict.fromkeys(note for note in (starting_note(m) for m, _ in runs) if note))
-    records = [record_run(m, label) for m, label in runs]
+    records = [record_run(m, label, getattr(m, "tooltip", "")) for m, label in runs]
     n_steps = max(m.n_steps for m, _ in runs)
     return {
         "n_steps": n_steps,
@@ -168,5 +176,28 @@ def payload(mode: str, seed: int, params: Mapping[str, Any], *, link: str = "") 
     if isinstance(model, SideBySideModel):
         runs = [(model.left, model.left.label), (model.right, model.right.label)]
     else:
+        model.tooltip = strategy_tooltip(model.params.strategy)
         runs = [(model, strategy_label(model.params.strategy))]
     return payload_for(runs, link=link)
+
+
+def payload_json(mode: str, seed: int, params: Mapping[str, Any]) -> str:
+    """:func:`payload` as compact JSON text, remembered for the last runs asked for.
+
+    The page sends the player this text: a string is compared and sent as it
+    is, where a nested dict would be walked value by value by the page's
+    renderer on every change (most of a lesson switch's server time). A class
+    switching between lessons, or many tabs opening the same lesson, asks for
+    the same few runs, so they are computed once (a run's JSON is 25-50 KB;
+    :data:`_CACHED` of them are kept).
+    """
+    return _payload_json(mode, int(seed), tuple(sorted(params.items())))
+
+
+#: How many runs' JSON :func:`payload_json` keeps (about 3 MB at most).
+_CACHED = 64
+
+
+@functools.lru_cache(maxsize=_CACHED)
+def _payload_json(mode: str, seed: int, items: tuple[tuple[str, Any], ...]) -> str:
+    return json.dumps(payload(mode, seed, dict(items)), separators=(",", ":"))

@@ -8,10 +8,23 @@ teacher can still find the parameter in the docs.
 
 from __future__ import annotations
 
+import re
+from html import escape
+
 from ..params import PARAMETERS
 from ..strategies import strategy_names
 
-__all__ = ["PARAM_LABELS", "STRATEGY_LABELS", "param_label", "param_tooltip", "strategy_label"]
+__all__ = [
+    "PARAM_LABELS",
+    "STRATEGY_LABELS",
+    "param_label",
+    "param_tooltip",
+    "strategy_label",
+    "strategy_tooltip",
+    "terms_html",
+    "terms_plain",
+    "terms_named",
+]
 
 #: What the page calls the parameters a class changes (the rest keep the model's name).
 PARAM_LABELS: dict[str, str] = {
@@ -58,6 +71,43 @@ def param_tooltip(name: str) -> str:
 
 
 def strategy_label(name: str) -> str:
-    """The plain name of a strategy with its model name, e.g. ``Step by step (stepwise)``."""
-    plain = STRATEGY_LABELS.get(name)
-    return f"{plain} ({name})" if plain else name
+    """The plain name of a strategy, e.g. ``Step by step`` (its model name when it has none)."""
+    return STRATEGY_LABELS.get(name, name)
+
+
+def strategy_tooltip(name: str) -> str:
+    """The model's name of a strategy, for a tooltip: ``strategy = stepwise in the model``."""
+    return f"strategy = {name} in the model"
+
+
+# --- a teacher's words, the model's names in tooltips ------------------------------------------------
+
+#: A term in a lesson's text: ``[the words a class reads](model_name)``, as a Markdown link is written.
+_TERM = re.compile(r"\[([^\[\]]+)\]\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def _term_tooltip(name: str) -> str:
+    if name in PARAMETERS:
+        return param_tooltip(name)
+    return f"{name} in the model"
+
+
+def terms_plain(text: str) -> str:
+    """A lesson's text as a class reads it: each ``[words](model_name)`` becomes its words."""
+    return _TERM.sub(lambda m: m.group(1), text)
+
+
+def terms_html(text: str) -> str:
+    """A lesson's text as HTML: each ``[words](model_name)`` its words, with the model's name in a tooltip."""
+    out, end = [], 0
+    for m in _TERM.finditer(text):
+        out.append(escape(text[end:m.start()]))
+        out.append(f'<span class="tl-term" title="{escape(_term_tooltip(m.group(2)))}">{escape(m.group(1))}</span>')
+        end = m.end()
+    out.append(escape(text[end:]))
+    return "".join(out)
+
+
+def terms_named(text: str) -> list[str]:
+    """The model names a lesson's text refers to (in its tooltips)."""
+    return [m.group(2) for m in _TERM.finditer(text)]

@@ -20,6 +20,7 @@
   if (global.TrustLadderPlayer) { return; }
   const SVGNS = "http://www.w3.org/2000/svg";
   const SPEEDS = {slow: 4, normal: 10, fast: 24};  // months per second
+  const GAUGE = 300;  // the trust gauge's height (trust 0 to 1) in a partnership drawing's units
   const CSS = `
 .tlp { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; color: #111; background: #fff;
        display: flex; flex-direction: column; gap: 6px; }
@@ -49,6 +50,12 @@
 .tlp-linkbar label { font-size: 16px; color: #333; white-space: nowrap; }
 .tlp-linkbar input { flex: 1; font-size: 15px; padding: 6px; border: 1px solid #aaa; border-radius: 4px;
        color: #111; background: #fafafa; min-width: 0; }
+@media (max-height: 900px) {
+  .tlp { gap: 4px; }
+  .tlp button, .tlp select { font-size: 16px; padding: 2px 9px; }
+  .tlp-linkbar input { padding: 3px 6px; }
+  .tlp-status, .tlp-notes { font-size: 15px; }
+}
 `;
 
   function injectStyle(doc) {
@@ -78,8 +85,13 @@
   function tooltip(node, text) { if (text) { svg("title", {}, node, text); } return node; }
 
   /* Colour of a trust value on the palette's stops (evenly spaced from 0 to 1). */
+  const parsedStops = new Map();  // the palette's stops, read once (a frame colours every edge)
   function trustColour(stops, t) {
-    const rgb = stops.map(hex => [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16)));
+    const key = stops.join();
+    if (!parsedStops.has(key)) {
+      parsedStops.set(key, stops.map(hex => [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16))));
+    }
+    const rgb = parsedStops.get(key);
     const x = Math.max(0, Math.min(1, t)) * (rgb.length - 1);
     const k = Math.min(rgb.length - 2, Math.floor(x));
     const f = x - k;
@@ -114,7 +126,7 @@
     constructor(parent, data, run, index) {
       this.data = data;
       this.run = run;
-      this.root = svg("svg", {viewBox: "0 0 600 500", class: "tlp-partnership", "data-run": index,
+      this.root = svg("svg", {viewBox: "0 0 600 420", class: "tlp-partnership", "data-run": index,
                               preserveAspectRatio: "xMidYMid meet", role: "img",
                               "aria-label": `network and ladder of ${run.label}`}, parent);
       this.build(index);
@@ -125,14 +137,17 @@
       const pal = data.palette;
       const n = run.n_orgs;
       const pair = data.runs.length > 1;
+      // two partnerships side by side are drawn smaller on screen: their small text is drawn larger
+      const F = pair ? 1.125 : 1;
+      const fs = size => (size * F).toFixed(1);
       if (pair) {
-        svg("text", {x: 300, y: 20, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
-                     fill: data.palette.runs[index % data.palette.runs.length]}, root, run.label);
+        tooltip(svg("text", {x: 300, y: 20, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
+                             fill: data.palette.runs[index % data.palette.runs.length]}, root, run.label), run.tooltip);
       }
       this.title = svg("text", {x: 300, y: pair ? 44 : 24, "text-anchor": "middle", "font-size": pair ? 17 : 21,
                                 "font-weight": "bold", class: "tlp-title"}, root);
       // network: organizations on a circle, the first at the top, clockwise (fixed: nobody moves)
-      const cx = 150, cy = 215, R = 118;
+      const cx = 150, cy = 195, R = 104;
       this.pos = [];
       for (let i = 0; i < n; i++) {
         const a = Math.PI / 2 - 2 * Math.PI * i / n;
@@ -153,7 +168,7 @@
         let label = null;
         if (n <= 24) {
           label = svg("text", {x: this.pos[i][0].toFixed(1), y: (this.pos[i][1] + 5.5).toFixed(1),
-                               "text-anchor": "middle", "font-size": n <= 12 ? 16 : 12, "font-weight": "bold"},
+                               "text-anchor": "middle", "font-size": fs(n <= 12 ? 16 : 12), "font-weight": "bold"},
                       g, String(i + 1));
         }
         this.nodes.push({circle: c, label: label});
@@ -162,64 +177,65 @@
       const legend = svg("g", {class: "tlp-legend"}, root);
       const items = data.sectors.map((s, k) => [s, pal.sectors[s], false]).concat([["left", pal.gone, true]]);
       items.forEach(([name, colour, gone], k) => {
-        const x = 16 + (k % 3) * 108, y = 378 + Math.floor(k / 3) * 26;
+        const x = 16 + (k % 2) * 128, y = 342 + Math.floor(k / 2) * 23 * F;  // two columns: clear of the gauge
         svg("circle", {cx: x, cy: y - 5, r: 8, fill: colour, stroke: gone ? "#777" : "#000",
                        "stroke-dasharray": gone ? "3 2" : "none"}, legend);
-        svg("text", {x: x + 13, y: y, "font-size": 15}, legend, name);
+        svg("text", {x: x + 13, y: y, "font-size": fs(16)}, legend, name);
       });
       // colour bar: the trust of a pair
       const bar = svg("g", {class: "tlp-colourbar"}, root);
       const grad = svg("linearGradient", {id: `tlp-grad-${Math.random().toString(36).slice(2)}`,
                                           x1: 0, y1: 1, x2: 0, y2: 0}, svg("defs", {}, bar));
       pal.trust.forEach((c, k) => svg("stop", {offset: k / (pal.trust.length - 1), "stop-color": c}, grad));
-      svg("rect", {x: 290, y: 110, width: 12, height: 200, fill: `url(#${grad.id})`, stroke: "#555"}, bar);
+      svg("rect", {x: 282, y: 105, width: 12, height: 180, fill: `url(#${grad.id})`, stroke: "#555"}, bar);
       [[0, "0"], [0.5, "0.5"], [1, "1"]].forEach(([t, s]) =>
-        svg("text", {x: 306, y: 315 - 200 * t, "font-size": 15}, bar, s));
-      tooltip(svg("text", {x: 300, y: 96, "text-anchor": "middle", "font-size": 15}, bar, "pair trust"),
+        svg("text", {x: 298, y: 290 - 180 * t, "font-size": fs(16)}, bar, s));
+      tooltip(svg("text", {x: 292, y: 87, "text-anchor": "middle", "font-size": fs(16)}, bar, "pair trust"),
               "colour and width of a line: how far the two organizations trust each other (mean of both directions)");
 
       // the ladder: rungs at the trust each level needs, on the gauge's scale
       const ladder = svg("g", {class: "tlp-ladder"}, root);
       this.ladderGroup = ladder;
-      const y = t => 440 - 360 * t;
+      const y = t => 372 - GAUGE * t;
       this.yTrust = y;
-      svg("rect", {x: 350, y: y(1), width: 24, height: 360, fill: "none", stroke: "#555", "stroke-width": 1.5},
+      svg("rect", {x: 336, y: y(1), width: 24, height: GAUGE, fill: "none", stroke: "#555", "stroke-width": 1.5},
           ladder);
-      this.gauge = svg("rect", {x: 350, width: 24, y: y(0), height: 0, class: "tlp-gauge"}, ladder);
+      this.gauge = svg("rect", {x: 336, width: 24, y: y(0), height: 0, class: "tlp-gauge"}, ladder);
       tooltip(this.gauge, "mean trust between the partners (mean_trust), on the rungs' scale");
       this.gaugeTick = svg("path", {d: "", fill: "#111"}, ladder);
-      for (const x of [396, 438]) {
+      for (const x of [380, 422]) {
         svg("line", {x1: x, y1: y(0), x2: x, y2: y(0.92), stroke: pal.wood, "stroke-width": 6,
                      "stroke-linecap": "round"}, ladder);
       }
       this.rungs = [];
       for (let k = 1; k < data.levels.names.length; k++) {
         const need = data.levels.need[k];
-        const line = svg("line", {x1: 396, x2: 438, y1: y(need), y2: y(need), stroke: pal.wood,
+        const line = svg("line", {x1: 380, x2: 422, y1: y(need), y2: y(need), stroke: pal.wood,
                                   "stroke-width": 5, "stroke-linecap": "round"}, ladder);
         const words = data.levels.names[k].split(" ");
         const lines = words.length > 1 && data.levels.names[k].length > 14 ? words : [data.levels.names[k]];
-        const box = svg("rect", {x: 446, width: 150, rx: 6, fill: "none"}, ladder);
-        const label = svg("text", {x: 452, "font-size": 16, class: "tlp-rung", "data-level": k}, ladder);
+        const box = svg("rect", {x: 430, width: 150, rx: 6, fill: "none"}, ladder);
+        const label = svg("text", {x: 436, "font-size": fs(16), class: "tlp-rung", "data-level": k}, ladder);
         tooltip(label, `level ${k}: needs mean trust ${need.toFixed(2)}`);
-        lines.forEach((w, i) => svg("tspan", {x: 452, dy: i === 0 ? 0 : 18}, label, (i === 0 ? `${k} ` : "") + w));
-        const top = y(need) + 5.5 - 9 * (lines.length - 1);
+        const lh = 18 * F;  // line height
+        lines.forEach((w, i) => svg("tspan", {x: 436, dy: i === 0 ? 0 : lh}, label, (i === 0 ? `${k} ` : "") + w));
+        const top = y(need) + 5.5 * F - lh / 2 * (lines.length - 1);
         label.setAttribute("y", top.toFixed(1));
-        box.setAttribute("y", (top - 17).toFixed(1));
-        box.setAttribute("height", 18 * lines.length + 6);
-        box.setAttribute("width", 12 + 9.6 * Math.max(...lines.map((w, i) => w.length + (i === 0 ? 2 : 0))));
+        box.setAttribute("y", (top - 17 * F).toFixed(1));
+        box.setAttribute("height", lh * lines.length + 6);
+        box.setAttribute("width", 12 + 9.6 * F * Math.max(...lines.map((w, i) => w.length + (i === 0 ? 2 : 0))));
         this.rungs.push({line, label, box, level: k});
       }
-      this.trustText = svg("text", {x: 350, y: 468, "font-size": 16}, ladder);
-      this.grantText = svg("text", {x: 350, y: 490, "font-size": 15, fill: "#444"}, ladder);
+      this.trustText = svg("text", {x: 336, y: 394, "font-size": fs(16)}, ladder);
+      this.grantText = svg("text", {x: 336, y: 395 + 21 * F, "font-size": fs(16), fill: "#444"}, ladder);
       // the stamp of a dissolved partnership
       this.stamp = svg("g", {class: "tlp-stamp", visibility: "hidden",
-                             transform: "rotate(-12 300 250)"}, root);
-      svg("rect", {x: 150, y: 205, width: 300, height: 84, rx: 8, fill: "#fff", "fill-opacity": 0.92,
+                             transform: "rotate(-12 300 210)"}, root);
+      svg("rect", {x: 150, y: 168, width: 300, height: 84, rx: 8, fill: "#fff", "fill-opacity": 0.92,
                    stroke: pal.dissolved, "stroke-width": 4}, this.stamp);
-      svg("text", {x: 300, y: 242, "text-anchor": "middle", "font-size": 30, "font-weight": "bold",
+      svg("text", {x: 300, y: 205, "text-anchor": "middle", "font-size": 30, "font-weight": "bold",
                    fill: pal.dissolved}, this.stamp, "DISSOLVED");
-      this.stampText = svg("text", {x: 300, y: 274, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
+      this.stampText = svg("text", {x: 300, y: 237, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
                                     fill: pal.dissolved}, this.stamp);
     }
 
@@ -271,10 +287,10 @@
         this.gaugeTick.setAttribute("d", "");
       } else {
         this.gauge.setAttribute("y", this.yTrust(mt).toFixed(1));
-        this.gauge.setAttribute("height", (360 * mt).toFixed(1));
+        this.gauge.setAttribute("height", (GAUGE * mt).toFixed(1));
         this.gauge.setAttribute("fill", trustColour(pal.trust, mt));
         const yt = this.yTrust(mt);
-        this.gaugeTick.setAttribute("d", `M 376 ${yt.toFixed(1)} l 9 -6 l 0 12 z`);
+        this.gaugeTick.setAttribute("d", `M 362 ${yt.toFixed(1)} l 9 -6 l 0 12 z`);
       }
       this.trustText.textContent = mt === null ? "" : `mean trust ${fmt(mt, 2)}`;
       this.grantText.textContent = gone ? "" : (run.grant[m] || "");
@@ -289,7 +305,7 @@
     constructor(parent, data, wide) {
       this.data = data;
       this.wide = wide;
-      const size = wide ? [1200, 250] : [560, 500];
+      const size = wide ? [1200, 232] : [560, 500];
       this.root = svg("svg", {viewBox: `0 0 ${size[0]} ${size[1]}`, class: "tlp-plots",
                               preserveAspectRatio: "xMidYMid meet", role: "img", "aria-label": "plots"}, parent);
       this.panels = [];
@@ -305,7 +321,7 @@
         this.data.runs.forEach((run, k) => {
           svg("line", {x1: x, x2: x + 30, y1: 12, y2: 12, stroke: this.data.palette.runs[k], "stroke-width": 4},
               legend);
-          const t = svg("text", {x: x + 38, y: 18, "font-size": 17}, legend, run.label);
+          const t = tooltip(svg("text", {x: x + 38, y: 18, "font-size": 17}, legend, run.label), run.tooltip);
           x += 60 + 10.5 * run.label.length;
           return t;
         });
@@ -318,29 +334,32 @@
     buildPanel(name, k, count) {
       const {data, wide} = this;
       const info = data.series[name];
-      const box = wide ? {x: 105 + k * 400, y: 56, w: 280, h: 146}
+      const box = wide ? {x: 105 + k * 400, y: 56, w: 280, h: 130}
                        : {x: 118, y: 34 + k * 154, w: 425, h: 98};
       const g = svg("g", {class: "tlp-panel", "data-series": name}, this.root);
+      // the strip under two partnerships has 400 units a panel: a long title leaves its unit to the tooltip
+      const shown = wide && info.title.length > 34 ? info.title.replace(/ \(.*\)$/, "") : info.title;
       const title = svg("text", {x: box.x - 108, y: box.y - 16, "font-size": 18, "font-weight": "bold",
-                                 class: "tlp-panel-title"}, g, info.title);
+                                 class: "tlp-panel-title"}, g, shown);
       tooltip(title, `${info.name} in the model: ${info.meaning}${info.unit ? ` (${info.unit})` : ""}`);
       const range = this.range(name);
       const x = m => box.x + box.w * m / data.n_steps;
       const y = v => box.y + box.h - box.h * (v - range[0]) / (range[1] - range[0]);
       const ticks = name === "level" ? data.levels.names.map((s, i) => [i, data.levels.short[i]])
                                      : [range[0], (range[0] + range[1]) / 2, range[1]].map(v => [v, shortNumber(v)]);
+      const small = wide ? 16 : 14;  // the strip under two partnerships is drawn smaller on screen
       for (const [v, label] of ticks) {
         svg("line", {x1: box.x, x2: box.x + box.w, y1: y(v), y2: y(v), stroke: "#e3e3e3"}, g);
-        svg("text", {x: box.x - 6, y: y(v) + 5, "text-anchor": "end", "font-size": 14,
+        svg("text", {x: box.x - 6, y: y(v) + 5, "text-anchor": "end", "font-size": small,
                      class: name === "level" ? "tlp-level-tick" : "", "data-level": name === "level" ? v : ""},
             g, label);
       }
       for (let m = 0; m <= data.n_steps; m += data.month_tick) {
         svg("line", {x1: x(m), x2: x(m), y1: box.y, y2: box.y + box.h, stroke: "#efefef"}, g);
-        svg("text", {x: x(m), y: box.y + box.h + 16, "text-anchor": "middle", "font-size": 14}, g, String(m));
+        svg("text", {x: x(m), y: box.y + box.h + 17, "text-anchor": "middle", "font-size": small}, g, String(m));
       }
       if (wide || k === count - 1) {
-        svg("text", {x: box.x + box.w / 2, y: box.y + box.h + 35, "text-anchor": "middle", "font-size": 15}, g,
+        svg("text", {x: box.x + box.w / 2, y: box.y + box.h + 36, "text-anchor": "middle", "font-size": 16}, g,
             "month");
       }
       svg("rect", {x: box.x, y: box.y, width: box.w, height: box.h, fill: "none", stroke: "#999"}, g);
@@ -388,18 +407,21 @@
           const points = [];
           const needs = [];
           const step = panel.info.step;
+          let lastY = null, lastNeed = null;
           for (let m = 0; m <= last; m++) {
             const v = values[m];
             if (v === null) { continue; }
             const px = panel.x(m).toFixed(1), py = panel.y(v).toFixed(1);
-            if (step && points.length) { points.push(`${px},${points[points.length - 1].split(",")[1]}`); }
+            if (step && lastY !== null) { points.push(`${px},${lastY}`); }
             points.push(`${px},${py}`);
+            lastY = py;
             if (need) {
               const lv = run.series.level[m];
               if (lv > 0) {
                 const ny = panel.y(data.levels.need[lv]).toFixed(1);
-                if (needs.length) { needs.push(`${px},${needs[needs.length - 1].split(",")[1]}`); }
+                if (lastNeed !== null) { needs.push(`${px},${lastNeed}`); }
                 needs.push(`${px},${ny}`);
+                lastNeed = ny;
               }
             }
           }
@@ -508,6 +530,7 @@
       this.render();
       this.fit();
       this.loads = (this.loads || 0) + 1;
+      this.loadedAt = performance.now();  // when the new run was drawn (the tests time a lesson switch by it)
     }
 
     /* Show another series in the last plot (any series the payload carries). */
@@ -691,8 +714,8 @@
       this.stage.classList.toggle("tlp-narrow", narrow);
       if (narrow) { this.stage.style.height = "auto"; return; }
       const top = this.stage.getBoundingClientRect().top + (global.scrollY || 0);
-      const below = this.notes.offsetHeight + this.root.lastChild.offsetHeight + 40;
-      const least = this.data.runs.length > 1 ? 620 : 360;
+      const below = this.notes.offsetHeight + this.root.lastChild.offsetHeight + 26;
+      const least = this.data.runs.length > 1 ? 400 : 360;
       const height = Math.max(least, global.innerHeight - top - below);
       this.stage.style.height = `${Math.round(height)}px`;
     }
