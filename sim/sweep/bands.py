@@ -7,12 +7,16 @@ not depend on the order, the chunking or the worker count) and turns it into
 the long ``bands`` table at the end. Memory is bounded by cells x steps x bins,
 never by the number of runs.
 
-Resolution (``binning``): integer series (level, active, success) get one bin
-per value and exact quantiles; shares in [0, 1] 1000 bins; ``sd_trust`` 1000
+Resolution (``binning``): integer series (level, active, success, joined,
+left; the community's counts of partnerships and members) get one bin per
+value and exact quantiles; shares in [0, 1] 1000 bins; ``sd_trust`` 1000
 bins on [0, 0.5]; money series 0 exactly plus 100 log bins per decade on
-[1e-2, 1e6] (within 1.2 %). Quantiles are the inverted CDF (numpy ``method="inverted_cdf"``)
-reported at the bin's (geometric, for log bins) midpoint. Means are exact:
-each value is split into an integer part and a 32-bit fraction, both summed as
+[1e-2, 1e6] (within 1.2 %), mirrored below 0 for the net series
+(``net_benefit``, ``member_payoff``) that can be negative; the community's
+larger counts (memberships, recruits and exits a month) log bins too.
+Quantiles are the inverted CDF (numpy ``method="inverted_cdf"``) reported
+at the bin's (geometric, for log bins) midpoint. Means are exact: each value
+is split into an integer part and a 32-bit fraction, both summed as
 integers.
 """
 
@@ -41,8 +45,9 @@ class Binning:
     """Fixed bins of one series.
 
     ``kind`` is ``"int"`` (one bin per whole number from 0), ``"linear"``
-    (``n`` equal bins on [0, ``hi``]) or ``"log"`` (0; (0, 1e-2); 100 bins per
-    decade on [1e-2, 1e6); >= 1e6).
+    (``n`` equal bins on [0, ``hi``]), ``"log"`` (0; (0, 1e-2); 100 bins per
+    decade on [1e-2, 1e6); >= 1e6) or ``"signed_log"`` (the log bins of
+    ``|v|``, mirrored below 0 around the bin of 0).
     """
 
     kind: str
@@ -57,10 +62,10 @@ class Binning:
         elif self.kind == "linear":
             with np.errstate(invalid="ignore"):
                 idx = np.clip(np.floor(v * (self.n_bins / self.hi)), 0, self.n_bins - 1)
+        elif self.kind == "log":
+            idx = _log_index(v)
         else:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                j = np.floor((np.log10(v) - _LOG_LO) * _LOG_PER_DECADE)
-            idx = np.where(v <= 0, 0, np.where(v < 10.0**_LOG_LO, 1, np.clip(j, 0, _LOG_BINS) + 2))
+            idx = _LOG_SIDE - 1 + np.sign(v) * _log_index(np.abs(v))
         if nan is not None:
             idx = np.where(nan, 0, idx)
         out = idx.astype(np.uint16)
@@ -75,6 +80,9 @@ class Binning:
             return i
         if self.kind == "linear":
             return (i + 0.5) * (self.hi / self.n_bins)
+        if self.kind == "signed_log":
+            side = Binning("log", _LOG_SIDE).values()
+            return np.concatenate([-side[:0:-1], side])
         out = np.empty(self.n_bins)
         out[0], out[1] = 0.0, 10.0**_LOG_LO / 2
         j = np.arange(_LOG_BINS + 1, dtype=np.float64)
@@ -86,10 +94,28 @@ class Binning:
 _LOG_LO = -2  # log10 of the lowest log bin's edge
 _LOG_PER_DECADE = 100
 _LOG_BINS = 8 * _LOG_PER_DECADE  # 1e-2 .. 1e6; bin _LOG_BINS is the overflow
+_LOG_SIDE = _LOG_BINS + 3  # the log bins: 0, (0, 1e-2), the decades' bins, the overflow
+
+
+def _log_index(v: np.ndarray) -> np.ndarray:
+    """The log bin of each value (0 for v <= 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        j = np.floor((np.log10(v) - _LOG_LO) * _LOG_PER_DECADE)
+    return np.where(v <= 0, 0, np.where(v < 10.0**_LOG_LO, 1, np.clip(j, 0, _LOG_BINS) + 2))
+
+
+_MONEY = Binning("log", _LOG_SIDE)
+_NET = Binning("signed_log", 2 * _LOG_SIDE - 1)
+_SHARE = Binning("linear", 1000, 1.0)
+_SLOTS = Binning("int", 65)  # max_partnerships <= 64
 _BINNINGS = {
     "level": Binning("int", 6),
     "active": Binning("int", 65),
     "success": Binning("int", 2),
+    "joined": Binning("int", 65),
+    "left": Binning("int", 65),
+    "net_benefit": _NET,
+    "member_payoff": _NET,
     "mean_trust": Binning("linear", 1000, 1.0),
     "min_trust": Binning("linear", 1000, 1.0),
     "contribution_rate": Binning("linear", 1000, 1.0),
@@ -98,11 +124,28 @@ _BINNINGS = {
     "cumulative_benefit": Binning("log", _LOG_BINS + 3),
     "grant": Binning("log", _LOG_BINS + 3),
 }
+#: The community's series (``sim.outputs.community_outputs("series")``): a name shared with the partnership model
+#: keeps its bins unless its range differs (the community's recruits and exits are counted over every partnership).
+_COMMUNITY_BINNINGS = {
+    **{name: _BINNINGS[name] for name in ("benefit", "cumulative_benefit", "grant", "net_benefit", "mean_trust",
+                                          "contribution_rate")},
+    **{name: _SLOTS for name in ("partnerships", "funded", "formed", "awarded", "ended",
+                                 *(f"partnerships_level_{k}" for k in range(1, 6)))},
+    "members": Binning("int", 1025),  # n_community <= 1024
+    "memberships": _MONEY,
+    "joined": _MONEY,
+    "left": _MONEY,
+    "budget": _MONEY,
+    "committed": _MONEY,
+    "mean_trust_worked": _SHARE,
+    **{f"ready_level_{k}": _SHARE for k in range(1, 6)},
+}
+_MODEL_BINNINGS = {"partnership": _BINNINGS, "community": _COMMUNITY_BINNINGS}
 
 
-def binning(series: str) -> Binning:
-    """The fixed bins of a series of :data:`sim.outputs.SERIES`."""
-    return _BINNINGS[series]
+def binning(series: str, model: str = "partnership") -> Binning:
+    """The fixed bins of a series of ``model`` (:data:`sim.outputs.SERIES`, or the community's series)."""
+    return _MODEL_BINNINGS[model][series]
 
 
 @dataclass
@@ -120,9 +163,9 @@ class BandPart:
     lo: np.ndarray
 
 
-def band_part(values: np.ndarray, cell: np.ndarray, series: str) -> BandPart:
-    """Bin a chunk's series (runs x steps) and sum it per cell exactly."""
-    bins = binning(series).index(values)
+def band_part(values: np.ndarray, cell: np.ndarray, series: str, model: str = "partnership") -> BandPart:
+    """Bin a chunk's series (runs x steps) of ``model`` and sum it per cell exactly."""
+    bins = binning(series, model).index(values)
     v = values.astype(np.float64)
     ok = ~np.isnan(v)
     v = np.where(ok, v, 0.0)
@@ -137,9 +180,10 @@ def band_part(values: np.ndarray, cell: np.ndarray, series: str) -> BandPart:
 class BandAccumulator:
     """Histograms and exact sums per (cell, step) of each kept series, merged from chunks."""
 
-    def __init__(self, n_cells: int, n_steps: int, series: Sequence[str]):
-        self.n_cells, self.n_steps, self.series = int(n_cells), int(n_steps), list(series)
-        self.hist = {s: np.zeros((self.n_cells, self.n_steps, binning(s).n_bins), dtype=np.uint32) for s in series}
+    def __init__(self, n_cells: int, n_steps: int, series: Sequence[str], model: str = "partnership"):
+        self.n_cells, self.n_steps, self.series, self.model = int(n_cells), int(n_steps), list(series), model
+        self.hist = {s: np.zeros((self.n_cells, self.n_steps, binning(s, model).n_bins), dtype=np.uint32)
+                     for s in series}
         self.hi = {s: np.zeros((self.n_cells, self.n_steps), dtype=np.int64) for s in series}
         self.lo = {s: np.zeros((self.n_cells, self.n_steps), dtype=np.int64) for s in series}
 
@@ -148,7 +192,7 @@ class BandAccumulator:
         steps = np.arange(self.n_steps, dtype=np.int64)
         for s in self.series:
             part = parts[s]
-            nb = binning(s).n_bins
+            nb = binning(s, self.model).n_bins
             keys = (cell.astype(np.int64)[:, None] * self.n_steps + steps[None, :]) * nb + part.bins
             ok = part.bins != _NAN_BIN
             # A uint32 scalar (not a Python int) keeps np.add.at on its fast path: about 25 times faster.
@@ -185,7 +229,7 @@ class BandAccumulator:
     def stats(self, series: str, block: int = 64) -> dict[str, np.ndarray]:
         """``n``, ``mean`` and the quantiles of one series, each cells x steps."""
         hist = self.hist[series]
-        values = binning(series).values()
+        values = binning(series, self.model).values()
         n = hist.sum(axis=-1, dtype=np.int64)
         out = {"n": n}
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -232,7 +276,7 @@ class BandAccumulator:
                 **{k: v.reshape(-1) for k, v in st.items()},
             }
             frames.append(pd.DataFrame(frame))
-            if s == "level":
+            if s == "level" and self.model == "partnership":
                 frames.extend(self._level_shares(frame, st["n"]))
         cols = ["point_id", "strategy", "series", "step", "n", "mean", *QUANTILES]
         if not frames:

@@ -56,7 +56,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc  # loaded with the sweep package anyway (its precision rule)
 
-from ..params import PARAMETERS, ParamError, did_you_mean
+from ..community_params import COMMUNITY_VOCABULARY
+from ..params import ParamError, did_you_mean
 
 if TYPE_CHECKING:
     from .spec import Spec
@@ -96,12 +97,12 @@ class Factor:
 
     @property
     def is_int(self) -> bool:
-        return PARAMETERS[self.name].kind is int
+        return COMMUNITY_VOCABULARY[self.name].kind is int  # every model's parameters (the partnership's within)
 
     @property
     def is_categorical(self) -> bool:
-        """A parameter naming a registered choice (a rule variant): listed by name, swept on a grid."""
-        return PARAMETERS[self.name].kind is str
+        """A parameter naming a registered choice (a rule variant, a funding policy): listed by name, on a grid."""
+        return COMMUNITY_VOCABULARY[self.name].kind is str
 
     @property
     def bounds(self) -> list[float]:

@@ -13,7 +13,8 @@ for the error a second writer gets. The lock file itself is left in place
 **What ``--force`` deletes** (:func:`removable_files`): only a folder whose
 ``manifest.json`` says it is a TrustLadder result (``kind`` ``sweep`` or
 ``run``), only the files such a result is made of (:data:`OWN_FILES`,
-``runs/chunk-*.parquet``, ``series/chunk-*.npz``, ``state/bands.npz``,
+``runs/chunk-*.parquet``, ``series/chunk-*.npz``, a community sweep's
+``partnerships/`` and ``organizations/`` chunks, ``state/bands.npz``,
 temporary files of interrupted writes), and nothing at all if anything else
 is inside (files of yours, analysis outputs, a ``report.html``): then it
 refuses and names what is there. It never touches ``.``, an ancestor of the
@@ -53,11 +54,13 @@ LOCK_NAME = ".trustladder.lock"
 LOCK_INFO = ".trustladder.lock.json"
 #: Top-level files a sweep or run folder is made of.
 OWN_FILES = frozenset({"manifest.json", "points.parquet", "sample.npy", "bands.parquet", "runs.parquet",
-                       "series.npz"})
+                       "series.npz", "partnerships.parquet", "organizations.parquet", "memberships.parquet"})
 #: Sub-folders a sweep writes, and the names of the files it writes there.
 OWN_DIRS = {
     "runs": re.compile(r"^chunk-\d{6,}\.parquet$"),
     "series": re.compile(r"^chunk-\d{6,}\.npz$"),
+    "partnerships": re.compile(r"^chunk-\d{6,}\.parquet$"),  # a community sweep's tables
+    "organizations": re.compile(r"^chunk-\d{6,}\.parquet$"),
     "state": re.compile(r"^bands\.npz$"),
 }
 _LOCK_FILES = frozenset({LOCK_NAME, LOCK_INFO})

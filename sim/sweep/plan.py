@@ -27,7 +27,8 @@ from .spec import Spec
 
 __all__ = ["ChunkTask", "run_ids_for", "seeds_for", "make_tasks", "DEFAULT_CHUNK_SIZE"]
 
-#: Runs per chunk (a unit of work and of resumption): about two seconds of one core at 120 steps.
+#: Runs per chunk of the partnership model (a unit of work and of resumption): about two seconds of one core at
+#: 120 steps. Each model has its own (:attr:`sim.sweep.models.SweepModel.chunk_size`).
 DEFAULT_CHUNK_SIZE = 4096
 
 
@@ -74,6 +75,8 @@ class ChunkTask:
     n_steps: int
     keep: tuple[str, ...]
     save_series: bool
+    #: The model run (:mod:`sim.sweep.models`).
+    model: str = "partnership"
 
     @property
     def n_runs(self) -> int:
@@ -99,5 +102,5 @@ def make_tasks(
         params["n_steps"] = spec.n_steps
         seeds = seeds_for(spec.seed, ids, n_cells if spec.crn else None)
         tasks.append(ChunkTask(first_index + j, ids, seeds, n_cells, n_strat, params,
-                               spec.n_steps, tuple(spec.keep_series), spec.save_series))
+                               spec.n_steps, tuple(spec.keep_series), spec.save_series, spec.model))
     return tasks

@@ -37,16 +37,18 @@ from ..manifest import (
     write_bytes_atomic,
     write_json_atomic,
 )
+from ..params import ParamError
 from ..version import MODEL_VERSION
 from .bands import BandAccumulator, binning
 from .chunk import ChunkResult, run_chunk
 from .design import Design, build_design
 from .executors import Executor, InProcessExecutor
 from .folder import FolderError, FolderLock, check_unlocked, clear_folder, is_empty, removable_files
-from .plan import DEFAULT_CHUNK_SIZE, make_tasks, run_ids_for
+from .models import DEFAULT_MODEL
+from .plan import make_tasks, run_ids_for
 from .precision import cell_half_widths, next_targets
 from .size import check_design_size
-from .spec import Spec, load_spec
+from .spec import Spec, SpecError, load_spec
 from .store import (
     BANDS,
     INTEGRITY_VERSION,
@@ -62,6 +64,7 @@ from .store import (
     read_manifest,
     series_path,
     stray_files,
+    table_path,
 )
 
 __all__ = ["run_sweep", "plan_sweep", "SweepPlan", "ResumeError", "CHECKPOINT_SECONDS"]
@@ -121,20 +124,40 @@ def plan_sweep(spec: Spec | str | Path, chunk_size: int | None = None, *, max_ru
     """
     if not isinstance(spec, Spec):
         spec = load_spec(spec)
-    k = chunk_size or spec.chunk_size or DEFAULT_CHUNK_SIZE
+    model = spec.sweep_model()
+    k = chunk_size or spec.chunk_size or model.chunk_size
     if k < 1:
         raise ValueError(f"chunk_size = {k!r} must be at least 1")
     check_design_size(spec, max_runs=max_runs, max_points=max_points)
-    return SweepPlan(spec, build_design(spec), int(k))
+    plan = SweepPlan(spec, build_design(spec), int(k))
+    _check_points(plan)
+    return plan
 
 
-def probe_rate(plan: SweepPlan, n: int = 4096) -> float:
+def _check_points(plan: SweepPlan) -> None:
+    """Every design point's parameters together (the model's cross-field rules, e.g. a community smaller than a
+    partnership), before anything runs: a :class:`~sim.sweep.spec.SpecError` naming the point and the rule."""
+    model = plan.spec.sweep_model()
+    if model.check_points is None:
+        return
+    points = plan.design.points
+    params = {**plan.spec.base, "n_steps": plan.spec.n_steps,
+              **{name: points[name].to_numpy() for name in plan.design.factors}}
+    try:
+        model.check_points(max(len(points), 1), params)
+    except ParamError as exc:
+        text = str(exc).replace(" (run ", " (point_id ")
+        raise SpecError([f"{plan.spec.path or '<spec>'}: {text}"]) from None
+
+
+def probe_rate(plan: SweepPlan, n: int | None = None) -> float:
     """Runs per second of one core on the first ``n`` runs of the sweep (a tiny timing probe).
 
     The first runs in ``run_id`` order cover every cell evenly; a batch the size of a
     chunk is what the engine needs to reach its vectorized speed.
     """
     start, stop = plan.first_round()
+    n = plan.spec.sweep_model().probe_runs if n is None else n
     ids = run_ids_for(plan.n_cells, start, stop)[:min(n, plan.chunk_size)]
     task = make_tasks(plan.spec, plan.design, ids, len(ids))[0]
     run_chunk(make_tasks(plan.spec, plan.design, ids[:8], 8)[0])  # warm caches and imports
@@ -156,6 +179,7 @@ def _base_manifest(plan: SweepPlan, out: Path) -> dict[str, Any]:
     spec, design = plan.spec, plan.design
     m: dict[str, Any] = {
         "kind": "sweep",
+        "model": spec.model,
         "name": spec.name,
         "status": "running",
         "spec": spec.to_dict(),
@@ -176,8 +200,8 @@ def _base_manifest(plan: SweepPlan, out: Path) -> dict[str, Any]:
         "run_order": "run_id = replicate * n_cells + point_id * n_strategies + strategy_index",
         "bands": {
             "quantiles": "inverted CDF from fixed-bin histograms",
-            "bins": {s: {"kind": binning(s).kind, "n_bins": binning(s).n_bins, "hi": binning(s).hi}
-                     for s in spec.keep_series},
+            "bins": {s: {"kind": b.kind, "n_bins": b.n_bins, "hi": b.hi}
+                     for s in spec.keep_series for b in [binning(s, spec.model)]},
         },
         "integrity": INTEGRITY_VERSION,
         "files": {},
@@ -326,12 +350,12 @@ def _verified_chunks(out: Path, manifest: dict[str, Any]) -> set[int]:
                 entry["series_sha256"] = sha256_file(series_path(out, entry["index"]))
         if "sha256" not in entry:  # not finished, or finished after the last checkpoint: run it (again)
             continue
-        problem = check_chunk(out, entry, series)
+        problem = check_chunk(out, entry, series, manifest.get("model", DEFAULT_MODEL))
         if problem is None:
             good.add(int(entry["index"]))
         else:
             _note(f"chunk {entry['index']}: {problem}: running it again")
-            for key in ("sha256", "series_sha256", "rows"):
+            for key in ("sha256", "series_sha256", "rows", "tables"):
                 entry.pop(key, None)
     manifest["integrity"] = INTEGRITY_VERSION
     return good
@@ -475,7 +499,8 @@ def _execute(plan: SweepPlan, out: Path, manifest: dict[str, Any], executor: Exe
              done: set[int], bands_ok: bool, progress: bool, on_chunk: Callable | None) -> None:
     spec = plan.spec
     n_cells = plan.n_cells
-    acc = BandAccumulator(n_cells, spec.n_steps, spec.keep_series) if spec.keep_series and not bands_ok else None
+    acc = (BandAccumulator(n_cells, spec.n_steps, spec.keep_series, spec.model) if spec.keep_series and not bands_ok
+           else None)
     merged: set[int] = set()
     state = out / STATE
     if acc is not None and state.exists():
@@ -535,6 +560,10 @@ def _execute(plan: SweepPlan, out: Path, manifest: dict[str, Any], executor: Exe
                     if res.series_npz is not None:
                         write_bytes_atomic(series_path(out, res.index), res.series_npz)
                         entry["series_sha256"] = sha256_bytes(res.series_npz)
+                    for name, data in res.tables.items():  # the model's extra tables (a community's)
+                        write_bytes_atomic(table_path(out, name, res.index), data)
+                        entry.setdefault("tables", {})[name] = {"rows": res.table_rows[name],
+                                                                "sha256": sha256_bytes(data)}
                     write_bytes_atomic(chunk_path(out, res.index), res.runs_parquet)
                     entry["rows"] = len(res.run_ids)
                     entry["sha256"] = sha256_bytes(res.runs_parquet)
@@ -574,7 +603,8 @@ def _execute(plan: SweepPlan, out: Path, manifest: dict[str, Any], executor: Exe
         bar.close()
 
     if not bands_ok:
-        table = (acc or BandAccumulator(n_cells, spec.n_steps, [])).table(spec.strategies, plan.design.points)
+        table = (acc or BandAccumulator(n_cells, spec.n_steps, [], spec.model)).table(spec.strategies,
+                                                                                       plan.design.points)
         data = frame_bytes(table, "parquet")  # no series kept: an empty table keeps the schema for readers
         write_bytes_atomic(out / BANDS, data)
         manifest.setdefault("files", {})[BANDS] = sha256_bytes(data)

@@ -11,6 +11,7 @@ size (:attr:`Spec.size`) by arithmetic, before anything is sampled.
 Shape::
 
     name = "trust-by-deadline"
+    model = "partnership"        # or "community" (sim.simulate_community's model; docs/sweeps.md)
     strategies = ["stepwise", "funder_forced"]
     replicates = 1000            # per cell (point x strategy)
     n_steps = 120
@@ -43,11 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..outputs import SERIES, SUMMARY_OUTCOMES
-from ..params import PARAMETERS, ParamError, check_seed, check_value, choice_names, did_you_mean
+from ..params import PARAMETERS, ParamError, check_seed, check_value, did_you_mean
 from ..strategies import strategy_names
 from .bands import binning
 from .design import DesignError, Factor, Problems, Sampling, design_names, get_design, is_whole
+from .models import DEFAULT_MODEL, MODELS, SweepModel, get_model
 
 __all__ = [
     "Spec",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 TOP_KEYS = (
-    "name", "description", "strategies", "replicates", "n_steps", "seed", "keep_series", "save_series",
+    "name", "description", "model", "strategies", "replicates", "n_steps", "seed", "keep_series", "save_series",
     "chunk_size", "base", "factors", "sampling", "precision", "crn",
 )
 _PRECISION_KEYS = ("outcome", "half_width", "confidence", "min_replicates", "max_replicates")
@@ -72,7 +73,7 @@ _RESERVED = {"strategy": "list strategies in the top-level `strategies`", "n_ste
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 #: Where an unknown parameter name sends the reader.
 _VOCABULARY = "trustladder params lists them; docs/ODD.md tables them"
-DEFAULT_KEEP = ("mean_trust", "level")
+DEFAULT_KEEP = MODELS[DEFAULT_MODEL].default_keep
 #: Bands accumulate one uint32 histogram per (cell, series, step); refuse specs whose histograms would not fit.
 MAX_BAND_BYTES = 1 << 30
 
@@ -140,6 +141,12 @@ class Spec:
     path: str | None = None
     #: Common random numbers: replicate r of every point and strategy runs with seed ``run_seeds(seed)[r]``.
     crn: bool = False
+    #: The model run: ``"partnership"`` or ``"community"`` (:mod:`sim.sweep.models`).
+    model: str = DEFAULT_MODEL
+
+    def sweep_model(self) -> SweepModel:
+        """The :class:`~sim.sweep.models.SweepModel` of :attr:`model`."""
+        return get_model(self.model)
 
     @property
     def factor_names(self) -> list[str]:
@@ -172,6 +179,8 @@ class Spec:
             out["chunk_size"] = self.chunk_size
         if self.crn:
             out["crn"] = True  # only when on: the hash of a spec without it is what it was before the key existed
+        if self.model != DEFAULT_MODEL:
+            out["model"] = self.model  # likewise: a partnership spec hashes as it did before the key existed
         out["base"] = dict(self.base)
         out["factors"] = {f.name: f.to_dict() for f in self.factors}
         out["sampling"] = self.sampling.to_dict()
@@ -206,9 +215,9 @@ def _unique_names(pr: Any, key: str, items: list[Any], allowed: list[str], what:
     return out
 
 
-def _param_problem(name: str, value: Any) -> str | None:
+def _param_problem(name: str, value: Any, model: SweepModel = MODELS[DEFAULT_MODEL]) -> str | None:
     try:
-        check_value(name, value)
+        check_value(name, value, model.specs)
     except ParamError as exc:
         return str(exc)
     return None
@@ -258,6 +267,13 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
     elif not isinstance(name, str) or not _NAME_RE.match(name):
         pr.add("name", f"{name!r} is not a valid name (allowed: letters, digits, '.', '_', '-'; it names the folder)")
 
+    model = MODELS[DEFAULT_MODEL]
+    model_name = data.get("model", DEFAULT_MODEL)
+    try:
+        model = get_model(model_name)
+    except ParamError as exc:
+        pr.add("model", str(exc))
+
     description = data.get("description", "")
     if not isinstance(description, str):
         pr.add("description", f"{description!r} must be a string")
@@ -285,12 +301,12 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         pr.add("seed", str(exc))
         seed = 0
 
-    keep = data.get("keep_series", list(DEFAULT_KEEP))
+    keep = data.get("keep_series", list(model.default_keep))
     keep_ok: list[str] = []
     if not isinstance(keep, list):
-        pr.add("keep_series", f"{keep!r} must be a list of series names (allowed: {', '.join(SERIES)})")
+        pr.add("keep_series", f"{keep!r} must be a list of series names (allowed: {', '.join(model.series)})")
     else:
-        keep_ok = _unique_names(pr, "keep_series", keep, list(SERIES), "series")
+        keep_ok = _unique_names(pr, "keep_series", keep, list(model.series), f"series of {model.label()}")
 
     save_series = data.get("save_series", False)
     if not isinstance(save_series, bool):
@@ -315,10 +331,10 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
     for key, value in base.items():
         if key in _RESERVED:
             pr.add(f"base.{key}", f"not allowed here: {_RESERVED[key]}")
-        elif key not in PARAMETERS:
-            pr.add(f"base.{key}", f"unknown parameter{_suggest(key, PARAMETERS)} ({_VOCABULARY})")
+        elif key not in model.specs:
+            pr.add(f"base.{key}", _unknown(key, model))
         else:
-            msg = _param_problem(key, value)
+            msg = _param_problem(key, value, model)
             if msg:
                 pr.add(f"base.{key}", msg)
             else:
@@ -342,7 +358,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         pr.add("factors", "must be a table ([factors] with name = [values] or name = {min = .., max = ..})")
         factors_raw = {}
     for key, value in factors_raw.items():
-        f = _parse_factor(key, value, design.takes if design else None, method, base_ok, pr)
+        f = _parse_factor(key, value, design.takes if design else None, method, base_ok, pr, model)
         if f is not None:
             factors.append(f)
     if design and design.takes == "bounds" and not factors_raw:
@@ -351,7 +367,7 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
     replicates = data.get("replicates")
     precision = None
     if "precision" in data:
-        precision = _parse_precision(data["precision"], pr)
+        precision = _parse_precision(data["precision"], pr, model)
         if replicates is not None:
             pr.add("replicates", "give either replicates or a [precision] table, not both")
     elif replicates is None:
@@ -365,10 +381,10 @@ def parse_spec(data: dict[str, Any], where: str = "<spec>") -> Spec:
         name=name, strategies=tuple(strategies), factors=tuple(factors), sampling=sampling, base=base_ok,
         replicates=replicates if precision is None else None, precision=precision, n_steps=int(n_steps),
         seed=int(seed), keep_series=tuple(keep_ok), save_series=save_series, chunk_size=chunk_size,
-        description=description, path=where, crn=crn,
+        description=description, path=where, crn=crn, model=model.name,
     )
     n_cells = spec.size.cells
-    band_bytes = 4 * n_cells * int(n_steps) * sum(binning(s).n_bins for s in keep_ok)
+    band_bytes = 4 * n_cells * int(n_steps) * sum(binning(s, model.name).n_bins for s in keep_ok)
     if band_bytes > MAX_BAND_BYTES:
         pr.add("keep_series", f"bands of {keep_ok} for {n_cells} cells x {n_steps} steps would need "
                f"{band_bytes / 2**30:.1f} GiB of histograms (limit {MAX_BAND_BYTES / 2**30:.0f} GiB): "
@@ -385,19 +401,27 @@ def _or_list(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
+def _unknown(key: str, model: SweepModel) -> str:
+    """The problem of a parameter name the model does not know (pointing to the other model when it knows it)."""
+    for other in MODELS.values():
+        if other is not model and key in other.specs and key not in model.specs:
+            return f"a parameter of {other.label()}, not of {model.label()}: set model = {other.name!r}"
+    return f"unknown parameter{_suggest(key, model.specs)} ({_VOCABULARY})"
+
+
 def _parse_factor(key: str, value: Any, takes: str | None, method: Any, base: dict[str, Any],
-                  pr: Problems) -> Factor | None:
+                  pr: Problems, model: SweepModel = MODELS[DEFAULT_MODEL]) -> Factor | None:
     """One factor, checked against the form its design ``takes`` (None: the method is unknown, accept either)."""
     where = f"factors.{key}"
     if key in _RESERVED:
         pr.add(where, f"not a factor: {_RESERVED[key]}")
         return None
-    if key not in PARAMETERS:
-        pr.add(where, f"unknown parameter{_suggest(key, PARAMETERS)} ({_VOCABULARY})")
+    if key not in model.specs:
+        pr.add(where, _unknown(key, model))
         return None
     if key in base:
         pr.add(where, "also set in [base]: a parameter is either fixed or a factor")
-    spec = PARAMETERS[key]
+    spec = model.specs[key]
     if isinstance(value, list):
         if takes == "bounds":
             pr.add(where, f"sampling method {method!r} takes bounds {{min = .., max = ..}}, not a list")
@@ -407,7 +431,7 @@ def _parse_factor(key: str, value: Any, takes: str | None, method: Any, base: di
             return None
         ok = True
         for i, v in enumerate(value):
-            msg = _param_problem(key, v)
+            msg = _param_problem(key, v, model)
             if msg:
                 pr.add(f"{where}[{i}]", msg)
                 ok = False
@@ -416,7 +440,7 @@ def _parse_factor(key: str, value: Any, takes: str | None, method: Any, base: di
             ok = False
         return Factor(key, values=tuple(value)) if ok else None
     if isinstance(value, dict) and spec.kind is str:
-        pr.add(where, f"{key} is categorical: list its values (one of {', '.join(choice_names(key))}) and use "
+        pr.add(where, f"{key} is categorical: list its values (one of {', '.join(spec.names())}) and use "
                "grid sampling (the other designs sample numbers only)")
         return None
     if isinstance(value, dict):
@@ -433,7 +457,7 @@ def _parse_factor(key: str, value: Any, takes: str | None, method: Any, base: di
         lo, hi = value["min"], value["max"]
         ok = True
         for label, v in (("min", lo), ("max", hi)):
-            msg = _param_problem(key, v)
+            msg = _param_problem(key, v, model)
             if msg:
                 pr.add(f"{where}.{label}", msg)
                 ok = False
@@ -446,7 +470,7 @@ def _parse_factor(key: str, value: Any, takes: str | None, method: Any, base: di
     return None
 
 
-def _parse_precision(raw: Any, pr: Problems) -> Precision | None:
+def _parse_precision(raw: Any, pr: Problems, model: SweepModel = MODELS[DEFAULT_MODEL]) -> Precision | None:
     if not isinstance(raw, dict):
         pr.add("precision", "must be a table ([precision] with outcome, half_width, confidence, max_replicates)")
         return None
@@ -456,8 +480,9 @@ def _parse_precision(raw: Any, pr: Problems) -> Precision | None:
                    f"(allowed: {', '.join(_PRECISION_KEYS)})")
     ok = True
     outcome = raw.get("outcome")
-    if outcome not in SUMMARY_OUTCOMES:
-        pr.add("precision.outcome", f"{outcome!r} is not an outcome (allowed: {', '.join(SUMMARY_OUTCOMES)})")
+    if outcome not in model.outcomes:
+        pr.add("precision.outcome", f"{outcome!r} is not an outcome of {model.label()} "
+               f"(allowed: {', '.join(model.outcomes)})")
         ok = False
     hw = raw.get("half_width")
     if not _is_num(hw) or not hw > 0 or not math.isfinite(hw):

@@ -7,6 +7,8 @@ Layout (the schema is documented in ``docs/sweeps.md``, a contract with
     points.parquet          point_id and each factor's value as run
     sample.npy              the sampler's matrix (rows = point_id)
     runs/chunk-NNNNNN.parquet   the per-run table, one file per chunk
+    partnerships/chunk-NNNNNN.parquet, organizations/chunk-NNNNNN.parquet
+                            the community model's partnership and organization tables (model = "community")
     series/chunk-NNNNNN.npz     full per-run series (only with save_series = true)
     bands.parquet           per-cell, per-step quantile bands (written when the sweep completes)
     state/bands.npz         band accumulator checkpoint of an unfinished sweep
@@ -14,7 +16,7 @@ Layout (the schema is documented in ``docs/sweeps.md``, a contract with
 
 Every file is written atomically. **Integrity**: the manifest records, for
 each finished chunk, its row count and the SHA-256 of its file's bytes (and of
-its series file), and the SHA-256 of ``points.parquet``, ``sample.npy`` and
+its series file, and of each of its model's tables), and the SHA-256 of ``points.parquet``, ``sample.npy`` and
 ``bands.parquet`` under ``"files"``. :func:`load_results` checks them all
 (series files when first read) and refuses a missing, extra, duplicated,
 truncated or altered file with an :class:`IntegrityError` that names it and
@@ -36,7 +38,8 @@ import pyarrow.parquet as pq
 
 from ..manifest import is_temp_name, sha256_file, write_frame_atomic
 from .bands import QUANTILES
-from .chunk import run_columns
+from .chunk import run_columns, table_columns
+from .models import DEFAULT_MODEL, get_model
 
 __all__ = [
     "SweepResults",
@@ -44,6 +47,7 @@ __all__ = [
     "export_csv",
     "chunk_path",
     "series_path",
+    "table_path",
     "read_manifest",
     "check_chunk",
     "check_file",
@@ -108,6 +112,15 @@ def series_path(out: Path, index: int) -> Path:
     return Path(out) / SERIES_DIR / f"chunk-{index:06d}.npz"
 
 
+def table_path(out: Path, table: str, index: int) -> Path:
+    """Where chunk ``index``'s part of the model's extra table ``table`` (e.g. ``partnerships``) is stored."""
+    return Path(out) / table / f"chunk-{index:06d}.parquet"
+
+
+def _model(manifest: dict[str, Any]) -> str:
+    return manifest.get("model", DEFAULT_MODEL)
+
+
 def read_manifest(out: str | Path) -> dict[str, Any]:
     """A sweep folder's ``manifest.json`` (raises a clear :class:`ResultsError` if it is missing or damaged)."""
     path = Path(out) / MANIFEST
@@ -135,23 +148,23 @@ def resume_command(out: Path, manifest: dict[str, Any]) -> str:
     return f"trustladder sweep {spec} --out {out} --resume"
 
 
-def _diagnose(path: Path, entry: dict[str, Any]) -> str:
-    """Why a chunk's table does not hash to what was recorded."""
-    rel = f"{RUNS_DIR}/{path.name}"
+def _diagnose(path: Path, entry: dict[str, Any], columns: list[str], rows: int, sub: str = RUNS_DIR) -> str:
+    """Why a chunk's table (its runs, or a part of a model's extra table) does not hash to what was recorded."""
+    rel = f"{sub}/{path.name}"
     try:
         md = pq.read_metadata(path)
     except Exception:  # pyarrow raises several types for a damaged file
         return f"{rel} is not a readable Parquet file (truncated or overwritten)"
-    rows = entry.get("rows", entry.get("n_runs"))
     if md.num_rows != rows:
         return f"{rel} has {md.num_rows} rows, the sweep wrote {rows} (truncated, or replaced by another file)"
     names = md.schema.names
-    missing = [c for c in run_columns() if c not in names]
+    missing = [c for c in columns if c not in names]
     if missing:
         return f"{rel} lacks column(s) {', '.join(missing)} (edited after it was written)"
     try:
         ids = pq.read_table(path, columns=["run_id"]).column("run_id").to_numpy()
-        if len(ids) and (int(ids.min()) != entry["first_run_id"] or int(ids.max()) != entry["last_run_id"]):
+        first, last = entry["first_run_id"], entry["last_run_id"]
+        if sub == RUNS_DIR and len(ids) and (int(ids.min()) != first or int(ids.max()) != last):
             return (f"{rel} holds runs {int(ids.min())}..{int(ids.max())}, but chunk {entry['index']} is runs "
                     f"{entry['first_run_id']}..{entry['last_run_id']} (a copy of another chunk?)")
     except Exception:
@@ -171,7 +184,8 @@ def check_file(out: Path, name: str, recorded: str | None) -> str | None:
     return None
 
 
-def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None) -> str | None:
+def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None,
+                model: str = DEFAULT_MODEL) -> str | None:
     """What is wrong with a finished chunk's files, or None if they are as recorded.
 
     Parameters
@@ -179,9 +193,11 @@ def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None) -> 
     out : Path
         The results folder.
     entry : dict
-        The chunk's manifest entry (``index``, ``rows``, ``sha256``, ...).
+        The chunk's manifest entry (``index``, ``rows``, ``sha256``, ``tables``, ...).
     series : {None, "exists", "hash"}
         Also check the chunk's series file: that it exists, or its hash too.
+    model : str
+        The sweep's model: its extra tables (each recorded under ``entry["tables"]``) are checked too.
     """
     path = chunk_path(out, entry["index"])
     rel = f"{RUNS_DIR}/{path.name}"
@@ -196,7 +212,17 @@ def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None) -> 
         if rows != entry["n_runs"]:
             return f"{rel} has {rows} rows, the sweep planned {entry['n_runs']}"
     elif sha256_file(path) != want:
-        return _diagnose(path, entry)
+        return _diagnose(path, entry, run_columns(model), entry.get("rows", entry.get("n_runs")))
+    recorded = entry.get("tables", {})
+    for table in get_model(model).tables:
+        tpath = table_path(out, table, entry["index"])
+        trel = f"{table}/{tpath.name}"
+        if table not in recorded:
+            return f"the manifest has no record of {trel} (edited by hand?)"
+        if not tpath.is_file():
+            return f"{trel} is missing (the {table} of chunk {entry['index']}'s runs)"
+        if sha256_file(tpath) != recorded[table]["sha256"]:
+            return _diagnose(tpath, entry, table_columns(model, table), recorded[table]["rows"], table)
     if series:
         spath = series_path(out, entry["index"])
         srel = f"{SERIES_DIR}/{spath.name}"
@@ -213,7 +239,8 @@ def stray_files(out: Path, manifest: dict[str, Any]) -> list[str]:
     indices = {int(c["index"]) for c in manifest.get("chunks", [])}
     out = Path(out)
     stray = []
-    for sub, path_of in ((RUNS_DIR, chunk_path), (SERIES_DIR, series_path)):
+    tables = [(t, lambda o, i, t=t: table_path(o, t, i)) for t in get_model(_model(manifest)).tables]
+    for sub, path_of in ((RUNS_DIR, chunk_path), (SERIES_DIR, series_path), *tables):
         d = out / sub
         if not d.is_dir():
             continue
@@ -241,7 +268,7 @@ def _verify(path: Path, manifest: dict[str, Any]) -> tuple[list[dict[str, Any]],
         if "sha256" not in entry and not (legacy and complete):  # not finished, or not yet recorded
             pending += chunk_path(path, entry["index"]).exists()
             continue
-        problem = check_chunk(path, entry, series)
+        problem = check_chunk(path, entry, series, _model(manifest))
         if problem:
             problems.append(f"chunk {entry['index']}: {problem}")
         else:
@@ -277,7 +304,11 @@ class SweepResults:
         ``manifest.json``.
     runs : pandas.DataFrame
         One row per run, sorted by ``run_id`` (columns: run_id, point_id,
-        strategy, replicate, seed, every parameter, the summary outcomes).
+        strategy, replicate, seed, every parameter, the summary outcomes of
+        the sweep's model).
+    partnerships, organizations : pandas.DataFrame
+        A community sweep's partnership and organization tables
+        (``run_id`` first; join them to ``runs`` on it), see :meth:`table`.
     bands : pandas.DataFrame
         Long format: point_id, strategy, series, step, n, mean, q05, q25, q50,
         q75, q95, then the factor columns.
@@ -302,6 +333,38 @@ class SweepResults:
     def complete(self) -> bool:
         return self.manifest.get("status") == "complete"
 
+    @property
+    def model(self) -> str:
+        """The model the sweep ran (``"partnership"`` or ``"community"``)."""
+        return _model(self.manifest)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One of the model's extra tables (a community sweep's ``partnerships`` or ``organizations``), sorted by
+        ``run_id`` (within a run, in the engine's order)."""
+        columns = table_columns(self.model, name)  # KeyError naming the tables the model has
+        key = f"table {name}"
+        if key not in self._cache:
+            parts = []
+            for c in self.chunks:
+                p = table_path(self.path, name, c["index"])
+                try:
+                    parts.append(pd.read_parquet(p))
+                except Exception as exc:
+                    raise self._damaged(f"{name}/{p.name}", exc) from None
+            df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: [] for c in columns})
+            self._cache[key] = df.sort_values("run_id", kind="stable").reset_index(drop=True)
+        return self._cache[key]
+
+    @property
+    def partnerships(self) -> pd.DataFrame:
+        """A community sweep's partnership table (:meth:`table`)."""
+        return self.table("partnerships")
+
+    @property
+    def organizations(self) -> pd.DataFrame:
+        """A community sweep's organization table (:meth:`table`)."""
+        return self.table("organizations")
+
     def _damaged(self, what: str, exc: Exception) -> IntegrityError:
         problem = f"{what} cannot be read ({type(exc).__name__}: {exc})"
         return IntegrityError(f"{self.path}: {problem}; repair it with: {resume_command(self.path, self.manifest)}",
@@ -310,7 +373,7 @@ class SweepResults:
     @cached_property
     def runs(self) -> pd.DataFrame:
         if not self.chunks:
-            return pd.DataFrame({c: [] for c in run_columns()})
+            return pd.DataFrame({c: [] for c in run_columns(self.model)})
         parts = []
         for c in self.chunks:
             p = chunk_path(self.path, c["index"])
@@ -367,7 +430,8 @@ class SweepResults:
 
     def _load_series(self, name: str) -> np.ndarray:
         if not self._cache.get("series verified"):
-            problems = [f"chunk {c['index']}: {p}" for c in self.chunks if (p := check_chunk(self.path, c, "hash"))]
+            problems = [f"chunk {c['index']}: {p}" for c in self.chunks
+                        if (p := check_chunk(self.path, c, "hash", self.model))]
             if problems:
                 raise IntegrityError(f"{self.path}: {len(problems)} series file(s) are not as the sweep wrote them:"
                                      "\n  " + "\n  ".join(problems) + "\nRepair them with: "
@@ -453,7 +517,8 @@ def load_results(path: str | Path, *, verify: bool = True) -> SweepResults:
 
 
 def export_csv(path: str | Path, to: str | Path | None = None) -> list[Path]:
-    """Write ``runs.csv``, ``bands.csv`` and ``points.csv`` (and each saved series) as plain CSV.
+    """Write ``runs.csv``, ``bands.csv`` and ``points.csv`` (a community sweep's ``partnerships.csv`` and
+    ``organizations.csv``, and each saved series) as plain CSV.
 
     Files go to ``to`` (default: ``<path>/csv``). Returns the files written.
     The folder is verified first (see :func:`load_results`).
@@ -461,7 +526,8 @@ def export_csv(path: str | Path, to: str | Path | None = None) -> list[Path]:
     res = load_results(path)
     dest = Path(to) if to is not None else Path(path) / "csv"
     written = []
-    for name, df in (("runs", res.runs), ("bands", res.bands), ("points", res.points)):
+    tables = [(name, res.table(name)) for name in get_model(res.model).tables]
+    for name, df in (("runs", res.runs), ("bands", res.bands), ("points", res.points), *tables):
         p = dest / f"{name}.csv"
         write_frame_atomic(p, df)
         written.append(p)
