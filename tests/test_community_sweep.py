@@ -163,7 +163,8 @@ def _problems(text: str) -> str:
      r"factors.funder_policy\[1\]: funder_policy = 'lavish' is not allowed .*allowed: one of none, mandate"),
     (('"partnerships", "mean_trust"', '"level", "mean_trust"'), r"keep_series\[0\]: unknown series of the community "
                                                                 r"model 'level'"),
-    (("gossip = [0.0, 0.2]", "gossip = [0.0, 2.0]"), r"factors.gossip\[1\]: gossip = 2.0 is out of range \(allowed: 0..1\)"),
+    (("gossip = [0.0, 0.2]", "gossip = [0.0, 2.0]"),
+     r"factors.gossip\[1\]: gossip = 2.0 is out of range \(allowed: 0..1\)"),
 ])
 def test_bad_community_specs_name_the_field(edit, expected):
     assert re.search(expected, _problems(SPEC.replace(*edit)))
@@ -208,3 +209,59 @@ def test_dask_gives_the_same_community_numbers(reference, tmp_path):
             DaskExecutor(client=client) as ex:
         res = load_results(run_sweep(spec, tmp_path / "dask", chunk_size=6, executor=ex, progress=False))
     _same(res, ref)
+
+
+# --- the command line (through sim.cli.main) ---------------------------------------------------------------------
+
+
+def test_cli_run_community_writes_its_tables(tmp_path, capsys):
+    from sim.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--model", "community", "--runs", "6", "--seed", "4", "--set", "n_steps=12",
+                 "--set", "n_community=10", "--set", "funder_policy=mandate", "--set", "call_size=3",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "6 communities x 12 steps" in text and "mandate" in text
+    runs = pd.read_parquet(out / "runs.parquet")
+    api = sim.simulate_community(n_runs=6, seed=4, n_steps=12, n_community=10, funder_policy="mandate", call_size=3)
+    pd.testing.assert_frame_equal(runs, api.summary)
+    for name in ("partnerships", "organizations", "memberships"):
+        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{name}.parquet"), getattr(api, name))
+    manifest = __import__("json").loads((out / "manifest.json").read_text())
+    assert manifest["model"] == "community" and manifest["parameters"]["funder_policy"] == "mandate"
+    assert main(["run", "--model", "community", "--runs", "2", "--out", str(out), "--force"]) == 0  # ours: replaced
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--model", "community", "--runs", "2", "--set", "funder_budget=-3"],
+     "funder_budget = -3.0 is out of range (allowed: >= 0)"),
+    (["run", "--model", "community", "--runs", "2", "--set", "n_community=4"],
+     "n_community = 4 is smaller than n_orgs = 6"),
+    (["run", "--model", "community", "--runs", "2", "--set", "funder_policy=lavish"],
+     "funder_policy = 'lavish' is not allowed (allowed: one of none, mandate"),
+    (["run", "--runs", "2", "--set", "gossip=0.1"], "--set gossip: a parameter of the community model; pass --model "
+                                                   "community"),
+])
+def test_cli_run_bad_community_input(argv, message, capsys):
+    from sim.cli import main
+
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_validate_and_sweep_a_community_spec(reference, tmp_path, capsys):
+    from sim.cli import main
+
+    spec, ref = reference
+    assert main(["validate", str(spec)]) == 0
+    assert "'community-small' (community model): 4 points (grid) x 1 strategies = 4 cells; 20 runs" in (
+        capsys.readouterr().out)
+    bad = _write(tmp_path, SPEC.replace('model = "community"', 'model = "village"'), "bad.toml")
+    assert main(["validate", str(bad)]) == 2
+    assert "model = 'village' is not a model (allowed: partnership, community)" in capsys.readouterr().err
+    assert main(["sweep", str(spec), "--dry-run"]) == 0
+    assert "runs:    20" in capsys.readouterr().out
+    out = tmp_path / "cli"
+    assert main(["sweep", str(spec), "--out", str(out), "--quiet", "--chunk-size", "6"]) == 0
+    _same(load_results(out), ref)

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..community_params import COMMUNITY_PARAMETERS
 from ..errors import UserError
-from ..params import coerce_value
+from ..params import PARAMETERS, ParamSpec, coerce_value
 
 __all__ = ["add_set_option", "parse_assignments", "parse_sets", "parse_where", "with_strategy", "run_params",
            "add_results_dir", "open_results", "MIN_RESAMPLES"]
@@ -33,29 +35,34 @@ def add_set_option(p: argparse.ArgumentParser) -> None:
                         "(e.g. --set initial_trust=0.5)")
 
 
-def parse_assignments(items: list[str] | None, option: str) -> dict[str, Any]:
+def parse_assignments(items: list[str] | None, option: str,
+                      specs: Mapping[str, ParamSpec] | None = None) -> dict[str, Any]:
     """``["initial_trust=0.3", "strategy=stepwise"]`` -> ``{"initial_trust": 0.3, ...}``, each value checked.
 
     ``option`` (``"--set"``, ``"--where"``) names the option in the error of an
-    item without ``=``.
+    item without ``=``; ``specs`` is the vocabulary (default: the partnership
+    model's; the community model's is ``COMMUNITY_VOCABULARY``).
     """
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
             raise UserError(f"{option} {item!r}: expected name=value, e.g. {option} initial_trust=0.5")
         name, text = (s.strip() for s in item.split("=", 1))
-        out[name] = coerce_value(name, text)
+        if name in COMMUNITY_PARAMETERS and name not in (PARAMETERS if specs is None else specs):
+            raise UserError(f"{option} {name}: a parameter of the community model; pass --model community "
+                            "(or model = \"community\" in a spec)")
+        out[name] = coerce_value(name, text, specs)
     return out
 
 
-def parse_sets(items: list[str] | None) -> dict[str, Any]:
-    """The ``--set`` options as validated ``{name: value}``."""
-    return parse_assignments(items, "--set")
+def parse_sets(items: list[str] | None, specs: Mapping[str, ParamSpec] | None = None) -> dict[str, Any]:
+    """The ``--set`` options as validated ``{name: value}`` (``specs``: the vocabulary, :func:`parse_assignments`)."""
+    return parse_assignments(items, "--set", specs)
 
 
-def parse_where(items: list[str] | None) -> dict[str, Any]:
-    """The ``--where`` options as validated ``{name: value}``."""
-    return parse_assignments(items, "--where")
+def parse_where(items: list[str] | None, specs: Mapping[str, ParamSpec] | None = None) -> dict[str, Any]:
+    """The ``--where`` options as validated ``{name: value}`` (``specs``: the vocabulary)."""
+    return parse_assignments(items, "--where", specs)
 
 
 def with_strategy(params: dict[str, Any], strategy: str | None) -> dict[str, Any]:
@@ -67,9 +74,9 @@ def with_strategy(params: dict[str, Any], strategy: str | None) -> dict[str, Any
     return params
 
 
-def run_params(args: argparse.Namespace) -> dict[str, Any]:
+def run_params(args: argparse.Namespace, specs: Mapping[str, ParamSpec] | None = None) -> dict[str, Any]:
     """The preamble of ``run`` and ``animate``: the parameters of ``--set`` and ``--strategy``, checked."""
-    return with_strategy(parse_sets(args.set), args.strategy)
+    return with_strategy(parse_sets(args.set, specs), args.strategy)
 
 
 def add_results_dir(p: argparse.ArgumentParser) -> None:

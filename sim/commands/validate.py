@@ -27,7 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     # Lazy: the sweep package imports scipy.stats; `trustladder --help` and `run` do not need it.
-    # Lazy: the sweep package imports scipy.stats; `trustladder --help` and `run` do not need it.
     from ..sweep import SpecError, plan_sweep
 
     status = 0
@@ -46,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
             runs = (f"{plan.min_runs:,} to {plan.max_runs:,} runs ({spec.precision.min_replicates} to "
                     f"{spec.precision.max_replicates} replicates per cell, until the {spec.precision.confidence:.0%} "
                     f"interval of {spec.precision.outcome} is within +-{spec.precision.half_width:g})")
-        print(f"{path}: ok: {spec.name!r}: {plan.design.n_points:,} points ({spec.sampling.method}) x "
+        model = f" ({spec.model} model)" if spec.model != "partnership" else ""
+        print(f"{path}: ok: {spec.name!r}{model}: {plan.design.n_points:,} points ({spec.sampling.method}) x "
               f"{len(spec.strategies)} strategies = {plan.n_cells:,} cells; {runs} of {spec.n_steps} steps")
     return status

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..outputs import community_outputs
 from ..version import MODEL_VERSION
 from .bands import BandPart, band_part
 from .models import DEFAULT_MODEL, get_model
@@ -35,8 +36,6 @@ def run_columns(model: str = DEFAULT_MODEL) -> list[str]:
 
 def table_columns(model: str, table: str) -> list[str]:
     """The columns of one of ``model``'s extra per-chunk tables (``run_id``, then the model's own columns)."""
-    from ..outputs import community_outputs
-
     if table not in get_model(model).tables:
         raise KeyError(f"{get_model(model).label()} has no {table} table (tables: "
                        f"{', '.join(get_model(model).tables) or 'none'})")

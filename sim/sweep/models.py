@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..community_params import COMMUNITY_VOCABULARY, check_community_params
+from ..community_results import simulate_community
 from ..outputs import SERIES, SUMMARY_OUTCOMES, community_outputs
 from ..params import PARAMETERS, ParamError, ParamSpec, did_you_mean
+from ..results import simulate
 
 __all__ = ["SweepModel", "ModelRun", "MODELS", "get_model", "model_names", "DEFAULT_MODEL"]
 
@@ -86,28 +89,20 @@ class SweepModel:
 
 
 def _run_partnership(seeds: np.ndarray, keep: tuple[str, ...], params: dict[str, Any]) -> ModelRun:
-    from ..results import simulate
-
     res = simulate(seeds=seeds, keep=list(keep), **params)
     return ModelRun(res.summary, res.series)
 
 
 def _run_community(seeds: np.ndarray, keep: tuple[str, ...], params: dict[str, Any]) -> ModelRun:
-    from ..community_results import simulate_community
-
     res = simulate_community(seeds=seeds, keep=list(keep), **params)
     return ModelRun(res.summary, res.series, {"partnerships": res.partnerships, "organizations": res.organizations})
 
 
 def _check_community_points(n: int, params: dict[str, Any]) -> None:
-    from ..community_params import check_community_params
-
     check_community_params(n, params)
 
 
 def _community_model() -> SweepModel:
-    from ..community_params import COMMUNITY_VOCABULARY
-
     return SweepModel(
         name="community", specs=COMMUNITY_VOCABULARY, series=tuple(community_outputs("series")),
         outcomes=tuple(community_outputs("summary")), default_keep=("partnerships", "mean_trust", "benefit"),

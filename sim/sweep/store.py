@@ -308,7 +308,7 @@ class SweepResults:
         the sweep's model).
     partnerships, organizations : pandas.DataFrame
         A community sweep's partnership and organization tables
-        (``run_id`` first; join them to ``runs`` on it), see :meth:`table`.
+        (``run_id`` first; join them to ``runs`` on it), see ``table(name)``.
     bands : pandas.DataFrame
         Long format: point_id, strategy, series, step, n, mean, q05, q25, q50,
         q75, q95, then the factor columns.
@@ -357,12 +357,12 @@ class SweepResults:
 
     @property
     def partnerships(self) -> pd.DataFrame:
-        """A community sweep's partnership table (:meth:`table`)."""
+        """A community sweep's partnership table (``table(name)``)."""
         return self.table("partnerships")
 
     @property
     def organizations(self) -> pd.DataFrame:
-        """A community sweep's organization table (:meth:`table`)."""
+        """A community sweep's organization table (``table(name)``)."""
         return self.table("organizations")
 
     def _damaged(self, what: str, exc: Exception) -> IntegrityError:
