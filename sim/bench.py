@@ -21,7 +21,7 @@ from .rng import Purpose, run_keys, run_seeds, uniforms
 from .variants import REFERENCE_VARIANTS
 
 __all__ = ["Workload", "engine_throughput", "engine_peak_memory", "mesa_throughput", "rng_throughput",
-           "run_benchmark"]
+           "run_benchmark", "community_benchmark", "community_twin_throughput"]
 
 
 @dataclass(frozen=True)
@@ -154,13 +154,32 @@ def run_benchmark(w: Workload, *, memory_runs: tuple[int, ...] = (5_000, 20_000)
     return out
 
 
+def community_twin_throughput(runs: int, seed: int = 1, **params: Any) -> dict[str, float]:
+    """Wall and CPU time of the community's Mesa twin (:class:`sim.community_model.CommunityModel`) on the
+    communities of ``simulate_community(n_runs=..., seed=seed, **params)``'s first ``runs`` runs (the same seeds,
+    so the same communities), each built and run to its end with its DataCollector recording every month."""
+    # Lazy: the twin imports Mesa; timing the engine alone does not need it.
+    from .community_model import CommunityModel
+
+    seeds = [int(s) for s in run_seeds(seed, runs)]
+    CommunityModel(seed=seeds[0], **{**params, "n_steps": 2}).run_model()  # warm imports outside the timing
+    t0, c0 = time.perf_counter(), time.process_time()
+    for s in seeds:
+        CommunityModel(seed=s, **params).run_model()
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"runs": runs, "seconds": seconds, "cpu_seconds": cpu, "ms_per_run": 1000 * seconds / runs,
+            "cpu_ms_per_run": 1000 * cpu / runs}
+
+
 def community_benchmark(runs: int = 1_000, n_community: int = 30, max_partnerships: int = 8, n_steps: int = 120,
-                        seed: int = 1, memory_runs: int = 100, **params: Any) -> dict[str, Any]:
+                        seed: int = 1, memory_runs: int = 100, mesa_runs: int = 0, **params: Any) -> dict[str, Any]:
     """The community engine on one stated workload (issue 15): wall and CPU time of ``runs`` communities in one
     process, and peak traced memory per run measured separately on ``memory_runs`` runs.
 
     CPU time is reported because the machines are shared: on an oversubscribed machine the wall time measures the
-    queue as much as the engine."""
+    queue as much as the engine. With ``mesa_runs`` > 0 the Mesa twin is timed on the workload's first
+    ``mesa_runs`` communities too (:func:`community_twin_throughput`), and ``mesa_over_engine`` (wall) and
+    ``mesa_over_engine_cpu`` are how many times longer the twin takes per community, measured in this one call."""
     kw = dict(n_community=n_community, max_partnerships=max_partnerships, n_steps=n_steps, **params)
     simulate_community(n_runs=min(runs, 20), seed=seed, **kw)  # warm imports outside the timing
     t0, c0 = time.perf_counter(), time.process_time()
@@ -172,7 +191,13 @@ def community_benchmark(runs: int = 1_000, n_community: int = 30, max_partnershi
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    return {"workload": {"runs": runs, "seed": seed, **kw}, "seconds": seconds, "cpu_seconds": cpu,
-            "ms_per_run": 1000 * seconds / runs, "peak_mib": peak / 2**20, "kib_per_run": peak / memory_runs / 1024,
-            "mean_partnerships": float(res.series("partnerships").mean()),
-            "formed_per_run": float(res.summary["n_formed"].mean())}
+    out = {"workload": {"runs": runs, "seed": seed, **kw}, "seconds": seconds, "cpu_seconds": cpu,
+           "ms_per_run": 1000 * seconds / runs, "peak_mib": peak / 2**20, "kib_per_run": peak / memory_runs / 1024,
+           "mean_partnerships": float(res.series("partnerships").mean()),
+           "formed_per_run": float(res.summary["n_formed"].mean())}
+    if mesa_runs > 0:
+        twin = community_twin_throughput(min(mesa_runs, runs), seed=seed, **kw)
+        out["mesa"] = twin
+        out["mesa_over_engine"] = twin["seconds"] / twin["runs"] / (seconds / runs)
+        out["mesa_over_engine_cpu"] = twin["cpu_seconds"] / twin["runs"] / (cpu / runs)
+    return out

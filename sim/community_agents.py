@@ -14,7 +14,7 @@
 Every equation is a function of :mod:`sim.rules` or :mod:`sim.community_rules`, every strategy, rule variant
 and funding policy the registered one (given this community as a batch of one), and every random number a
 draw of :mod:`sim.rng` keyed (run seed, month, purpose, index) exactly as the vectorized community engine
-(:mod:`sim.community`) keys it; sums run in the engine's order (:func:`sim.agents.ordered_sum`). So a run here
+(:mod:`sim.community`) keys it; sums run in the engine's order (``sim.agents.ordered_sum``). So a run here
 equals the engine's run with the same seed (``tests/test_community_twin.py``).
 """
 

@@ -282,9 +282,11 @@ def test_a_finished_run_changes_nothing_when_stepped():
 
 @pytest.mark.slow
 def test_docking_at_the_benchmark_size():
-    """Communities of the benchmark's size (30 organizations, 8 slots, 120 months), every policy, gossip on."""
-    seeds = [int(s) for s in run_seeds(16, 4)]
-    params = {"funder_policy": list(POLICIES), "gossip": [0.05, 0.0, 0.1, 0.05], "membership": "recruiting"}
+    """Communities of the benchmark's size (30 organizations, 8 slots, 120 months), every policy, and one of 70
+    organizations (past 64: the community's wide draw indices), in one batch padded to 70."""
+    seeds = [int(s) for s in run_seeds(16, 5)]
+    params = {"funder_policy": [*POLICIES, "mandate"], "gossip": [0.05, 0.0, 0.1, 0.05, 0.05],
+              "n_community": [30, 30, 30, 30, 70], "membership": "recruiting"}
     engine = sim.simulate_community(seeds=seeds, **params)
     for run, seed in enumerate(seeds):
         model = _run_twin(seed, {k: (v[run] if isinstance(v, list) else v) for k, v in params.items()})
@@ -294,3 +296,20 @@ def test_docking_at_the_benchmark_size():
         table = model.partnership_table()
         for name in community_outputs("partnership"):
             assert _equal(table[name], _rows(engine.partnerships, run)[name]), (seed, name)
+
+
+def test_community_bench_times_the_twin_on_the_engines_communities(capsys):
+    from sim.bench import community_benchmark
+    from sim.cli import main
+
+    out = community_benchmark(runs=6, n_community=8, max_partnerships=2, n_steps=6, memory_runs=3, mesa_runs=2,
+                              funder_policy="mandate", n_orgs=4, call_size=3)
+    m = out["mesa"]
+    assert m["runs"] == 2 and m["seconds"] > 0 and m["cpu_seconds"] > 0
+    assert out["mesa_over_engine"] == pytest.approx((m["seconds"] / 2) / (out["seconds"] / 6))
+    assert out["mesa_over_engine_cpu"] == pytest.approx((m["cpu_seconds"] / 2) / (out["cpu_seconds"] / 6))
+    assert "mesa" not in community_benchmark(runs=3, n_community=8, max_partnerships=2, n_steps=3, memory_runs=2,
+                                             n_orgs=4)
+    assert main(["bench", "--community", "--runs", "3", "--steps", "2", "--mesa-runs", "1"]) == 0
+    assert "mesa / engine" in capsys.readouterr().out
+    assert main(["bench", "--community", "--runs", "3", "--steps", "2", "--mesa-runs", "-1"]) == 2

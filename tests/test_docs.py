@@ -54,6 +54,7 @@ def test_every_docs_page_is_in_the_site(site: tuple[Path, str]) -> None:
     ("sim.Results", "api/running.html"),
     ("sim.model.PartnershipModel", "api/mesa.html"),
     ("sim.agents.Organization", "api/mesa.html"),
+    ("sim.community_model.CommunityModel", "api/community.html"),
     ("sim.register", "api/strategies.html"),
     ("sim.variants.register_variant", "api/variants.html"),
     ("sim.sweep.load_spec", "api/sweeps.html"),

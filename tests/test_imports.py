@@ -37,6 +37,7 @@ LAZY = {
     "sim.analysis": "analysis imports scipy.stats and matplotlib; commands that draw or test nothing do not",
     "sim.analysis.figures": "the figures import matplotlib; listing the figures a sweep supports does not",
     "sim.model": "the Mesa twin imports Mesa (and Mesa its network and plotting stack)",
+    "sim.community_model": "the community's Mesa twin imports Mesa and networkx; the community bench times it",
     "sim.classroom": "the classroom imports Mesa and matplotlib; commands other than demo, lesson and animate do not",
     "sim.animate": "the slide animation imports Mesa and matplotlib's animation writer",
     "matplotlib": "matplotlib is imported only by the code that draws",

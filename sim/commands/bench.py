@@ -28,9 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--repeats", type=int, default=3, help="timed repeats; the best is reported (default: 3)")
     p.add_argument("--memory-runs", type=int, nargs="+", default=[5_000, 20_000], metavar="N",
                    help="batch sizes at which peak memory is measured (default: 5000 20000)")
-    p.add_argument("--mesa-runs", type=int, default=30, metavar="N",
+    p.add_argument("--mesa-runs", type=int, default=None, metavar="N",
                    help="also time the Mesa twin on the workload's first N runs and report the engine/Mesa "
-                        "ratio; 0 skips it (default: %(default)s)")
+                        "ratio; 0 skips it (default: 30; 5 communities with --community)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--community", action="store_true",
                    help="time the community engine instead: --runs communities (default 1,000 here) of 30 "
@@ -45,9 +45,8 @@ def main(args: argparse.Namespace) -> int:
     Params(n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy)  # validates before timing
     w = Workload(runs=args.runs, n_orgs=args.orgs, n_steps=args.steps, strategy=args.strategy,
                  chunk_size=args.chunk_size)
-    if args.mesa_runs < 0:
-        raise UserError(f"--mesa-runs {args.mesa_runs}: must be 0 (skip) or more")
-    out = run_benchmark(w, memory_runs=tuple(args.memory_runs), repeats=args.repeats, mesa_runs=args.mesa_runs)
+    mesa_runs = _mesa_runs(args, 30)
+    out = run_benchmark(w, memory_runs=tuple(args.memory_runs), repeats=args.repeats, mesa_runs=mesa_runs)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -79,9 +78,18 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mesa_runs(args: argparse.Namespace, default: int) -> int:
+    if args.mesa_runs is None:
+        return default
+    if args.mesa_runs < 0:
+        raise UserError(f"--mesa-runs {args.mesa_runs}: must be 0 (skip) or more")
+    return args.mesa_runs
+
+
 def _community(args: argparse.Namespace) -> int:
     runs = 1_000 if args.runs == Workload.runs else args.runs
-    out = community_benchmark(runs=runs, n_steps=args.steps, funder_policy="mandate")
+    mesa_runs = _mesa_runs(args, 5)
+    out = community_benchmark(runs=runs, n_steps=args.steps, funder_policy="mandate", mesa_runs=mesa_runs)
     load = os.getloadavg()
     out["load"] = load
     if args.json:
@@ -94,5 +102,11 @@ def _community(args: argparse.Namespace) -> int:
           f"({out['ms_per_run']:.1f} ms a community; "
           f"{out['mean_partnerships']:.1f} partnerships alive on average, {out['formed_per_run']:.1f} formed a run)")
     print(f"memory:             {out['kib_per_run']:.0f} KiB per community (peak {out['peak_mib']:.1f} MiB for 100)")
+    if "mesa" in out:
+        m = out["mesa"]
+        print(f"mesa twin:          {m['ms_per_run']:,.0f} ms a community wall, {m['cpu_ms_per_run']:,.0f} ms CPU "
+              f"(first {m['runs']} communities, DataCollector every month)")
+        print(f"                    mesa / engine: {out['mesa_over_engine']:,.0f}x wall, "
+              f"{out['mesa_over_engine_cpu']:,.0f}x CPU, measured in this run")
     print(f"load average:       {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0
