@@ -146,3 +146,47 @@ def test_community_ranges_come_from_the_one_range_check():
     assert math.isinf(COMMUNITY_VOCABULARY["funder_budget"].high)
     with pytest.raises(ParamError, match="unknown parameter 'gossip'"):
         check_value("gossip", 0.1)  # not a partnership parameter
+
+
+def test_shared_pair_updates_in_ascending_slot_order_by_hand():
+    """docs/ODD.md 10.2 (4): a pair in two partnerships is updated once per shared partnership, lower slot first.
+
+    Organizations 0 and 1 work together in slot 0 (with 2, at level 1) and in slot 1 (with 3, at level 4). Slot 0
+    succeeds, slot 1 fails. With gain_rate 0.1, celebration 0.2, loss_rate 0.25, leadership 0.5 (softening
+    1 - 0.6 x 0.5 = 0.7) and stakes 0.2 (level 1) and 0.8 (level 4), by hand:
+    success g = 0.1 x 0.2 x 1.2 = 0.024, T <- T + g (1 - T); failure l = 0.25 x 0.8 x 0.7 = 0.14, T <- T (1 - l).
+    T01 = 0.5: slot 0 gives 0.512, then slot 1 gives 0.512 x 0.86 = 0.44032 (the other order would give 0.44368).
+    T10 = 0.4: 0.4144, then 0.356384. A pair in one partnership only is updated once (T02 = 0.512, T03 = 0.43);
+    a pair in none keeps its trust (T23 = 0.5).
+    """
+    from sim import community as C
+    from sim import engine
+    from sim.rng import step_uniforms
+
+    params = community_params(1, {
+        "n_community": 4, "n_orgs": 3, "max_partnerships": 2, "max_memberships": 2, "gossip": 0.0, "prior_ties": 0.0,
+        "initial_trust": 0.5, "trust_noise": 0.0, "prejudice": 0.0, "trait_spread": 0.0, "leadership": 0.5,
+        "gain_rate": 0.1, "celebration": 0.2, "loss_rate": 0.25, "free_rider_penalty": 0.0, "misperception": 0.0,
+        "miscommunication": 0.0, "contribution_bias": 10.0, "success_bias": 0.0, "success_slope": 50.0,
+        "strategy": "fixed", "membership": "closed"})
+    cb = C.CommunityBatch.start(run_seeds(15, 1), params)
+    rows = np.array([0])
+    for slot, members, level in ((0, [0, 1, 2], 1), (1, [0, 1, 3], 4)):
+        cb.open_slot(rows, np.array([slot]), np.array([members]), step=0, origin=1, convener=members[0],
+                     strategy=np.array(["fixed"], dtype=object), level=np.array([level]), funded=False,
+                     award=np.array([np.inf]), funder_money=False, promised=np.zeros(1))
+    cb.trust[0, 1, 0] = 0.4
+    assert cb.level[0].tolist() == [1, 4] and (cb.trust[0][cb.pair_ok[0]] > 0).all()
+    t = 1
+    draws = dict(zip([p for p, _ in cb.layout], step_uniforms(cb.keys, t, cb.layout), strict=True))
+    views = [C.slot_view(cb, p, rows, t, draws, np.zeros((1, 2), dtype=np.int64)) for p in (0, 1)]
+    upto = engine.PHASES.index(engine.update_trust) + 1
+    C.partnership_phases(cb, views, engine.PHASES[1:upto])
+    assert [bool(v.step.success[0]) for v in views] == [True, False]
+    assert all(v.step.contributed.all() and not v.step.seen_free.any() for v in views)
+    T = cb.trust[0]
+    by_hand = {(0, 1): 0.44032, (1, 0): 0.356384, (0, 2): 0.512, (2, 0): 0.512, (1, 2): 0.512, (0, 3): 0.43,
+               (3, 1): 0.43, (2, 3): 0.5, (3, 2): 0.5}
+    for (i, j), want in by_hand.items():
+        assert T[i, j] == pytest.approx(want, rel=1e-12, abs=0), (i, j)
+    assert abs(T[0, 1] - 0.44368) > 1e-3  # the other order is far outside the tolerance

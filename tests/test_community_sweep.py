@@ -265,3 +265,39 @@ def test_cli_validate_and_sweep_a_community_spec(reference, tmp_path, capsys):
     out = tmp_path / "cli"
     assert main(["sweep", str(spec), "--out", str(out), "--quiet", "--chunk-size", "6"]) == 0
     _same(load_results(out), ref)
+
+
+def test_cli_analyze_plot_report_export_a_community_sweep(reference, tmp_path, capsys):
+    from sim.analysis.community import community_outcome_table, partnership_summary
+    from sim.cli import main
+
+    spec, ref = reference
+    out = tmp_path / "res"
+    run_sweep(spec, out, progress=False)
+    res = load_results(out)
+    assert main(["analyze", str(out), "--resamples", "200", "--quiet"]) == 0
+    table = pd.read_csv(out / "analysis" / "community_outcomes.csv")
+    mean = res.runs[res.runs["point_id"] == 2]["cumulative_benefit"].mean()
+    row = table[(table["point_id"] == 2) & (table["outcome"] == "cumulative_benefit")].iloc[0]
+    assert row["mean"] == pytest.approx(mean) and row["ci_low"] <= mean <= row["ci_high"] and row["n"] == 5
+    assert row["cell"] == "funder_policy = mandate, gossip = 0"
+    pd.testing.assert_frame_equal(table, community_outcome_table(res, n_resamples=200).reset_index(drop=True),
+                                  check_dtype=False)
+    parts = partnership_summary(res)
+    mandated = parts[(parts["origin"] == "mandate")]
+    assert set(mandated["point_id"]) == {2, 3} and (mandated["share_funded"] == 1).all()
+    formed = res.partnerships.merge(res.runs[["run_id", "point_id"]], on="run_id").groupby("point_id").size()
+    assert np.allclose(parts.groupby("point_id")["partnerships"].sum().to_numpy() * 5, formed.to_numpy())
+    assert main(["analyze", str(out), "--where", "gossip=0.2"]) == 2
+    assert "--where: not for a community sweep" in capsys.readouterr().err
+
+    assert main(["plot", str(out), "--format", "png"]) == 0
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["community_outcomes.png", "community_series.png"]
+    assert main(["plot", str(out), "--figure", "survival"]) == 2
+    assert main(["report", str(out), "--resamples", "200"]) == 0
+    text = (out / "report.html").read_text()
+    assert "What became of the partnerships" in text and "funder_policy = mandate, gossip = 0.2" in text
+    assert text.count("data:image/png;base64,") == 2 and "Partial results" not in text
+    assert main(["export", str(out), "--csv"]) == 0
+    assert len(pd.read_csv(out / "csv" / "partnerships.csv")) == len(res.partnerships)
+    assert len(pd.read_csv(out / "csv" / "organizations.csv")) == 20 * 12

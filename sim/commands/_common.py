@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from ..errors import UserError
 from ..params import PARAMETERS, ParamSpec, coerce_value
 
 __all__ = ["add_set_option", "parse_assignments", "parse_sets", "parse_where", "with_strategy", "run_params",
-           "add_results_dir", "open_results", "MIN_RESAMPLES"]
+           "add_results_dir", "open_results", "results_model", "MIN_RESAMPLES"]
 
 #: The fewest bootstrap resamples an interval may rest on.
 MIN_RESAMPLES = 100
@@ -82,6 +83,16 @@ def run_params(args: argparse.Namespace, specs: Mapping[str, ParamSpec] | None =
 def add_results_dir(p: argparse.ArgumentParser) -> None:
     """The positional ``DIR`` of the commands that read a sweep's results folder."""
     p.add_argument("dir", type=Path, help="results folder written by 'trustladder sweep'")
+
+
+def results_model(folder: Path) -> str:
+    """The model of the sweep in ``folder`` as its manifest says (``"partnership"`` when it cannot be read: then
+    :func:`open_results` reports why), read before anything else so options are checked in its vocabulary."""
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+        return str(manifest.get("model", "partnership")) if isinstance(manifest, dict) else "partnership"
+    except (OSError, ValueError):
+        return "partnership"
 
 
 def open_results(args: argparse.Namespace) -> Any:

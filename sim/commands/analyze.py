@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..manifest import now_iso, write_bytes_atomic, write_json_atomic
-from ._common import add_results_dir, open_results, parse_where
+from ._common import add_results_dir, open_results, parse_where, results_model
 
 _METHODS = ("auto", "summary", "sobol", "morris")
 
@@ -79,9 +79,41 @@ def _show(title: str, df: pd.DataFrame, quiet: bool) -> None:
         print(df.to_string(index=False))
 
 
+def _community(args: argparse.Namespace, results: Any) -> int:
+    """``analyze`` of a community sweep: outcomes per cell with bootstrap intervals, and what became of the
+    partnerships."""
+    # Lazy: analysis imports scipy.stats and matplotlib (see open_results).
+    from ..analysis.community import community_outcome_table, partnership_summary
+
+    unused = [flag for flag, v in (("--where", args.where), ("--by", args.by != "none"),
+                                   ("--reference", args.reference), ("--method", args.method not in ("auto",
+                                                                                                  "summary")))
+              if v]
+    if unused:
+        raise UserError(f"{', '.join(unused)}: not for a community sweep (its tables are per cell: every "
+                        "point and strategy)")
+    out = args.dir / "analysis"
+    tables = {"community_outcomes": community_outcome_table(results, args.outcome, confidence_level=args.confidence,
+                                                            n_resamples=args.resamples, seed=args.seed),
+              "partnerships": partnership_summary(results)}
+    written: list[Path] = []
+    for stem, df in tables.items():
+        _show(stem.replace("_", " "), df.drop(columns=[c for c in ("point_id", "strategy") if c in df]), args.quiet)
+        written += write_table(df, out, stem)
+    write_json_atomic(out / "analysis.json", {"results": str(args.dir), "made": now_iso(), "model": "community",
+                                              "bootstrap": {"n_resamples": args.resamples, "seed": args.seed,
+                                                            "confidence_level": args.confidence},
+                                              "tables": {stem: f"{stem}.csv" for stem in tables}})
+    print(f"\nwrote {len(written) + 1} files into {out}/ (CSV and JSON per table, analysis.json)")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
-    where = parse_where(args.where)
+    community = results_model(args.dir) == "community"
+    where = {} if community else parse_where(args.where)  # checked before anything is read
     results = open_results(args)
+    if community:
+        return _community(args, results)
     # Lazy: analysis imports scipy.stats and matplotlib; `trustladder --help` and `run` do not need them.
     from ..analysis.data import strategy_order
     from ..analysis.sensitivity import sensitivity

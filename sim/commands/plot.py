@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UserError
-from ._common import add_results_dir, open_results, parse_where
+from ._common import add_results_dir, open_results, parse_where, results_model
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,16 +48,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     if bool(args.x) != bool(args.y):
         raise UserError("--x and --y go together (the two factors of a phase diagram)")
-    where = parse_where(args.where)
+    community = results_model(args.dir) == "community"
+    where = {} if community else parse_where(args.where)  # checked before anything is read
     results = open_results(args)
     # Lazy: drawing imports matplotlib; `trustladder --help` and `run` do not need it.
     from ..analysis.catalog import figure_specs
+    from ..analysis.community import community_figure_specs
     from ..analysis.style import save_figure
 
     out = args.out or args.dir / "figures"
-    specs = figure_specs(results, args.figure, where=where, pool=args.pool, series=args.series,
-                         outcomes=args.outcome, x=args.x, y=args.y, facet=args.facet, window=args.window,
-                         strict=args.figure is not None)
+    if community:
+        unused = [flag for flag, v in (("--figure", args.figure), ("--where", args.where), ("--pool", args.pool),
+                                       ("--x", args.x), ("--facet", args.facet)) if v]
+        if unused:
+            raise UserError(f"{', '.join(unused)}: not for a community sweep, whose figures are its series over "
+                            "time and its outcomes per cell (choose them with --series and --outcome)")
+        specs = community_figure_specs(results, series=args.series, outcomes=args.outcome)
+    else:
+        specs = figure_specs(results, args.figure, where=where, pool=args.pool, series=args.series,
+                             outcomes=args.outcome, x=args.x, y=args.y, facet=args.facet, window=args.window,
+                             strict=args.figure is not None)
     if not specs:
         raise UserError("no figure applies to these results (see trustladder plot --help)")
     formats = args.format or ["png", "svg"]

@@ -32,8 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     results = open_results(args)
     # Lazy: the report draws with matplotlib; `trustladder --help` and `run` do not need it.
+    from ..analysis.community import is_community, write_community_report
     from ..analysis.report import write_report
 
+    if is_community(results):
+        path = write_community_report(results, args.out or args.dir / "report.html", title=args.title,
+                                      n_resamples=args.resamples, seed=args.seed)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return 0
     path = write_report(results, args.out or args.dir / "report.html", title=args.title, reference=args.reference,
                         window=args.window, n_resamples=args.resamples, seed=args.seed, cells=not args.no_cells)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -1,0 +1,303 @@
+"""Statistics, figures and the HTML report of a community sweep (``model = "community"``).
+
+A community sweep's runs table holds the community summary per run (``sim.outputs.community_outputs("summary")``),
+its bands the community series, and its store the partnership and organization tables
+(:meth:`sim.sweep.SweepResults.table`). A *cell* is one design point and strategy; its label is the factors'
+values (e.g. ``funder_policy = mandate, gossip = 0.2``). These functions are what ``trustladder analyze``,
+``plot`` and ``report`` do with such a folder; the partnership model's statistics (survival of one partnership,
+strategy comparisons) live in :mod:`sim.analysis.stats` and :mod:`sim.analysis.survival`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from ..manifest import now_iso, write_bytes_atomic
+from ..outputs import community_outputs
+from .catalog import FigureSpec
+from .data import AnalysisError, as_results, factor_names
+from .report import _CSS, _details, _figure_html, _partial_banner, _table
+from .stats import bootstrap_ci
+from .style import figure_style
+
+__all__ = ["is_community", "COMMUNITY_OUTCOMES", "community_cells", "community_outcome_table",
+           "partnership_summary", "community_figure_specs", "build_community_report", "write_community_report"]
+
+#: Outcomes of the tables and distribution figure by default.
+COMMUNITY_OUTCOMES = ("cumulative_benefit", "net_benefit", "n_formed", "durable", "final_mean_trust_worked",
+                      "final_ready_level_4")
+#: Cells a figure shows at most (one line or box each).
+MAX_CELLS = 12
+
+
+def is_community(results: Any) -> bool:
+    """Whether ``results`` are a community sweep's."""
+    return (getattr(results, "manifest", None) or {}).get("model") == "community"
+
+
+def _check(results: Any) -> Any:
+    if isinstance(results, (str, Path)):
+        results = as_results(results)  # loads the folder
+    if not all(hasattr(results, a) for a in ("runs", "bands", "manifest", "table")):
+        raise AnalysisError("results must be a loaded sweep (sim.load_results) with .runs, .bands, .manifest and "
+                            f".table(); got {type(results).__name__}")
+    if not is_community(results):
+        raise AnalysisError("these results are not a community sweep's (model = \"community\" in the spec)")
+    return results
+
+
+def community_cells(results: Any) -> pd.DataFrame:
+    """One row per cell: ``point_id``, ``strategy``, each factor's value and a ``cell`` label."""
+    results = _check(results)
+    runs = results.runs
+    factors = [f for f in factor_names(results) if f in runs.columns]
+    cells = runs[["point_id", "strategy", *factors]].drop_duplicates(["point_id", "strategy"])
+    cells = cells.sort_values(["point_id", "strategy"], kind="stable").reset_index(drop=True)
+    multi = runs["strategy"].nunique() > 1
+
+    def label(row: pd.Series) -> str:
+        parts = [f"{f} = {row[f]:g}" if isinstance(row[f], (float, np.floating)) else f"{f} = {row[f]}"
+                 for f in factors]
+        if multi or not parts:
+            parts.append(str(row["strategy"]))
+        return ", ".join(parts)
+
+    cells["cell"] = [label(r) for _, r in cells.iterrows()]
+    return cells
+
+
+def _outcomes(outcomes: Sequence[str] | str | None) -> list[str]:
+    known = community_outputs("summary")
+    names = list(COMMUNITY_OUTCOMES) if outcomes is None else ([outcomes] if isinstance(outcomes, str)
+                                                               else list(outcomes))
+    for name in names:
+        if name not in known:
+            raise AnalysisError(f"unknown community outcome {name!r} (known: {', '.join(known)})")
+    return names
+
+
+def community_outcome_table(results: Any, outcomes: Sequence[str] | str | None = None, *,
+                            confidence_level: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per cell and outcome: ``n``, ``mean`` with its bootstrap interval (``ci_low``, ``ci_high``), ``median``.
+
+    Each cell's resampling is seeded from ``seed`` and the cell, so the table is the same however it is computed.
+    """
+    results = _check(results)
+    names = _outcomes(outcomes)
+    cells = community_cells(results)
+    runs = results.runs
+    rows = []
+    for i, c in cells.iterrows():
+        sub = runs[(runs["point_id"] == c["point_id"]) & (runs["strategy"] == c["strategy"])]
+        for k, name in enumerate(names):
+            x = sub[name].to_numpy(dtype=float)
+            ci = bootstrap_ci(x, "mean", confidence_level=confidence_level, n_resamples=n_resamples,
+                              seed=np.random.default_rng([seed, int(c["point_id"]), i, k]))
+            rows.append({**{col: c[col] for col in cells.columns if col != "cell"}, "cell": c["cell"],
+                         "outcome": name, "n": int(np.count_nonzero(~np.isnan(x))), "mean": ci.estimate,
+                         "ci_low": ci.low, "ci_high": ci.high, "median": float(np.nanmedian(x)) if len(x) and
+                         not np.isnan(x).all() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def partnership_summary(results: Any) -> pd.DataFrame:
+    """Per cell and origin of the partnerships (setup, convened, a funding policy): what became of them.
+
+    Columns: ``partnerships`` (formed per run), ``share_ended``, ``median_months`` (life of the ended ones),
+    ``share_collaboration`` (reached level 4), ``share_funded``, ``mean_benefit`` (per partnership).
+    """
+    results = _check(results)
+    cells = community_cells(results)
+    runs = results.runs[["run_id", "point_id", "strategy"]]
+    table = results.table("partnerships").merge(runs, on="run_id", how="left", suffixes=("", "_run"))
+    n_runs = runs.groupby(["point_id", "strategy"]).size()
+    rows = []
+    for _, c in cells.iterrows():
+        sub = table[(table["point_id"] == c["point_id"]) & (table["strategy_run"] == c["strategy"])]
+        for origin, g in sub.groupby("origin", sort=True):
+            ended = g["ended_step"].notna()
+            life = (g["ended_step"] - g["formed_step"])[ended]
+            rows.append({"point_id": c["point_id"], "strategy": c["strategy"], "cell": c["cell"], "origin": origin,
+                         "partnerships": len(g) / n_runs[(c["point_id"], c["strategy"])],
+                         "share_ended": float(ended.mean()),
+                         "median_months": float(life.median()) if len(life) else np.nan,
+                         "share_collaboration": float(g["first_step_level_4"].notna().mean()),
+                         "share_funded": float((g["funded_months"] > 0).mean()),
+                         "mean_benefit": float(g["cumulative_benefit"].mean())})
+    return pd.DataFrame(rows, columns=["point_id", "strategy", "cell", "origin", "partnerships", "share_ended",
+                                       "median_months", "share_collaboration", "share_funded", "mean_benefit"])
+
+
+def _cell_colors(n: int) -> list[Any]:
+    cmap = mpl.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def _too_many(cells: pd.DataFrame) -> None:
+    if len(cells) > MAX_CELLS:
+        raise AnalysisError(f"the sweep has {len(cells)} cells; a community figure shows at most {MAX_CELLS} "
+                            "(draw a slice: sim.analysis.community functions take the results of a smaller sweep)")
+
+
+def plot_community_series(results: Any, series: Sequence[str] | None = None) -> Figure:
+    """Median of each kept community series over time with its middle-50 % band, one line per cell."""
+    results = _check(results)
+    kept = list(results.manifest.get("keep_series", []))
+    names = kept if series is None else list(series)
+    missing = [s for s in names if s not in kept]
+    if missing or not names:
+        raise AnalysisError(f"series {', '.join(missing) or '(none)'} not kept (kept: {', '.join(kept) or 'none'})")
+    cells = community_cells(results)
+    _too_many(cells)
+    bands = results.bands
+    labels = community_outputs("series")
+    colors = _cell_colors(len(cells))
+    with figure_style():
+        ncols = min(3, len(names))
+        nrows = -(-len(names) // ncols)
+        fig = Figure(figsize=(min(11.0, 3.7 * ncols), 2.9 * nrows + 1.3), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()
+        for ax in axes[len(names):]:
+            ax.set_visible(False)
+        for ax, name in zip(axes, names, strict=False):
+            sub = bands[bands["series"] == name]
+            for color, (_, c) in zip(colors, cells.iterrows(), strict=True):
+                b = sub[(sub["point_id"] == c["point_id"]) & (sub["strategy"] == c["strategy"])].sort_values("step")
+                ax.fill_between(b["step"], b["q25"], b["q75"], color=color, alpha=0.18, linewidth=0)
+                ax.plot(b["step"], b["q50"], color=color, linewidth=1.6, label=c["cell"])
+            ax.set_title(labels[name].axis_label(), fontsize=10)
+            ax.set_xlabel("month")
+            ax.xaxis.set_tick_params(labelbottom=True)
+        handles, text = axes[0].get_legend_handles_labels()
+        fig.legend(handles, text, loc="outside lower center", ncols=min(3, len(cells)), fontsize=8.5, frameon=False)
+        fig.suptitle("Community series over time: median and middle 50 % of runs, per cell", fontsize=11)
+    return fig
+
+
+def plot_community_outcomes(results: Any, outcomes: Sequence[str] | None = None) -> Figure:
+    """Box plots of per-run community outcomes, one box per cell."""
+    results = _check(results)
+    names = _outcomes(outcomes)
+    cells = community_cells(results)
+    _too_many(cells)
+    runs = results.runs
+    known = community_outputs("summary")
+    colors = _cell_colors(len(cells))
+    with figure_style():
+        ncols = min(3, len(names))
+        nrows = -(-len(names) // ncols)
+        fig = Figure(figsize=(min(11.0, 3.7 * ncols), 2.9 * nrows + 1.3), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(names):]:
+            ax.set_visible(False)
+        for ax, name in zip(axes, names, strict=False):
+            data = []
+            for _, c in cells.iterrows():
+                x = runs.loc[(runs["point_id"] == c["point_id"]) & (runs["strategy"] == c["strategy"]), name]
+                data.append(x.dropna().to_numpy(dtype=float))
+            box = ax.boxplot(data, patch_artist=True, widths=0.6, showfliers=False)
+            for patch, color in zip(box["boxes"], colors, strict=True):
+                patch.set_facecolor(color)
+                patch.set_alpha(0.6)
+            ax.set_xticks(range(1, len(cells) + 1), [str(i + 1) for i in range(len(cells))])
+            ax.set_title(known[name].axis_label(), fontsize=10)
+        fig.legend([Patch(facecolor=c, alpha=0.6) for c in colors],
+                   [f"{i + 1}: {lab}" for i, lab in enumerate(cells["cell"])],
+                   loc="outside lower center", ncols=min(3, len(cells)), fontsize=8.5, frameon=False)
+        fig.suptitle("Community outcomes per run, per cell (boxes: quartiles; whiskers: 1.5 IQR)", fontsize=11)
+    return fig
+
+
+def community_figure_specs(results: Any, *, series: Sequence[str] | None = None,
+                           outcomes: Sequence[str] | None = None) -> list[FigureSpec]:
+    """The standard figures of a community sweep: its series over time (if any was kept) and its outcomes."""
+    results = _check(results)
+    specs = []
+    if results.manifest.get("keep_series") and len(results.bands):
+        specs.append(FigureSpec("community_series", "community_series",
+                                lambda: plot_community_series(results, series),
+                                "Community series over time: median and middle 50 % of runs, per cell"))
+    specs.append(FigureSpec("community_outcomes", "community_outcomes",
+                            lambda: plot_community_outcomes(results, outcomes),
+                            "Community outcomes per run, per cell"))
+    return specs
+
+
+def _design(results: Any) -> str:
+    """The report's design table: the sweep, its cells and fixed parameters."""
+    m = results.manifest
+    runs = results.runs
+    spec = m.get("spec") or {}
+    rows = [("name", m.get("name", "")), ("description", spec.get("description", "")),
+            ("model", "community"), ("status", m.get("status", "")), ("runs", f"{len(runs):,}"),
+            ("cells (points x strategies)", f"{len(community_cells(results)):,}"),
+            ("months simulated (n_steps)", str(m.get("n_steps", ""))),
+            ("sampling", str((m.get("sampling") or {}).get("method", "grid"))),
+            ("root seed", str(m.get("root_seed", ""))), ("common random numbers", "yes" if m.get("crn") else "no"),
+            ("model version", str(m.get("model_version", ""))), ("git commit", str(m.get("git_commit", "")))]
+    rows += [(f"factor {f}", ", ".join(map(str, sorted(pd.unique(runs[f]))))) for f in factor_names(results)
+             if f in runs.columns]
+    if spec.get("base"):
+        rows.append(("fixed parameters", ", ".join(f"{k} = {v}" for k, v in spec["base"].items())))
+    return "<table>" + "".join(f'<tr><th class="text">{html.escape(k)}</th><td class="text">{html.escape(str(v))}'
+                               "</td></tr>" for k, v in rows) + "</table>"
+
+
+def build_community_report(results: Any, *, title: str | None = None, outcomes: Sequence[str] | None = None,
+                           n_resamples: int = 2000, seed: int = 0, dpi: int = 130) -> str:
+    """The self-contained HTML report of a community sweep (tables, figures, manifest), as text."""
+    results = _check(results)
+    title = title or f"TrustLadder community sweep: {results.manifest.get('name', '')}"
+    table = community_outcome_table(results, outcomes, n_resamples=n_resamples, seed=seed)
+    parts = partnership_summary(results)
+    orgs = results.table("organizations").merge(results.runs[["run_id", "point_id", "strategy"]], on="run_id")
+    org_cols = ["memberships", "months_member", "payoff", "benefit_received", "mean_trust_given"]
+    org_table = orgs.groupby(["point_id", "strategy"], sort=True)[org_cols].mean().reset_index()
+    org_table = org_table.merge(community_cells(results)[["point_id", "strategy", "cell"]], on=["point_id",
+                                                                                                  "strategy"])
+    sections = [("design", "Design", _design(results)),
+                ("outcomes", "Community outcomes (mean with bootstrap 95 % interval, per cell)",
+                 _table(table, ["cell", "outcome", "n", "mean", "ci_low", "ci_high", "median"])),
+                ("partnerships", "What became of the partnerships (per cell and origin)",
+                 _table(parts, ["cell", "origin", "partnerships", "share_ended", "median_months",
+                                "share_collaboration", "share_funded", "mean_benefit"])),
+                ("organizations", "Organizations (mean per organization, per cell)",
+                 _table(org_table, ["cell", *org_cols]))]
+    figures = []
+    for spec in community_figure_specs(results, outcomes=outcomes):
+        try:
+            figures.append(_figure_html(spec, spec.make(), dpi))
+        except AnalysisError as exc:
+            figures.append(f'<p class="note">{html.escape(spec.caption)}: not drawn ({html.escape(str(exc))})</p>')
+    sections.append(("figures", "Figures", "".join(figures)))
+    manifest = json.dumps(results.manifest, indent=1, default=str)
+    sections.append(("manifest", "Manifest", _details("manifest.json", f"<pre>{html.escape(manifest)}</pre>")))
+    nav = "<nav><ul>" + "".join(f'<li><a href="#{k}">{html.escape(h)}</a></li>' for k, h, _ in sections) + "</ul></nav>"
+    body = "".join(f'<h2 id="{k}">{html.escape(h)}</h2>{b}' for k, h, b in sections)
+    made = f"Made {now_iso()} from {getattr(results, 'path', '')}."
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"{_partial_banner(results)}<p class=\"note\">{html.escape(made)}</p>{nav}{body}</body></html>\n")
+
+
+def write_community_report(results: Any, path: str | Path | None = None, **kwargs: Any) -> Path:
+    """Write :func:`build_community_report` to ``path`` (default ``<results folder>/report.html``) atomically."""
+    folder = Path(results) if isinstance(results, (str, Path)) else getattr(results, "path", None)
+    results = _check(results)
+    if path is None:
+        if folder is None:
+            raise ValueError("give path: these results have no folder to write report.html into")
+        path = Path(folder) / "report.html"
+    path = Path(path)
+    write_bytes_atomic(path, build_community_report(results, **kwargs).encode("utf-8"))
+    return path
