@@ -835,8 +835,8 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for t in range(1, n_steps + 1):
             col = t - 1
+            before = cb.n_formed.copy()  # the month's formations: the funder's consortia and the convened one
             awarded = funder_call(cb, t)
-            before = cb.n_formed.copy()
             self_formation(cb, t)
             drawn = step_uniforms(cb.keys, t, cb.layout)
             draws = {pur: d for (pur, _), d in zip(cb.layout, drawn, strict=True)}

@@ -263,8 +263,10 @@ class CommunityModel(mesa.Model):
             self.running = False  # the idle call after the last month (see sim.model.PartnershipModel's Notes)
             return
         self.month = t = self.month + 1
+        before = self.n_formed
         awarded = self.funder.call()
-        formed = self.self_formation()
+        self.self_formation()
+        formed = self.n_formed - before  # the funder's new consortia and the convened partnership
         for partnership in self.partnerships:
             partnership.recruit()
         working = self.partnerships
@@ -281,7 +283,7 @@ class CommunityModel(mesa.Model):
         for o in self.orgs:
             o.months_member += o.n_memberships > 0
         self.funder.n_awarded += awarded
-        self._record_month(working, awarded, int(formed))
+        self._record_month(working, awarded, formed)
         self.datacollector.collect(self)
         if t == self.n_steps:
             self._finish()

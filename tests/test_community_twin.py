@@ -29,15 +29,22 @@ POLICIES = ("none", "mandate", "patient", "staged")
 N_STEPS = 48
 
 
+#: A fixed permutation of 0..15: set k's four variant choices are the bits of _MIX[k], so 16 sets hold every
+#: combination once, none tied to the funding policy (k mod 4).
+_MIX = (5, 12, 3, 10, 7, 0, 15, 9, 2, 14, 6, 11, 1, 13, 4, 8)
+
+
 def docking_sets(rng: np.random.Generator, k: int) -> dict:
     """The ``k``-th docking set: policy ``k mod 4``; gossip off every other quartet; recruiting two sets in three;
-    Model 5's variants for odd ``k``, MODEL.md's for even; community sizes 5..20 with 1..5 slots."""
+    each other rule variant MODEL.md's or Model 5's by a bit of ``_MIX[k]`` (16 sets: every combination once);
+    community sizes 5..20 with 1..5 slots."""
     n_orgs = int(rng.integers(3, 6))
     out = {
         "funder_policy": POLICIES[k % 4],
         "gossip": 0.0 if (k // 4) % 2 else float(rng.uniform(0.02, 0.3)),
+        **{kind: (REFERENCE_VARIANTS, MODEL5_VARIANTS)[(_MIX[k % 16] >> bit) & 1][kind]
+           for bit, kind in enumerate(name for name in REFERENCE_VARIANTS if name != "membership")},
         "membership": "recruiting" if k % 3 else "closed",
-        **(MODEL5_VARIANTS if k % 2 else REFERENCE_VARIANTS),
         "n_community": int(rng.integers(max(n_orgs, 5), 21)),
         "max_partnerships": int(rng.integers(1, 6)),
         "n_orgs": n_orgs,
@@ -162,6 +169,8 @@ def test_docking_sample_covers_the_community(docking):
         assert s["awarded"][policy == name].sum() > 0, f"{name} never awarded"
     assert s["awarded"][policy == "none"].sum() == 0
     assert s["formed"].sum() >= 20 and s["ended"].sum() >= 10 and s["left"].sum() >= 10
+    for p, model in zip(sets, twins, strict=True):  # formed counts convened partnerships and funder consortia
+        assert model.series()["formed"].sum() == model.n_formed - (p.get("setup") == "one")
     recruiting = np.array([p["membership"] == "recruiting" for p in sets])
     assert s["joined"][recruiting].sum() >= 5 and s["joined"][~recruiting].sum() == 0
     origins = set()
@@ -180,6 +189,9 @@ def test_docking_sample_covers_the_community(docking):
     k = gossiping[0]  # gossip changes the run: the same seed without it differs
     quiet = _run_twin(seeds[k], {**sets[k], "gossip": 0.0})
     assert not np.array_equal(quiet.series()["mean_trust"], twins[k].series()["mean_trust"])
+    for kind in REFERENCE_VARIANTS:
+        chosen = [p[kind] for p in sets]
+        assert chosen.count(REFERENCE_VARIANTS[kind]) >= 3 and chosen.count(MODEL5_VARIANTS[kind]) >= 3, kind
     sizes = {p["n_community"] for p in sets}
     assert len(sizes) >= 6, "community sizes too alike (padding untested)"
 
