@@ -2,7 +2,7 @@
 
 A community sweep's runs table holds the community summary per run (``sim.outputs.community_outputs("summary")``),
 its bands the community series, and its store the partnership and organization tables
-(:meth:`sim.sweep.SweepResults.table`). A *cell* is one design point and strategy; its label is the factors'
+(``SweepResults.table``). A *cell* is one design point and strategy; its label is the factors'
 values (e.g. ``funder_policy = mandate, gossip = 0.2``). These functions are what ``trustladder analyze``,
 ``plot`` and ``report`` do with such a folder; the partnership model's statistics (survival of one partnership,
 strategy comparisons) live in :mod:`sim.analysis.stats` and :mod:`sim.analysis.survival`.

@@ -5,7 +5,7 @@ parameter vocabulary its ``[base]`` and ``[factors]`` are checked against, the s
 the per-run outcomes of its runs table (and of ``[precision]``), the extra per-chunk tables it stores, and the
 function that runs a chunk. Everything else, planning, chunking, seeds, common random numbers, the store, its
 integrity records, resume, bands, precision and the executors, is one code path for both
-(:mod:`sim.sweep.runner`).
+(``sim/sweep/runner.py``).
 """
 
 from __future__ import annotations
