@@ -36,17 +36,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 import sim
 from sim import analysis as A
 from sim.analysis.crossover import crossover
+from sim.analysis.sensitivity import noise_floor
 from sim.analysis.stats import cell_seed
 from sim.analysis.style import STRATEGY_COLORS, figure_style, save_figure, strategy_label
 from sim.manifest import now_iso, provenance, write_bytes_atomic, write_json_atomic
 from sim.palette import OKABE_ITO
 from sim.rng import run_seeds
 from sim.sweep import PoolExecutor, ResumeError, run_sweep
+from sim.sweep.precision import next_targets
+from sim.sweep.spec import Precision
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -62,6 +66,16 @@ OUTCOMES = {"cumulative_benefit": "gross benefit", "net_benefit": "net benefit"}
 TRUST = (0.15, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95)
 #: The slice where the robustness settings and the one-cell statements live.
 BASE_CELL = {"deadline": 24, "cultural_distance": 0.5}
+#: Root seed of the robustness runs: replicate r of every setting, strategy and trust level uses its r-th seed.
+ROBUST_SEED = SEED + 7
+#: What the replicates must buy: a 95% half-width of at most this many benefit units for the paired
+#: difference forced minus either counterfactual (gross benefit), at every trust level of the design.
+PRECISION_OUTCOME = "cumulative_benefit"
+HALF_WIDTH = 30.0
+PILOT = 50
+#: The robustness study's replicates, per setting, by the precision of its paired differences.
+ROBUST_PRECISION = Precision(outcome=PRECISION_OUTCOME, half_width=HALF_WIDTH, min_replicates=PILOT,
+                             max_replicates=1500)
 
 BUILT_IN = "built in"
 EMERGENT = "emergent"
@@ -102,57 +116,126 @@ def robustness_settings() -> list[Setting]:
     return out
 
 
-def arm_task(task: tuple[dict[str, Any], str, float, int, int]) -> dict[str, np.ndarray]:
-    """One arm of a setting: ``replicates`` runs of a strategy at one trust level, on the common seeds."""
-    change, strategy, trust, root, replicates = task
-    r = sim.simulate(seeds=run_seeds(root, replicates), strategy=strategy, initial_trust=trust, n_steps=120,
-                     keep=[], **BASE_CELL, **change)
+def arm_task(task: tuple[dict[str, Any], str, float, int, int, int]) -> dict[str, np.ndarray]:
+    """One arm of a setting: replicates ``start .. stop - 1`` of a strategy at one trust level, on the common seeds."""
+    change, strategy, trust, root, start, stop = task
+    r = sim.simulate(seeds=run_seeds(root, stop - start, start=start), strategy=strategy, initial_trust=trust,
+                     n_steps=120, keep=[], **BASE_CELL, **change)
     s = r.summary
     out = {k: s[k].to_numpy(dtype=float) for k in ("cumulative_benefit", "net_benefit", "dissolved")}
     out["seed"] = s["seed"].to_numpy()
+    out["replicate"] = np.arange(start, stop)
     return out
 
 
-def run_robustness(settings: Sequence[Setting], replicates: int, workers: int,
-                   trust: Sequence[float] = TRUST) -> pd.DataFrame:
-    """Every setting x strategy x trust level on the same seeds; one row per run (``replicate`` is the pair key)."""
-    tasks, keys = [], []
+def run_robustness(settings: Sequence[Setting], replicates: int | Mapping[str, int], workers: int,
+                   trust: Sequence[float] = TRUST, start: int | Mapping[str, int] = 0) -> pd.DataFrame:
+    """Every setting x strategy x trust level on the same seeds; one row per run (``replicate`` is the pair key).
+
+    Replicate r of every arm of every setting runs with seed ``run_seeds(ROBUST_SEED, ...)[r]`` (common
+    random numbers), so the runs of a setting pair across strategies and trust levels. ``replicates`` and
+    ``start`` (one number, or one per setting name) run replicates ``start .. replicates - 1``: a later round
+    adds replicates to a setting without changing the ones it has.
+    """
+    def per(v: int | Mapping[str, int], name: str) -> int:
+        return int(v[name]) if isinstance(v, Mapping) else int(v)
+
+    tasks = []
     for s in settings:
+        lo, hi = per(start, s.name), per(replicates, s.name)
+        if hi <= lo:
+            continue
         for strategy in STRATEGIES:
             for t in trust:
-                tasks.append((dict(s.change), strategy, float(t), SEED + 7, replicates))
-                keys.append((s.name, strategy, float(t)))
-    if workers > 1:
+                tasks.append(((dict(s.change), strategy, float(t), ROBUST_SEED, lo, hi), (s.name, strategy, float(t))))
+    if workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(workers) as pool:
-            outs = list(pool.map(arm_task, tasks, chunksize=4))
+            outs = list(pool.map(arm_task, [t for t, _ in tasks], chunksize=4))
     else:
-        outs = [arm_task(t) for t in tasks]
-    frames = []
-    for (name, strategy, t), o in zip(keys, outs, strict=True):
-        frames.append(pd.DataFrame({"setting": name, "strategy": strategy, "initial_trust": t,
-                                    "replicate": np.arange(replicates), **o}))
-    return pd.concat(frames, ignore_index=True)
+        outs = [arm_task(t) for t, _ in tasks]
+    frames = [pd.DataFrame({"setting": name, "strategy": strategy, "initial_trust": t, **o})
+              for (_, (name, strategy, t)), o in zip(tasks, outs, strict=True)]
+    cols = ["setting", "strategy", "initial_trust", "cumulative_benefit", "net_benefit", "dissolved", "seed",
+            "replicate"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
 
 
-def cached_robustness(settings: Sequence[Setting], replicates: int, workers: int) -> pd.DataFrame:
-    """:func:`run_robustness`, reused from ``sweeps/robustness.parquet`` when the design and model are unchanged."""
+def paired_half_widths(runs: pd.DataFrame, outcome: str = PRECISION_OUTCOME,
+                       confidence: float = 0.95) -> pd.DataFrame:
+    """Per setting: the widest paired-difference interval (forced minus either counterfactual, any trust level).
+
+    Columns ``setting, replicates, sd, half_width, where``: the largest standard deviation of the paired
+    differences over the trust levels and both counterfactuals, the t interval's half-width it gives with
+    the setting's replicates, and the arm where it is.
+    """
+    rows = []
+    for cf in COUNTERFACTUALS:
+        m = paired_arms(runs, FORCED, cf, outcome)
+        for (name, trust), g in m.groupby(["setting", "initial_trust"], sort=False):
+            rows.append({"setting": name, "counterfactual": cf, "initial_trust": trust, "n": len(g),
+                         "sd": float(g["diff"].std(ddof=1))})
+    t = pd.DataFrame(rows).sort_values("sd", ascending=False).drop_duplicates("setting")
+    t["half_width"] = stats.t.ppf(0.5 + confidence / 2, t["n"] - 1) * t["sd"] / np.sqrt(t["n"])
+    t["where"] = [f"vs {r.counterfactual} at trust {r.initial_trust:g}" for r in t.itertuples()]
+    names = list(dict.fromkeys(runs["setting"]))
+    return (t.rename(columns={"n": "replicates"}).set_index("setting").loc[names].reset_index()
+            [["setting", "replicates", "sd", "half_width", "where"]])
+
+
+def precise_robustness(settings: Sequence[Setting], workers: int, precision: Precision,
+                       trust: Sequence[float] = TRUST) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The robustness runs, replicates chosen per setting by the precision of its paired differences.
+
+    Round 0 runs ``precision.min_replicates`` (the pilot) in every arm of every setting; then every setting
+    whose widest paired-difference interval (:func:`paired_half_widths`, gross benefit) is wider than
+    ``precision.half_width`` gets more replicates in all its arms at once, by the sweep layer's rule
+    (:func:`sim.sweep.precision.next_targets`: what the spread says it needs plus 10 %, capped), until none
+    does. Adding replicates to all arms of a setting together keeps every run paired. Returns the runs and
+    the rounds (``round, setting, replicates, sd, half_width, where``).
+    """
+    names = [s.name for s in settings]
+    have = dict.fromkeys(names, 0)
+    want = dict.fromkeys(names, precision.min_replicates)
+    parts, log = [], []
+    for rnd in range(12):
+        parts.append(run_robustness(settings, want, workers, trust=trust, start=have))
+        have = dict(want)
+        runs = pd.concat(parts, ignore_index=True)
+        hw = paired_half_widths(runs, precision.outcome, precision.confidence)
+        log.append(hw.assign(round=rnd))
+        counts = np.array([have[n] for n in hw["setting"]])
+        target = next_targets(counts, hw["half_width"].to_numpy(), precision)
+        if (target == counts).all():
+            break
+        want = {n: int(v) for n, v in zip(hw["setting"], target, strict=True)}
+    order = {n: i for i, n in enumerate(names)}  # settings in their design order, then by arm and replicate
+    runs = runs.assign(_order=runs["setting"].map(order), _strategy=runs["strategy"].map(STRATEGIES.index))
+    runs = runs.sort_values(["_order", "_strategy", "initial_trust", "replicate"], kind="stable")
+    return runs.drop(columns=["_order", "_strategy"]).reset_index(drop=True), pd.concat(log, ignore_index=True)
+
+
+def cached_robustness(settings: Sequence[Setting], workers: int,
+                      precision: Precision = ROBUST_PRECISION) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`precise_robustness`, reused from ``sweeps/robustness*.parquet`` if design and model are unchanged."""
     import hashlib
     import json
 
-    design = {"settings": [(s.name, dict(s.change)) for s in settings], "replicates": replicates, "trust": TRUST,
-              "seed": SEED, "model": getattr(sim, "MODEL_VERSION", "?"), "params": sim.Params().to_dict()}
+    design = {"settings": [(s.name, dict(s.change)) for s in settings], "precision": precision.to_dict(),
+              "trust": TRUST, "seed": ROBUST_SEED, "model": getattr(sim, "MODEL_VERSION", "?"),
+              "params": sim.Params().to_dict()}
     key = hashlib.sha256(json.dumps(design, sort_keys=True, default=str).encode()).hexdigest()
-    path = SWEEPS / "robustness.parquet"
-    stamp = SWEEPS / "robustness.key"
-    if path.exists() and stamp.exists() and stamp.read_text() == key:
-        return pd.read_parquet(path)
-    runs = run_robustness(settings, replicates, workers)
+    path, rounds_path, stamp = SWEEPS / "robustness.parquet", SWEEPS / "robustness_rounds.parquet", \
+        SWEEPS / "robustness.key"
+    if path.exists() and rounds_path.exists() and stamp.exists() and stamp.read_text() == key:
+        return pd.read_parquet(path), pd.read_parquet(rounds_path)
+    runs, rounds = precise_robustness(settings, workers, precision)
     SWEEPS.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    runs.to_parquet(tmp)
-    tmp.replace(path)
+    for frame, target in ((runs, path), (rounds, rounds_path)):
+        tmp = target.with_suffix(".tmp")
+        frame.to_parquet(tmp)
+        tmp.replace(target)
     write_bytes_atomic(stamp, key.encode())
-    return runs
+    return runs, rounds
 
 
 def paired_arms(runs: pd.DataFrame, a: str, b: str, outcome: str) -> pd.DataFrame:
@@ -246,12 +329,82 @@ def crossovers(res: Any, n_resamples: int = 1000) -> pd.DataFrame:
 
 
 def cell_tests(res: Any) -> pd.DataFrame:
-    """Per cell (trust x deadline x distance): forced against each counterfactual, paired, Holm across the cells."""
+    """Per cell (trust x deadline x distance): forced against each counterfactual, paired, Holm across the cells.
+
+    Mean differences by the paired t test; dissolution by McNemar's exact (binomial) test of the discordant
+    pairs, with Newcombe's paired interval.
+    """
     frames = []
     for cf in COUNTERFACTUALS:
-        t = A.compare_paired(res, FORCED, cf, [*OUTCOMES, "dissolved"], adjust="holm", seed=SEED)
+        t = A.compare_paired(res, FORCED, cf, [*OUTCOMES, "dissolved"], adjust="holm", seed=SEED, exact=True)
         frames.append(t)
     return pd.concat(frames, ignore_index=True)
+
+
+def replicates_needed(sd: np.ndarray | float, n: np.ndarray | int, half_width: float = HALF_WIDTH,
+                      confidence: float = 0.95) -> np.ndarray:
+    """Replicates that give a t interval of ``half_width`` to a paired difference of SD ``sd`` (from ``n`` pairs)."""
+    t = stats.t.ppf(0.5 + confidence / 2, np.asarray(n) - 1)
+    return np.ceil((t * np.asarray(sd, dtype=float) / half_width) ** 2).astype(int)
+
+
+def pilot_check(res: Any, pilot: int = PILOT, half_width: float = HALF_WIDTH) -> dict[str, Any]:
+    """What the sweep's first ``pilot`` replicates say its fixed replicate count must be.
+
+    Under common random numbers replicate r has the same seed whatever the sweep's size, so the first
+    ``pilot`` replicates of every cell are exactly a separate ``pilot``-replicate sweep. Per point and
+    counterfactual, the SD of the paired gross-benefit differences of those replicates gives the replicates
+    a ``half_width`` interval needs (:func:`replicates_needed`); the sweep's count is justified when it is at
+    least the largest of them.
+    """
+    rows = []
+    for cf in COUNTERFACTUALS:
+        pairs = A.pair_runs(res, FORCED, cf, PRECISION_OUTCOME)
+        pairs = pairs[pairs["replicate"] < pilot]
+        d = pairs[f"{PRECISION_OUTCOME}_a"] - pairs[f"{PRECISION_OUTCOME}_b"]
+        factors = ["initial_trust", "deadline", "cultural_distance"]
+        g = pairs.assign(diff=d).groupby(factors)["diff"]
+        sd, n = g.std(ddof=1), g.count()
+        rows.append(sd.rename("sd").reset_index().assign(counterfactual=cf, n=n.to_numpy(),
+                                                          needed=replicates_needed(sd.to_numpy(), n.to_numpy(),
+                                                                                   half_width)))
+    t = pd.concat(rows, ignore_index=True)
+    worst = t.loc[t["needed"].idxmax()]
+    cell = ", ".join(f"{f} {worst[f]:g}" for f in ("initial_trust", "deadline", "cultural_distance"))
+    return {"pilot": pilot, "half_width": half_width, "max_sd": float(worst["sd"]), "max_needed": int(worst["needed"]),
+            "median_needed": float(t["needed"].median()), "worst": f"{cell}, vs {worst['counterfactual']}",
+            "replicates": int(res.manifest["replicates"]), "table": t}
+
+
+def pairing_gain(cells: pd.DataFrame, robust: pd.DataFrame) -> pd.DataFrame:
+    """How much the common seeds narrowed the intervals: paired over unpaired SE, on the same runs.
+
+    For every cell of the headline sweep (``cells``, from :func:`cell_tests`) and every setting x trust level
+    of the robustness runs, the paired standard error of the mean difference over the one the same runs would
+    give as independent samples. Per study, counterfactual and outcome: the median ratio over all cells and
+    over the cells at trust >= 0.7 (where the crossovers are), and the run multiplier that the same interval
+    would cost without pairing (1 / ratio^2 at the median).
+    """
+    rows = [cells.assign(study="headline sweep", counterfactual=cells["b"])[
+        ["study", "counterfactual", "outcome", "initial_trust", "se", "se_unpaired"]]]
+    for cf in COUNTERFACTUALS:
+        for outcome in [*OUTCOMES, "dissolved"]:
+            m = paired_arms(robust, FORCED, cf, outcome)
+            for (_, trust), g in m.groupby(["setting", "initial_trust"], sort=False):
+                d = A.paired_difference(g[f"{outcome}_a"].to_numpy(), g[f"{outcome}_b"].to_numpy(), method="t")
+                rows.append(pd.DataFrame([{"study": "robustness", "counterfactual": cf, "outcome": outcome,
+                                           "initial_trust": trust, "se": d.se, "se_unpaired": d.se_unpaired}]))
+    t = pd.concat(rows, ignore_index=True)
+    t = t[(t["se_unpaired"] > 0) & t["se"].notna()]
+    t["ratio"] = t["se"] / t["se_unpaired"]
+    out = []
+    for (study, cf, outcome), g in t.groupby(["study", "counterfactual", "outcome"], sort=False):
+        high = g[g["initial_trust"] >= 0.7]["ratio"]
+        out.append({"study": study, "counterfactual": cf, "outcome": outcome, "cells": len(g),
+                    "median_ratio": float(g["ratio"].median()), "median_ratio_trust_0.7_up": float(high.median()),
+                    "min_ratio": float(g["ratio"].min()), "max_ratio": float(g["ratio"].max()),
+                    "run_multiplier_trust_0.7_up": float(1 / high.median() ** 2)})
+    return pd.DataFrame(out)
 
 
 def rungs(res: Any) -> pd.DataFrame:
@@ -285,13 +438,13 @@ def early_benefit(runs: int = 2000) -> pd.DataFrame:
 
 
 def dissolution_paired(runs: pd.DataFrame, setting: str = "Model 5 defaults") -> pd.DataFrame:
-    """Dissolution by month 120, forced against each counterfactual per trust level: McNemar, Holm across them."""
+    """Dissolution by month 120, forced against each counterfactual per trust level: McNemar exact, Holm across them."""
     rows = []
     sel = runs[runs["setting"] == setting]
     for cf in COUNTERFACTUALS:
         m = paired_arms(sel, FORCED, cf, "dissolved")
         for trust, g in m.groupby("initial_trust"):
-            t = A.mcnemar_test(g["dissolved_a"].to_numpy(), g["dissolved_b"].to_numpy())
+            t = A.mcnemar_test(g["dissolved_a"].to_numpy(), g["dissolved_b"].to_numpy(), exact=True)
             rows.append({"initial_trust": trust, "counterfactual": cf, "n_pairs": len(g),
                          "forced": g["dissolved_a"].mean(), "counterfactual_share": g["dissolved_b"].mean(),
                          "difference": t.difference, "low": t.low, "high": t.high, "p_value": t.p_value})
@@ -344,21 +497,15 @@ def qualitative(runs: int = 3000) -> pd.DataFrame:
 
 
 def sensitivity(sob: Any) -> tuple[Any, pd.DataFrame]:
-    """Sobol indices and, per outcome and strategy, which levers stand above the placebo's (and dummy's) floor."""
+    """Sobol indices and, per outcome and strategy, which levers stand above the noise floor.
+
+    The floor is the highest interval of two do-nothing factors: the design's ``dummy`` and the placebo
+    ``fixed_level`` (read only by the ``fixed`` strategy), on the raw total index ``ST`` and on
+    ``ST_denoised`` (the replicate noise's bias removed; :meth:`sim.sweep.design.Sobol.denoise`).
+    """
     sens = A.sobol_indices(sob, ["dissolved", "cumulative_benefit"], seed=SEED)
-    idx = sens.indices
-    rows = []
-    for (outcome, strategy), g in idx.groupby(["outcome", "strategy"], sort=False):
-        floors = g[g["factor"].isin(["fixed_level", "dummy"])]
-        top = float((floors["ST"] + floors["ST_conf"]).max())
-        for r in g.itertuples():
-            if r.factor in ("fixed_level", "dummy"):
-                continue
-            rows.append({"outcome": outcome, "strategy": strategy, "factor": r.factor, "ST": r.ST,
-                         "ST_low": r.ST - r.ST_conf, "ST_high": r.ST + r.ST_conf, "S1": r.S1,
-                         "floor_ST": float(floors["ST"].max()), "floor_high": top,
-                         "above_floor": bool(r.ST - r.ST_conf > top)})
-    return sens, pd.DataFrame(rows)
+    noise = [f for f in ("dummy", "fixed_level") if f in set(sens.indices["factor"])]
+    return sens, noise_floor(sens.indices, noise, ["ST"])
 
 
 # --- figures -------------------------------------------------------------------------------------------------
@@ -555,16 +702,27 @@ def findings_text(n: dict[str, Any]) -> str:
         f"({', '.join(f'{t:g}' for t in n['levels']['deadline'])}) x {len(n['levels']['cultural_distance'])} cultural "
         f"distances ({', '.join(f'{t:g}' for t in n['levels']['cultural_distance'])}), {n['replicates']} replicates a "
         f"cell, 120 months. {n['crn_text']}",
-        f"- **Robustness study** ({n['robust_runs']:,} runs): the same 3 strategies x 8 trust levels, "
-        f"{n['robust_replicates']} replicates, at deadline 24 and cultural distance 0.5, under "
-        f"{n['n_settings']} settings (the Model 5 defaults, each structural kind set to its reference variant "
-        "alone and all together, and one constant changed at a time). Every arm of a setting runs on the same "
-        "seeds (common random numbers), so each difference is paired, across strategies and across trust levels.",
-        f"- **Sensitivity sweep** ({n['sobol_runs']:,} runs): Sobol design over five practice levers plus a "
-        "placebo factor (see section 6).",
+        f"- **Robustness study** ({n['robust_runs']:,} runs): the same 3 strategies x 8 trust levels at deadline "
+        f"24 and cultural distance 0.5, under {n['n_settings']} settings (the Model 5 defaults, each structural "
+        "kind set to its reference variant alone and all together, and one constant changed at a time), "
+        f"{n['robust_replicates_text']} replicates a setting (chosen by precision, below). Every arm of a "
+        "setting runs on the same seeds (common random numbers), so each difference is paired, across "
+        "strategies and across trust levels.",
+        f"- **Sensitivity sweep** ({n['sobol_runs']:,} runs): Sobol design over five practice levers plus two "
+        "do-nothing factors, the noise floor (section 6). Its replicates do *not* share seeds, on purpose: under "
+        "common random numbers a do-nothing factor's runs are identical and its indices exactly 0, so it would "
+        "no longer measure the noise, and the removal of the noise's bias (section 6) assumes independent noise.",
         "",
-        "Intervals are 95%: paired t for mean differences, Newcombe's paired interval with McNemar's test for "
-        "dissolution, percentile bootstrap over replicates (1,000 resamples, replicates kept together across "
+        "**The design is paired.** In the headline sweep and the robustness study replicate r of every "
+        "strategy, trust level, deadline, distance and setting is the same partnership (one seed), so every "
+        "comparison of forcing with a counterfactual is a paired difference: paired t intervals and tests for "
+        "benefit, McNemar's exact test with Newcombe's paired interval for dissolution, and crossover "
+        "bootstraps that resample replicates jointly across trust levels. " + n["pairing_text"],
+        "",
+        "**Replicates.** " + n["replicates_text"],
+        "",
+        "Intervals are 95%: paired t for mean differences, Newcombe's paired interval with McNemar's exact test "
+        "for dissolution, percentile bootstrap over replicates (1,000 resamples, replicates kept together across "
         "trust levels where they share seeds) for crossovers, Aalen-Johansen log(-log) for cumulative "
         f"incidence, Kaplan-Meier log(-log) for survival. Families of tests are Holm-adjusted (alpha {ALPHA}), "
         "the family stated each time. Tag **built in**: the result restates a rule or an input; **emergent**: "
@@ -573,7 +731,8 @@ def findings_text(n: dict[str, Any]) -> str:
         "## 1. Forcing against no grant and against the same grant spent patiently",
         "",
         "The crossover: the initial trust at which the mean paired difference funder_forced minus the "
-        "counterfactual turns positive (interpolated between levels), with its bootstrap 95% CI; \"never\" = "
+        "counterfactual turns positive (interpolated between levels), with its bootstrap 95% CI (replicates "
+        "resampled jointly across the trust levels, whose runs share seeds); \"never\" = "
         "negative at every trust level up to 0.95, \"beyond\" = no crossing in the range is inside the CI. "
         "Per cell of deadline x cultural distance, nothing pooled (table `tables/crossover.csv`, figure "
         "`figures/crossover.png`). **Emergent.**",
@@ -590,7 +749,8 @@ def findings_text(n: dict[str, Any]) -> str:
                 r = g[(g["b"] == cf) & (g["outcome"] == outcome)].iloc[0]
                 cellv.append(crossing_text(r.status, r.crossing, r.low, r.high))
         L.append(f"| {dl} | {dist:g} | " + " | ".join(cellv) + " |")
-    L += ["", "Per cell (trust x deadline x distance), paired t tests of the difference, Holm-adjusted across the "
+    L += ["", "Per cell (trust x deadline x distance), paired t tests of the difference (McNemar's exact test "
+          "for dissolution), Holm-adjusted across the "
           f"{holm_cells} cells of each counterfactual and outcome (table `tables/cells.csv`):", ""]
     for cf in COUNTERFACTUALS:
         for outcome in [*OUTCOMES, "dissolved"]:
@@ -612,13 +772,14 @@ def findings_text(n: dict[str, Any]) -> str:
 
     # 2. robustness
     L += ["## 2. Robustness: where forcing pays, and on what it is conditional", "",
-          f"Crossover trust (95% CI) per setting, deadline 24, distance 0.5, {n['robust_replicates']} paired "
-          "replicates (table `tables/robustness.csv`, figure `figures/robustness.png`). **Emergent** (the "
+          "Crossover trust (95% CI) per setting, deadline 24, distance 0.5, paired replicates as many as each "
+          "setting's precision needed (last column; table `tables/robustness.csv`, figure "
+          "`figures/robustness.png`). **Emergent** (the "
           "n_orgs rows are partly built in: each member's share of the benefit scales as 1/n_orgs and "
           "derailment grows with the number of pairs).", "",
           "| setting | vs stepwise, gross | vs stepwise, net | vs funder_patient, gross | vs funder_patient, net | "
-          "gross difference at trust 0.95 vs funder_patient |",
-          "|---|---|---|---|---|---|"]
+          "gross difference at trust 0.95 vs funder_patient | replicates |",
+          "|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(rb["setting"]):
         g = rb[rb["setting"] == name]
         v = []
@@ -628,6 +789,7 @@ def findings_text(n: dict[str, Any]) -> str:
                 v.append(crossing_text(r.status, r.crossing, r.low, r.high))
         r = g[(g["counterfactual"] == "funder_patient") & (g["outcome"] == "cumulative_benefit")].iloc[0]
         v.append(ci(r.difference_at_top, r.difference_at_top_low, r.difference_at_top_high))
+        v.append(f"{int(r.n_pairs) // len(TRUST):,}")
         L.append(f"| {name} | " + " | ".join(v) + " |")
     L += ["", "**Forcing pays where:** " + pays_where(rb), "", n["conditional_text"], ""]
 
@@ -650,27 +812,37 @@ def findings_text(n: dict[str, Any]) -> str:
     L.append("")
 
     # 4. rungs
+    patience = int(sim.Params().climb_patience)
+    floor4 = 1 + 3 * patience
     L += ["## 4. Time to each rung, with dissolution competing", "",
           "Cumulative incidence of first playing a level >= 4 (collaboration; a run that only ever plays level 5 "
           "counts) and >= 3, with dissolution as the competing event (Aalen-Johansen), deadline 24, distance "
           "0.5; months by which 25/50/75% of all partnerships had got there (\"not reached\" = the share never "
-          "gets there within 120 months) (`tables/rungs.csv`, `figures/rungs.png`). Under funder_forced "
-          "collaboration from month 1 is **built in** (the strategy starts at the forced level); under the others "
-          "the lower quartile is bounded below by the rules (climb_patience months per rung), so only the spread "
-          "and the shares are **emergent**.", "",
-          "| initial trust | strategy | reached >= 4 by 120 | dissolved first | q25 | q50 | q75 | "
+          "gets there within 120 months; the median with its 95% CI) (`tables/rungs.csv`, `figures/rungs.png`). "
+          "Under funder_forced collaboration from month 1 is **built in** (the strategy starts at the forced "
+          f"level). Under the others no partnership can get there before month {floor4} (one climb per "
+          f"climb_patience = {patience} months from level 1, so 1 + 3 x {patience}): a month marked * is that "
+          "floor, a parameter and not a finding; only the shares and the months above the floor are "
+          "**emergent**.", "",
+          "| initial trust | strategy | reached >= 4 by 120 | dissolved first | q25 | q50 [95% CI] | q75 | "
           "reached >= 3 by 120 |", "|---|---|---|---|---|---|---|---|"]
 
-    def q(v: float) -> str:
-        return "not reached" if not np.isfinite(v) else f"{v:.0f}"
+    def q(v: float, strategy: str) -> str:
+        if not np.isfinite(v):
+            return "not reached"
+        return f"{v:.0f}*" if strategy != FORCED and v <= floor4 else f"{v:.0f}"
+
+    def qci(v: float) -> str:
+        return "beyond 120" if not np.isfinite(v) else f"{v:.0f}"
     for (trust, strategy), g in rt.groupby(["initial_trust", "strategy"], sort=False):
         r4 = g[g["rung"] == 4].iloc[0]
         r3 = g[g["rung"] == 3].iloc[0]
         if trust not in (0.15, 0.3, 0.5, 0.7, 0.85, 0.95):
             continue
         L.append(f"| {trust:g} | {strategy} | {100 * r4.incidence:.0f}% [{100 * r4.incidence_low:.0f}, "
-                 f"{100 * r4.incidence_high:.0f}] | {100 * r4.dissolved_first_share:.0f}% | {q(r4.q25)} | "
-                 f"{q(r4.q50)} | {q(r4.q75)} | {100 * r3.incidence:.0f}% |")
+                 f"{100 * r4.incidence_high:.0f}] | {100 * r4.dissolved_first_share:.0f}% | {q(r4.q25, strategy)} | "
+                 f"{q(r4.q50, strategy)} [{qci(r4.q50_low)}, {qci(r4.q50_high)}] | {q(r4.q75, strategy)} | "
+                 f"{100 * r3.incidence:.0f}% |")
     L.append("")
 
     # 5. after the grant
@@ -697,23 +869,28 @@ def findings_text(n: dict[str, Any]) -> str:
     L += ["## 6. Which practices stand above the noise floor", "",
           "Total-order Sobol indices (ST, 95% CI) of dissolution and of gross benefit over five practice levers "
           "(leadership, communication, ground rules 0..1; cultural learning 0..0.1; celebration 0..1) at initial "
-          f"trust 0.5, {n['sobol_replicates']} replicates a point averaged before SALib. {n['floor_text']} A lever "
-          "stands above the floor when the lower end of its ST interval exceeds the upper end of the floor's "
-          "(`tables/sobol.csv`, `tables/sobol_floor.csv`, `figures/sensitivity_*.png`). The replicate-noise share "
-          "is the part of the variance of the point means that is run-to-run noise (docs/analysis.md).", "",
-          "| outcome | strategy | replicate-noise share | noise floor ST (upper) | above the floor | not above |",
-          "|---|---|---|---|---|---|"]
-    for (outcome, strategy), g in floor.groupby(["outcome", "strategy"], sort=False):
-        above = ", ".join(f"{r.factor} {r.ST:.2f} [{r.ST_low:.2f}, {r.ST_high:.2f}]"
-                          for r in g[g["above_floor"]].sort_values("ST", ascending=False).itertuples()) or "none"
-        rest = ", ".join(f"{r.factor} {r.ST:.2f}" for r in g[~g["above_floor"]].itertuples()) or "none"
+          f"trust 0.5, {n['sobol_replicates']} independent replicates a point averaged before SALib. "
+          f"{n['floor_text']} A lever stands above the floor when the lower end of its interval exceeds the upper "
+          "end of the floor's (two disjoint 95% intervals: conservative). Two versions of the index: SALib's raw "
+          "ST, which counts the replicate noise left in the point means as variance and so inflates every index "
+          "alike, and ST_denoised, the same estimator with that noise's expected contribution (each point's "
+          "replicate variance / replicates) removed from the numerator and the total variance (Jansen's "
+          "estimator as in Saltelli et al. 2010; derivation in docs/analysis.md). The replicate-noise share is "
+          "the part of the variance of the point means that is run-to-run noise (`tables/sobol.csv`, "
+          "`tables/sobol_floor.csv`, `figures/sensitivity_*.png`).", "",
+          "| outcome | strategy | index | replicate-noise share | noise floor (its upper limit) | above the floor | "
+          "not above |", "|---|---|---|---|---|---|---|"]
+    for (outcome, strategy, index), g in floor.groupby(["outcome", "strategy", "index"], sort=False):
+        above = ", ".join(f"{r.factor} {r.value:.2f} [{r.low:.2f}, {r.high:.2f}]"
+                          for r in g[g["above_floor"]].sort_values("value", ascending=False).itertuples()) or "none"
+        rest = ", ".join(f"{r.factor} {r.value:.2f}" for r in g[~g["above_floor"]].itertuples()) or "none"
         share = n["noise"].get((outcome, strategy), math.nan)
-        fl = f"{g['floor_ST'].iloc[0]:.2f} ({g['floor_high'].iloc[0]:.2f})"
-        L.append(f"| {outcome} | {strategy} | {share:.2f} | {fl} | {above} | {rest} |")
-    L += ["", "Leadership's place at the top is largely **built in** (mean leadership divides the dissolution "
-          "hazard and softens exit); the others' effects pass through the dynamics (**emergent**) but, where they "
-          "are not above the floor, the design cannot tell them from replicate noise: no claim is made about "
-          "their interactions.", ""]
+        fl = f"{g['floor'].iloc[0]:.2f} ({g['floor_high'].iloc[0]:.2f})"
+        L.append(f"| {outcome} | {strategy} | {index} | {share:.2f} | {fl} | {above} | {rest} |")
+    L += ["", n["sobol_text"] + " Leadership's place at the top is largely **built in** (mean leadership divides "
+          "the dissolution hazard and softens exit); the others' effects pass through the dynamics (**emergent**) "
+          "but, where they are not above the floor, the design cannot tell them from replicate noise: no claim is "
+          "made about their interactions.", ""]
 
     # 7. calibration
     L += ["## 7. Calibration check (fresh runs)", "",
@@ -757,8 +934,78 @@ def findings_text(n: dict[str, Any]) -> str:
           "no difference.",
           ""]
     L += [f"`make run` took {n['elapsed']:.0f} s on this machine (2 cores shared with other work; load average "
-          f"{n['load']})."]
+          f"{n['load']}){n['reuse_text']}."]
     return "\n".join(L) + "\n"
+
+
+def pairing_text(pairing: pd.DataFrame, crn: bool) -> str:
+    """How much the pairing narrowed the intervals, in one paragraph (from :func:`pairing_gain`)."""
+    def part(study: str) -> str:
+        g = pairing[pairing["study"] == study]
+        bits = []
+        for outcome, name in (("cumulative_benefit", "gross benefit"), ("net_benefit", "net benefit"),
+                              ("dissolved", "dissolution")):
+            h = g[g["outcome"] == outcome]
+            lo, hi = h["median_ratio_trust_0.7_up"].min(), h["median_ratio_trust_0.7_up"].max()
+            if len(h):
+                bits.append(f"{name} {lo:.2f}" + (f" to {hi:.2f}" if f"{hi:.2f}" != f"{lo:.2f}" else ""))
+        return "; ".join(bits)
+    head = "" if crn else "(The headline sweep ran without common seeds: its ratios are about 1.) "
+    cells = int(pairing[pairing["study"] == "headline sweep"]["cells"].iloc[0])
+    sw = pairing[(pairing["study"] == "headline sweep") & (pairing["outcome"] == "cumulative_benefit")]
+    mult = float(sw["run_multiplier_trust_0.7_up"].min())
+    return (head + "How much that bought, measured on the same runs: the paired standard error of each mean "
+            "difference over the one the runs would give as independent samples (`tables/pairing.csv`; median over "
+            f"the cells at initial trust >= 0.7, where the crossovers are, both counterfactuals). Headline sweep "
+            f"({cells} cells a counterfactual and outcome): {part('headline sweep')}. Robustness study: "
+            f"{part('robustness')}. Paired intervals are these fractions of the unpaired ones; unpaired arms "
+            "would need about "
+            f"{mult:.1f} times the runs for the same gross-benefit intervals. At low trust, where almost every "
+            "forced partnership dissolves within months, the arms share little and the ratio is about 1.")
+
+
+def replicates_text(pilot: Mapping[str, Any], rounds: pd.DataFrame, robust_runs: int, n_settings: int,
+                    precision: Precision = ROBUST_PRECISION) -> str:
+    """Why the replicate counts are what they are: the headline sweep's pilot check, the robustness rounds."""
+    last = rounds[rounds["round"] == rounds["round"].max()]
+    fixed = int(pilot["max_needed"])
+    ok = pilot["replicates"] >= pilot["max_needed"]
+    verdict = ("so the fixed count is enough everywhere" if ok else
+               f"so the fixed count falls short there (half-widths up to "
+               f"{pilot['max_sd'] * stats.t.ppf(0.975, pilot['replicates'] - 1) / math.sqrt(pilot['replicates']):.0f})")
+    worst = last.sort_values("replicates").iloc[-1]
+    least = last.sort_values("replicates").iloc[0]
+    return (f"Every comparison is sized for a 95% half-width of at most {pilot['half_width']:g} benefit units for "
+            "the paired gross-benefit difference, forced minus either counterfactual, at every trust level (about 7% "
+            "of a high-trust partnership's ten-year benefit). *Headline sweep*: a fixed "
+            f"{pilot['replicates']} replicates a cell, justified by a pilot: the first {pilot['pilot']} replicates "
+            f"of every cell (under common seeds exactly a separate {pilot['pilot']}-replicate sweep) give paired "
+            f"differences with an SD of at most {pilot['max_sd']:.0f} ({pilot['worst']}), which needs {fixed} "
+            f"replicates (median over the cells {pilot['median_needed']:.0f}; `tables/pilot.csv`), {verdict}. "
+            "The sweep layer's `[precision]` option was not used here: it stops each cell (point x strategy) on its "
+            "own mean's interval, which under common seeds is not the interval that matters (the paired "
+            "difference), and cells stopping at different counts would leave runs without a partner. "
+            f"*Robustness study*: precision-driven per setting: a pilot of {precision.min_replicates} replicates in "
+            "every arm, then "
+            "rounds that add replicates to all arms of a setting together (so every run stays paired), by the "
+            "sweep layer's rule (`sim.sweep.precision.next_targets`), until the widest paired interval of the "
+            f"setting is within {precision.half_width:g} (cap {precision.max_replicates}): "
+            f"{int(rounds['round'].max()) + 1} rounds, {least.setting} needed {int(least.replicates)}, "
+            f"{worst.setting} {int(worst.replicates)} (`tables/robustness_rounds.csv`); {robust_runs:,} runs where "
+            f"a fixed {int(last['replicates'].max())} a setting would have taken "
+            f"{int(last['replicates'].max()) * n_settings * len(STRATEGIES) * len(TRUST):,}.")
+
+
+def sobol_text(floor: pd.DataFrame) -> str:
+    """Which levers stand above the floor, per index, in every outcome x strategy or only in some."""
+    out = []
+    for index, g in floor.groupby("index", sort=False):
+        per = g.groupby("factor", sort=False)["above_floor"]
+        every = [f for f, v in per if v.all()]
+        some = [f for f, v in per if v.any() and not v.all()]
+        out.append(f"On {index}: above the floor in all four outcome x strategy rows, "
+                   f"{', '.join(every) or 'none'}; in some, {', '.join(some) or 'none'}.")
+    return " ".join(out)
 
 
 def conditional_text(rb: pd.DataFrame, outcome: str = "cumulative_benefit") -> str:
@@ -794,7 +1041,6 @@ def conditional_text(rb: pd.DataFrame, outcome: str = "cumulative_benefit") -> s
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
-    ap.add_argument("--replicates", type=int, default=400, help="paired replicates of the robustness study")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     started = now_iso()
@@ -805,8 +1051,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print("2/5 robustness (paired runs on common seeds)", flush=True)
     settings = robustness_settings()
-    robust_runs = cached_robustness(settings, args.replicates, args.workers)
+    robust_stamp = (SWEEPS / "robustness.key").read_text() if (SWEEPS / "robustness.key").exists() else None
+    robust_runs, robust_rounds = cached_robustness(settings, args.workers)
+    fresh = robust_stamp is None or robust_stamp != (SWEEPS / "robustness.key").read_text()
+    # fresh: every sweep was started by this run (its first session began after this run did)
+    fresh = fresh and all(r.manifest["sessions"][0]["started"] >= started for r in (res, sob))
     print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+    timings = {"sweeps and robustness": time.perf_counter() - t0}
 
     print("3/5 statistics", flush=True)
     crn = bool(res.manifest.get("crn", False))
@@ -814,16 +1065,24 @@ def main(argv: list[str] | None = None) -> int:
         "date": started[:10], "model_version": getattr(sim, "MODEL_VERSION", "?"),
         "headline_runs": len(res.runs), "sobol_runs": len(sob.runs),
         "replicates": int(res.manifest["replicates"]), "robust_runs": len(robust_runs),
-        "robust_replicates": args.replicates, "n_settings": len(settings),
+        "n_settings": len(settings),
         "levels": {f: sorted(res.runs[f].unique()) for f in ("initial_trust", "deadline", "cultural_distance")},
         "sobol_replicates": int(sob.manifest["replicates"]),
-        "crn_text": ("Common random numbers (`crn = true`): replicate r of every strategy and point is the same "
-                     "partnership, so every comparison is paired." if crn else
+        "crn_text": ("Common random numbers (`crn = true`): replicate r of every strategy and point runs with "
+                     "one seed." if crn else
                      "The sweep's arms are matched by replicate but do not share seeds (independent pairs: the "
                      "paired statistics are valid and as precise as unpaired ones)."),
     }
     n["crossover"] = crossovers(res)
     n["cells"] = cell_tests(res)
+    n["pilot"] = pilot_check(res)
+    n["pairing"] = pairing_gain(n["cells"], robust_runs)
+    last = robust_rounds[robust_rounds["round"] == robust_rounds["round"].max()]
+    n["robust_final"] = last
+    n["robust_replicates_text"] = (f"{int(last['replicates'].min()):,} to {int(last['replicates'].max()):,} "
+                                   f"(median {int(last['replicates'].median()):,})")
+    n["pairing_text"] = pairing_text(n["pairing"], crn)
+    n["replicates_text"] = replicates_text(n["pilot"], robust_rounds, len(robust_runs), len(settings))
     n["robustness"] = robustness_table(robust_runs, settings)
     n["conditional_text"] = conditional_text(n["robustness"])
     n["early"] = early_benefit()
@@ -836,21 +1095,25 @@ def main(argv: list[str] | None = None) -> int:
     sens, n["floor"] = sensitivity(sob)
     n["noise"] = {(r.outcome, r.strategy): r.noise_share for r in sens.noise.itertuples()}
     has_dummy = "dummy" in set(sens.indices["factor"])
-    n["floor_text"] = ("The noise floor is the larger of the indices of two do-nothing factors: the sweep's "
+    n["floor_text"] = ("The noise floor is the higher of the intervals of two do-nothing factors: the sweep's "
                        "`dummy` and the placebo `fixed_level` (read only by the `fixed` strategy)." if has_dummy else
                        "The noise floor is the index of a placebo factor, `fixed_level`, which only the `fixed` "
                        "strategy reads (the sweep layer's own `dummy` factor is not in this version).")
     g = n["cells"]
     g = g[(g["outcome"] == "cumulative_benefit") & (g["b"] == "funder_patient")]
     n["mde"] = float(2.8 * g["se"].median())
+    n["sobol_text"] = sobol_text(n["floor"])
     print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+    timings["statistics"] = time.perf_counter() - t0 - sum(timings.values())
 
     print("4/5 tables and figures", flush=True)
     tables = OUT / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     for name in ("crossover", "cells", "robustness", "early", "dissolution", "rungs", "after_grant",
-                 "qualitative"):
+                 "qualitative", "pairing"):
         write_bytes_atomic(tables / f"{name}.csv", n[name].to_csv(index=False).encode())
+    write_bytes_atomic(tables / "pilot.csv", n["pilot"]["table"].to_csv(index=False).encode())
+    write_bytes_atomic(tables / "robustness_rounds.csv", robust_rounds.to_csv(index=False).encode())
     write_bytes_atomic(tables / "sobol.csv", sens.indices.to_csv(index=False).encode())
     write_bytes_atomic(tables / "sobol_floor.csv", n["floor"].to_csv(index=False).encode())
     figs = OUT / "figures"
@@ -867,9 +1130,12 @@ def main(argv: list[str] | None = None) -> int:
     for outcome in ("dissolved", "cumulative_benefit"):
         save_figure(A.plot_sensitivity(sob, outcome, sensitivity=sens), figs / f"sensitivity_{outcome}")
 
+    timings["tables and figures"] = time.perf_counter() - t0 - sum(timings.values())
     print("5/5 report and findings", flush=True)
     A.write_report(res, OUT / "report.html", n_resamples=1000, sensitivity=None)
+    timings["report"] = time.perf_counter() - t0 - sum(timings.values())
     n["elapsed"] = time.perf_counter() - t0
+    n["reuse_text"] = "" if fresh else ", reusing some of the runs of an earlier run (a fresh run takes longer)"
     n["load"] = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     write_bytes_atomic(OUT / "findings.md", findings_text(n).encode())
     write_json_atomic(OUT / "manifest.json", {
@@ -881,7 +1147,10 @@ def main(argv: list[str] | None = None) -> int:
         "sweeps": {name: {k: r.manifest.get(k) for k in ("spec_hash", "root_seed", "n_runs", "model_version", "crn")}
                    for name, r in (("headline", res), ("practices-sobol", sob))},
         "robustness": {"settings": [{"name": s.name, "change": dict(s.change)} for s in settings],
-                       "replicates": args.replicates, "root_seed": SEED + 7, "runs": len(robust_runs)},
+                       "precision": ROBUST_PRECISION.to_dict(), "root_seed": ROBUST_SEED, "runs": len(robust_runs),
+                       "replicates": {r.setting: int(r.replicates) for r in last.itertuples()},
+                       "rounds": int(robust_rounds["round"].max()) + 1},
+        "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "parameters": sim.Params().to_dict(),
         **provenance(),
     })

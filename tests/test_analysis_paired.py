@@ -218,6 +218,20 @@ def test_compare_paired_per_cell_matches_direct_computation(grid):
         assert (g["p_adjusted"] >= g["p_value"] - 1e-15).all()
 
 
+def test_compare_paired_exact_mcnemar_on_request(grid):
+    exact = compare_paired(grid, "funder_forced", "stepwise", "dissolved", exact=True, adjust=None)
+    chi2 = compare_paired(grid, "funder_forced", "stepwise", "dissolved", exact=False, adjust=None)
+    assert set(exact["test"]) == {"mcnemar exact"} and set(chi2["test"]) == {"mcnemar chi-square"}
+    pairs = pair_runs(grid, "funder_forced", "stepwise", "dissolved")
+    for _, row in exact.iterrows():
+        cell = pairs[(pairs["initial_trust"] == row["initial_trust"]) & (pairs["deadline"] == row["deadline"])]
+        m = mcnemar_test(cell["dissolved_a"].to_numpy(), cell["dissolved_b"].to_numpy(), exact=True)
+        assert row["p_value"] == pytest.approx(m.p_value)
+        b, c = int(row["discordant_a"]), int(row["discordant_b"])
+        if b + c:  # the exact test is the two-sided binomial test of the discordant pairs
+            assert row["p_value"] == pytest.approx(min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5)))
+
+
 def test_compare_paired_refuses_to_pool_unless_asked(grid):
     with pytest.raises(AnalysisError, match="would pool runs of different make-up: deadline takes 2 values"):
         compare_paired(grid, "funder_forced", "stepwise", "dissolved", by=["initial_trust"])

@@ -399,7 +399,7 @@ def compare_paired(results: Any, a: Any, b: Any, outcomes: Sequence[str] | str |
                    where: Mapping[str, Any] | None = None, pool: bool = False, method: str = "t",
                    adjust: str | None = "holm", alpha: float = 0.05,
                    family: Sequence[str] | str | None = "outcome", confidence_level: float = 0.95,
-                   n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+                   n_resamples: int = 2000, seed: int = 0, exact: bool | str = "auto") -> pd.DataFrame:
     """Paired comparison of two arms per cell: paired differences, McNemar for binary outcomes, adjusted p values.
 
     Parameters
@@ -430,6 +430,10 @@ def compare_paired(results: Any, a: Any, b: Any, outcomes: Sequence[str] | str |
         outcome) says which rows form one family.
     alpha, confidence_level, n_resamples, seed
         As elsewhere; each cell's bootstrap has its own stream from ``seed``.
+    exact : bool or "auto"
+        McNemar's test of a binary outcome: exact (binomial) or not; ``"auto"``
+        (the default) is exact below :data:`MCNEMAR_EXACT_BELOW` discordant
+        pairs (see :func:`mcnemar_test`).
 
     Returns
     -------
@@ -457,7 +461,7 @@ def compare_paired(results: Any, a: Any, b: Any, outcomes: Sequence[str] | str |
             x, y = cell[f"{outcome}_a"].to_numpy(dtype=float), cell[f"{outcome}_b"].to_numpy(dtype=float)
             row: dict[str, Any] = {**dict(zip(by, key, strict=False)), "outcome": outcome, "a": a, "b": b}
             if info.binary:
-                m = mcnemar_test(x, y, confidence_level=confidence_level)
+                m = mcnemar_test(x, y, exact=exact, confidence_level=confidence_level)
                 pd_ = paired_difference(x, y, method="t", confidence_level=confidence_level)
                 row.update({"n_pairs": m.n, "mean_a": m.share_x, "mean_b": m.share_y, "difference": m.difference,
                             "difference_low": m.low, "difference_high": m.high, "ci_method": "newcombe paired",
