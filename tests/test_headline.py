@@ -150,9 +150,9 @@ def test_the_headline_sweep_runs_its_arms_on_common_seeds(tmp_path):
     spec = tomllib.loads((ROOT / "experiments" / "headline.toml").read_text())
     assert spec["crn"] is True
     assert set(spec["strategies"]) == {"stepwise", H.FORCED, *H.COUNTERFACTUALS}
-    # the same spec, shrunk to two trust levels, one deadline and one distance and three replicates
+    # the same spec, shrunk to two trust levels, three deadlines, one distance and three replicates
     small = dict(spec, replicates=3, keep_series=[],
-                 factors={"initial_trust": [0.3, 0.9], "deadline": [24], "cultural_distance": [0.5]})
+                 factors={"initial_trust": [0.3, 0.9], "deadline": [24, 36, 48], "cultural_distance": [0.5]})
     run_sweep(parse_spec(small), tmp_path / "out", progress=False)
     res = sim.load_results(tmp_path / "out")
     seeds = res.runs.pivot_table(index="replicate", columns=["strategy", "initial_trust"], values="seed",
@@ -160,10 +160,21 @@ def test_the_headline_sweep_runs_its_arms_on_common_seeds(tmp_path):
     assert (seeds.nunique(axis=1) == 1).all() and seeds.iloc[:, 0].nunique() == 3
     for cf in H.COUNTERFACTUALS:
         pairs = sim.analysis.pair_runs(res, H.FORCED, cf, "cumulative_benefit")
-        assert pairs.attrs["common_seeds"] and pairs.attrs["n_pairs"] == 6
+        assert pairs.attrs["common_seeds"] and pairs.attrs["n_pairs"] == 18
     # the pilot check reads the first replicates of each cell and sizes them by hand
     p = H.pilot_check(res, pilot=2, half_width=30.0)
     t = p["table"]
-    assert (t["n"] == 2).all() and len(t) == 2 * 2
+    assert (t["n"] == 2).all() and len(t) == 2 * 6
     np.testing.assert_array_equal(t["needed"], H.replicates_needed(t["sd"].to_numpy(), 2, 30.0))
     assert p["max_needed"] == t["needed"].max() and p["replicates"] == 3
+    # every grant ends at grant_term (36): a review at 36 or 48 does nothing, and common seeds show it run by run
+    assert sim.Params().grant_term == 36
+    same = H.same_runs(res)
+    assert {36, 48} <= set(same["deadline_groups"][-1])
+    assert [d for g in same["deadline_groups"] for d in g] == [24, 36, 48]
+    forced = res.runs[res.runs["strategy"] == H.FORCED]
+    assert not forced[forced["deadline"] == 36].empty
+    a, b = (forced[forced["deadline"] == d].sort_values(["initial_trust", "replicate"]) for d in (36, 48))
+    np.testing.assert_array_equal(a["cumulative_benefit"].to_numpy(), b["cumulative_benefit"].to_numpy())
+    assert set(same["trust_free"]) == set(H.COUNTERFACTUALS)
+    assert all(0 <= v <= 1 for v in same["trust_free"].values())
