@@ -656,6 +656,27 @@ def plot_robustness(table: pd.DataFrame):
     return fig
 
 
+def plot_sensitivity_floor(sob: Any, outcome: str, sens: Any, floor: pd.DataFrame):
+    """The Sobol indices of ``outcome`` (:func:`sim.analysis.plot_sensitivity`) with the raw ST noise floor shaded."""
+    fig = A.plot_sensitivity(sob, outcome, sensitivity=sens)
+    f = floor[(floor["outcome"] == outcome) & (floor["index"] == "ST")]
+    top = f.groupby("strategy")["floor_high"].first()
+    for ax in fig.axes:
+        strategy = next((k for k in top.index if strategy_label(k) == ax.get_title()), None)
+        if strategy is None:
+            continue
+        ax.axvspan(0, top[strategy], color="0.85", zorder=0, lw=0)
+    if fig.legends:  # the floor joins the figure's legend
+        from matplotlib.patches import Patch
+
+        old = fig.legends[0]
+        handles, labels = list(old.legend_handles), [t.get_text() for t in old.get_texts()]
+        old.remove()
+        fig.legend(handles + [Patch(color="0.85")], labels + ["noise floor of ST (do-nothing factors' upper limit)"],
+                   loc="outside lower center", ncols=2, frameon=False)
+    return fig
+
+
 def plot_rungs(res: Any):
     """Cumulative incidence of reaching collaboration (level >= 4), dissolution competing, at two trust levels."""
     import matplotlib.figure
@@ -1218,7 +1239,7 @@ def main(argv: list[str] | None = None) -> int:
         save_figure(A.plot_level_occupancy(res, where=where), figs / f"occupancy_trust_{trust:g}")
         save_figure(A.plot_trajectories(res, "mean_trust", where=where), figs / f"trust_trust_{trust:g}")
     for outcome in ("dissolved", "cumulative_benefit"):
-        save_figure(A.plot_sensitivity(sob, outcome, sensitivity=sens), figs / f"sensitivity_{outcome}")
+        save_figure(plot_sensitivity_floor(sob, outcome, sens, n["floor"]), figs / f"sensitivity_{outcome}")
 
     timings["tables and figures"] = time.perf_counter() - t0 - sum(timings.values())
     print("5/5 report and findings", flush=True)
