@@ -1,6 +1,7 @@
 """Sweeps on Dask: one shared 2-worker LocalCluster (processes, loopback), same results, no run lost to a dead worker.
 
-Kept in one xdist group (``--dist loadgroup``) so the cluster starts once.
+The cluster is module-scoped: it starts once per test worker that runs these tests. (The xdist group mark is
+kept for ``--dist loadgroup``; ``make test`` uses ``--dist load``, see the Makefile.)
 """
 
 from __future__ import annotations
