@@ -120,11 +120,11 @@ def page(browser):
     pg.context.close()
 
 
-def open_page(page, url: str) -> float:
+def open_page(page, url: str, drawing: str = ".tlp-partnership") -> float:
     """Open the page; return the seconds until the player has drawn the run and the address carries it."""
     t0 = time.perf_counter()
     page.goto(url)
-    page.locator(".tlp-partnership").first.wait_for(state="visible", timeout=60_000)
+    page.locator(drawing).first.wait_for(state="visible", timeout=60_000)
     page.wait_for_function("() => window.location.search.includes('mode=')")
     return time.perf_counter() - t0
 
@@ -351,7 +351,7 @@ LAYOUT = """() => {
   put('lesson', document.querySelector('.tl-lesson'));
   put('controls', document.querySelector('.tlp-controls'));
   put('status', document.querySelector('.tlp-statusbar'));
-  document.querySelectorAll('.tlp-partnership').forEach((e, k) => put('partnership' + k, e));
+  document.querySelectorAll('.tlp-partnership, .tlp-community').forEach((e, k) => put('partnership' + k, e));
   put('plots', document.querySelector('.tlp-plots'));
   put('notes', document.querySelector('.tlp-notes'));
   put('linkbar', document.querySelector('.tlp-linkbar'));
@@ -426,6 +426,104 @@ def check_layout(layout: dict, view: str, screen: str) -> None:
         assert layout["scrollHeight"] <= layout["innerHeight"] + 1, (screen, layout["scrollHeight"])
         small = [t for t in texts if t["h"] < 11.5]
         assert small == [], f"text under ~12 px at {screen}: {small[:5]}"
+
+
+# --- the community view: the funder's call --------------------------------------------------------
+
+FUNDERS_CALL = f"?mode=mandate_vs_patient&lesson=funders_call&seed={LESSONS['funders_call'].seed}"
+
+#: Every 6th month: the pairs each community drawing shows (with their rungs) and the pairs the run has.
+COMMUNITY_EDGES = """() => {
+  const p = window.tlPlayers[window.tlPlayers.length - 1];
+  const out = [];
+  for (let m = 0; m <= p.data.end; m += 6) {
+    p.seek(m);
+    p.views.slice(0, -1).forEach((view, r) => {
+      const run = p.data.runs[r], n = run.n_orgs;
+      const shown = Array.from(view.root.querySelectorAll('line.tlp-edge'))
+        .filter(l => l.getAttribute('visibility') === 'visible')
+        .map(l => { const [a, b] = l.dataset.pair.split('-').map(Number); return (a * n + b) * 8 + Number(l.dataset.rung); })
+        .sort((x, y) => x - y);
+      const filled = Array.from(view.root.querySelectorAll('circle.tlp-org'))
+        .filter(c => c.getAttribute('fill') !== '#fff').length;
+      const members = run.belongs[m].split('').filter(c => c !== '0').length;
+      out.push({m, r, shown, expected: run.edges[m].slice().sort((x, y) => x - y), filled, members,
+                title: view.title.textContent});
+    });
+  }
+  return out;
+}"""
+
+
+def test_the_community_view_plays_the_funders_call_and_its_link_reopens_it(server, page, browser):
+    loaded = open_page(page, server.url + FUNDERS_CALL, ".tlp-community")
+    assert page.locator(".tlp-community").count() == 2 and state(page)["state"] == "idle"
+    assert "ask the class" in page.locator(".tl-predict").inner_text()
+    assert "how the funder spends its money" in page.locator(".tl-caption").inner_text()
+    rows = page.evaluate(COMMUNITY_EDGES)
+    assert len(rows) == 2 * 21
+    for row in rows:  # the drawing shows exactly the run's pairs on their rungs, and who is in a partnership
+        assert row["shown"] == row["expected"], (row["m"], row["r"])
+        assert row["filled"] == row["members"] and row["title"].startswith(f"month {row['m']} of 120")
+    assert max(len(row["shown"]) for row in rows) > 20 and rows[0]["shown"] == []  # partnerships form
+    page.evaluate("() => window.tlPlayers[0].restart()")
+    control(page, "speed").select_option("fast")
+    page.evaluate("() => { const p = window.tlPlayers[0]; p.frameTimes = []; }")
+    t0 = time.perf_counter()
+    control(page, "play").click()
+    page.wait_for_function("() => document.querySelector('.tlp').dataset.state === 'ended'", timeout=60_000)
+    played = time.perf_counter() - t0
+    frames = page.evaluate("() => window.tlPlayers[0].stats()")
+    page.evaluate("() => window.tlPlayers[0].seek(36)")
+    page.wait_for_function("() => window.location.search.includes('month=36')")
+    link = control(page, "link").input_value()
+    assert "lesson=funders_call" in link and link.endswith("month=36")
+    other = new_page(browser)
+    open_page(other, link, ".tlp-community")
+    assert state(other)["state"] == "paused" and state(other)["month"] == 36
+    # the same picture (a line's place among its rung's lines follows the months played, so it is not compared)
+    drawn = """() => Array.from(document.querySelectorAll('.tlp-stage svg')).map(s => ({
+      lines: Array.from(s.querySelectorAll('line')).filter(l => l.getAttribute('visibility') !== 'hidden')
+        .map(l => ['x1', 'y1', 'x2', 'y2', 'stroke', 'stroke-width'].map(k => l.getAttribute(k)).join()).sort(),
+      circles: Array.from(s.querySelectorAll('circle')).map(c => ['cx', 'cy', 'r', 'fill'].map(k => c.getAttribute(k)).join()),
+      texts: Array.from(s.querySelectorAll('text')).map(t => t.textContent),
+      polylines: Array.from(s.querySelectorAll('polyline')).map(l => l.getAttribute('points'))}))"""
+    assert other.evaluate(drawn) == page.evaluate(drawn)
+    other.context.close()
+    report("community view", load_s=loaded, play_120_months_fast_s=played, frame_draw_ms_mean=frames["mean_ms"],
+           frame_draw_ms_max=frames["max_ms"])
+    assert not page.errors
+
+
+def test_choosing_the_funders_call_while_a_partnership_plays_shows_the_community_at_month_0(server, page):
+    open_page(page, server.url + "?seed=2")
+    control(page, "play").click()
+    page.wait_for_function("() => Number(document.querySelector('.tlp-scrubber').value) >= 3")
+    page.evaluate("""() => document.addEventListener('click', e => {
+        if (e.target.closest('.v-list-item')) { window.tlChosenAt = e.timeStamp; } }, true)""")
+    choose(page, "Lesson", LESSONS["funders_call"].title)
+    page.locator(".tlp-community").first.wait_for(state="visible", timeout=20_000)
+    assert state(page)["state"] == "idle" and state(page)["month"] == 0
+    switched = page.evaluate("() => window.tlPlayers[window.tlPlayers.length - 1].loadedAt - window.tlChosenAt")
+    page.wait_for_function("() => window.location.search.includes('lesson=funders_call')")
+    assert query(page)["mode"] == "mandate_vs_patient" and page.locator(".tlp-partnership").count() == 0
+    report("switch to the funder's call while playing", click_to_drawn_ms=switched)
+    assert not page.errors
+
+
+@pytest.mark.parametrize("link", [FUNDERS_CALL + "&month=36", "?mode=community&funder_policy=patient&seed=28&month=60"])
+def test_the_community_view_has_nothing_over_its_drawings_at_three_screen_sizes(server, browser, link):
+    page = new_page(browser, SCREENS["1920x1080"])
+    open_page(page, server.url + link, ".tlp-community")
+    view = "pair" if "mandate_vs_patient" in link else "single"
+    for screen, (width, height) in SCREENS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function("(w) => window.innerWidth === w", arg=width)
+        page.wait_for_timeout(400)
+        shot(page, f"community-{view}-{screen}")
+        check_layout(page.evaluate(LAYOUT), view, screen)
+    assert not page.errors
+    page.context.close()
 
 
 # --- memory: sessions are freed when their tabs close ---------------------------------------------

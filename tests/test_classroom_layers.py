@@ -9,13 +9,15 @@ import sys
 import pytest
 
 #: The layers, in the order they may import each other.
-LAYERS = ["models", "lessons", "state", "drawings", "page"]
-#: What each layer may not load: the layers after it (drawings needs neither lessons nor state).
+LAYERS = ["models", "lessons", "state", "drawings", "trajectory", "community", "page"]
+#: What each layer may not load: the layers after it (drawings needs neither lessons nor state; the
+#: community view's runs are loaded by a community lesson only when it is played).
 FORBIDDEN = {
-    "models": ["lessons", "state", "drawings", "page"],
-    "lessons": ["state", "drawings", "page"],
-    "state": ["drawings", "page"],
+    "models": ["lessons", "state", "drawings", "community", "page"],
+    "lessons": ["state", "drawings", "community", "page"],
+    "state": ["drawings", "community", "page"],
     "drawings": ["lessons", "state", "page"],
+    "community": ["lessons", "state", "page"],
 }
 
 

@@ -10,13 +10,13 @@ import pytest
 from sim.classroom.export import export_html
 from sim.classroom.lessons import LESSONS
 from sim.classroom.models import COMPARISONS
-from sim.classroom.state import PageState, settings_html, slider_specs
+from sim.classroom.state import SETTINGS, PageState, settings_html, slider_specs
 from sim.classroom.words import terms_html, terms_named, terms_plain
-from sim.params import PARAMETERS
+from sim.funder import policy_names
 from sim.strategies import strategy_names
 
 #: What a code name looks like on screen: a parameter or strategy name with an underscore (``initial_trust``).
-CODE_NAMES = sorted({n for n in [*PARAMETERS, *strategy_names()] if "_" in n}, key=len, reverse=True)
+CODE_NAMES = sorted({n for n in [*SETTINGS, *strategy_names(), *policy_names()] if "_" in n}, key=len, reverse=True)
 
 
 class _Visible(HTMLParser):
@@ -55,7 +55,7 @@ def test_a_lessons_text_reads_in_plain_words_with_model_names_in_tooltips(name):
         assert code_names_in(terms_plain(text)) == [], text
         assert code_names_in(visible(terms_html(text))) == [], text
         for term in terms_named(text):
-            assert term in PARAMETERS, f"{name}: [..]({term}) names no parameter"
+            assert term in SETTINGS, f"{name}: [..]({term}) names no parameter"
             assert f'title="{term} in the model' in terms_html(text)  # the model name is in the tooltip
 
 

@@ -21,8 +21,9 @@ from typing import Any
 from ..manifest import write_bytes_atomic
 from ..params import PARAMETERS, ParamError, check_value, did_you_mean
 from .lessons import LESSONS, Lesson
-from .models import COMPARISONS, parse_seed
-from .trajectory import payload, player_script
+from .community import page_payload
+from .models import is_community, parse_seed, varied_of
+from .trajectory import player_script
 from .words import param_label, param_tooltip, strategy_label, terms_html
 
 __all__ = ["default_grid", "lesson_grid", "export_html", "write_lesson"]
@@ -39,22 +40,27 @@ MAX_RUNS = 200
 
 def default_grid(lesson: Lesson) -> dict[str, list[Any]]:
     """The settings a class can change in the exported lesson, each with its choices (the lesson's first)."""
-    varied = COMPARISONS[lesson.mode].varied if lesson.mode != "single" else ()
+    varied = varied_of(lesson.mode)
     trust = lesson.params.get("initial_trust", PARAMETERS["initial_trust"].default)
     grid: dict[str, list[Any]] = {}
+    if is_community(lesson.mode):  # a community's run takes a second: the draws of luck only
+        return {"seed": _seeds(lesson)}
     if "strategy" not in varied:
         own = lesson.params.get("strategy", PARAMETERS["strategy"].default)
         grid["strategy"] = list(dict.fromkeys([own, *STRATEGY_CHOICES]))
     grid["initial_trust"] = sorted({float(trust), *TRUST_CHOICES})
-    others = [s for s in range(EXTRA_SEEDS + 1) if s != lesson.seed][:EXTRA_SEEDS]
-    grid["seed"] = [lesson.seed, *others]
+    grid["seed"] = _seeds(lesson)
     return grid
+
+
+def _seeds(lesson: Lesson) -> list[int]:
+    return [lesson.seed, *[s for s in range(EXTRA_SEEDS + 1) if s != lesson.seed][:EXTRA_SEEDS]]
 
 
 def lesson_grid(lesson: Lesson, vary: Mapping[str, Sequence[Any]] | None = None) -> dict[str, list[Any]]:
     """:func:`default_grid`, with any setting replaced by ``vary`` (checked); refuses a grid over :data:`MAX_RUNS`."""
     grid = default_grid(lesson)
-    varied = COMPARISONS[lesson.mode].varied if lesson.mode != "single" else ()
+    varied = varied_of(lesson.mode)
     for name, values in (vary or {}).items():
         if name in varied:
             raise ParamError(f"{name} is what this lesson's two sides differ in; it cannot be varied as well")
@@ -109,7 +115,7 @@ def export_html(lesson: Lesson, grid: Mapping[str, Sequence[Any]] | None = None)
         chosen = dict(zip(names, combo, strict=True))
         seed = chosen.pop("seed", lesson.seed)
         params = {**lesson.params, **chosen}
-        p = payload(lesson.mode, seed, params)
+        p = page_payload(lesson.mode, seed, params)
         if common is None:
             common = {k: v for k, v in p.items() if k not in ("runs", "end", "notes", "link")}
         runs[_key(combo)] = {"runs": p["runs"], "end": p["end"], "notes": p["notes"]}

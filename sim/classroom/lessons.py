@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..model import PartnershipModel
-from .models import build_model, check_mode, parse_seed, runs_of
+from .models import build_model, check_mode, is_community, parse_seed, runs_of
 
-__all__ = ["Lesson", "LESSONS", "Played", "story_problems", "play", "find_seeds"]
+__all__ = ["Lesson", "LESSONS", "Played", "PlayedCommunity", "story_problems", "play", "find_seeds"]
 
 #: A story check: the finished runs (one, or left and right) -> what the run fails to show (empty: it shows it).
 Story = Callable[[Sequence["Played"]], list[str]]
@@ -85,8 +85,28 @@ class Played:
         return getattr(self.model, name)
 
 
-def play(mode: str, seed: int, params: Mapping[str, Any], steps: int | None = None) -> list[Played]:
-    """Build the page's model for a view, seed and parameters; step it to the end (or ``steps`` months)."""
+@dataclass
+class PlayedCommunity:
+    """A finished community run of a lesson: its summary (one row of the engine's run table) and partnerships."""
+
+    summary: Mapping[str, Any]
+    partnerships: Any  # a pandas DataFrame: the engine's partnership table for this run
+
+
+def play(mode: str, seed: int, params: Mapping[str, Any], steps: int | None = None) -> list[Any]:
+    """Build the page's model for a view, seed and parameters; step it to the end (or ``steps`` months).
+
+    A community view runs the community engine instead and returns :class:`PlayedCommunity` runs.
+    """
+    if is_community(mode):
+        from .community import community_runs  # lazy: the community engine only for a community lesson
+
+        results, _ = community_runs(mode, seed, {**params, **({"n_steps": steps} if steps else {})})
+        runs = []
+        for k, run_id in enumerate(results.summary["run"]):
+            parts = results.partnerships[results.partnerships["run"] == run_id]
+            runs.append(PlayedCommunity(results.summary.iloc[k].to_dict(), parts))
+        return runs
     model = build_model(mode, seed, params)
     runs = [Played(run, [run.trust_matrix()]) for run in runs_of(model)]
     for _ in range(steps if steps is not None else max(r.n_steps for r in runs)):
@@ -228,6 +248,25 @@ def _bad_year(runs: Sequence[Played]) -> list[str]:
     return out
 
 
+def _funders_call(runs: Sequence[PlayedCommunity]) -> list[str]:
+    mandate, patient = runs
+    out = []
+    forced = mandate.partnerships[mandate.partnerships["origin"] == "mandate"]
+    if len(forced) < 4:
+        out.append(f"the funder should mandate at least 4 consortia; it mandated {len(forced)}")
+    lived = (forced["ended_step"] - forced["formed_step"]).fillna(np.inf)
+    if (lived > 12).any():
+        out.append(f"every mandated consortium should fall apart within a year; the longest lived {lived.max():g} months")
+    for name, what in (("durable", "lasting collaborations at month 120"), ("cumulative_benefit", "benefit")):
+        if not patient.summary[name] > mandate.summary[name]:
+            out.append(f"funding what grew should end with more {what} ({patient.summary[name]:g}) than "
+                       f"mandating ({mandate.summary[name]:g})")
+    if not mandate.summary["n_ended"] >= patient.summary["n_ended"] + 3:
+        out.append(f"more partnerships should fall apart under the mandate ({mandate.summary['n_ended']:g}) than "
+                   f"under the patient funder ({patient.summary['n_ended']:g}), by 3 or more")
+    return out
+
+
 LESSONS: dict[str, Lesson] = {
     lesson.name: lesson
     for lesson in (
@@ -306,6 +345,23 @@ LESSONS: dict[str, Lesson] = {
                    "hits both.\n"
                    "Strong leaders soften the loss of trust and keep members in: right recovers, left breaks up."),
             story=_bad_year,
+        ),
+        Lesson(
+            name="funders_call",
+            title="The funder's call",
+            mode="mandate_vs_patient",
+            seed=28,
+            predict=("A funder has ten years of money for a community of 30 organizations. Left: it "
+                     "[mandates consortia now](funder_policy): strangers from different sectors, paid to "
+                     "collaborate from day one. Right: it [funds partnerships that grew on their own]"
+                     "(funder_policy) and climbed the ladder. Which community has more lasting collaborations "
+                     "after ten years?"),
+            watch=("Left: each call for proposals puts up consortia of strangers at the top rung at once; every "
+                   "one falls apart within a year, and more partnerships end than on the right.\n"
+                   "Right: partnerships form slowly and climb from networking; the money goes to those that held, "
+                   "and at month 120 more of them are collaborating, with more benefit to the community."),
+            note="One community, one draw of luck: New seed shows how often the story holds.",
+            story=_funders_call,
         ),
     )
 }

@@ -18,7 +18,12 @@ from ..params import PARAMETERS, ParamError, check_seed
 __all__ = [
     "Comparison",
     "COMPARISONS",
+    "COMMUNITY_COMPARISONS",
+    "COMMUNITY_MODES",
     "MODES",
+    "is_community",
+    "comparison_of",
+    "varied_of",
     "DEFAULT_SEED",
     "SEED_LIMIT",
     "check_mode",
@@ -91,8 +96,41 @@ COMPARISONS: dict[str, Comparison] = {
     )
 }
 
-#: What the page can show: one partnership, or one of the comparisons.
-MODES: dict[str, str] = {"single": "One partnership", **{c.name: c.title for c in COMPARISONS.values()}}
+#: Two runs of a whole community (:mod:`sim.community`) with the same seed and settings but the funder's policy.
+COMMUNITY_COMPARISONS: dict[str, Comparison] = {
+    c.name: c
+    for c in (
+        Comparison(
+            "mandate_vs_patient",
+            "A community, side by side: mandate consortia now vs fund what grew",
+            ("Mandate consortia now", {"funder_policy": "mandate"}),
+            ("Fund what grew", {"funder_policy": "patient"}),
+        ),
+    )
+}
+#: The community views: one community and its funder, or two side by side.
+COMMUNITY_MODES: dict[str, str] = {"community": "A community and its funder",
+                                   **{c.name: c.title for c in COMMUNITY_COMPARISONS.values()}}
+
+#: What the page can show: one partnership, one of the comparisons, or a community view.
+MODES: dict[str, str] = {"single": "One partnership", **{c.name: c.title for c in COMPARISONS.values()},
+                         **COMMUNITY_MODES}
+
+
+def is_community(mode: str) -> bool:
+    """Whether a page mode shows a whole community (:data:`COMMUNITY_MODES`) rather than one partnership."""
+    return mode in COMMUNITY_MODES
+
+
+def comparison_of(mode: str) -> Comparison | None:
+    """The comparison a mode shows side by side (None for one partnership or one community)."""
+    return COMPARISONS.get(mode) or COMMUNITY_COMPARISONS.get(mode)
+
+
+def varied_of(mode: str) -> tuple[str, ...]:
+    """The parameters the two sides of a mode set for themselves (none for a single view)."""
+    comparison = comparison_of(mode)
+    return comparison.varied if comparison else ()
 
 
 def check_mode(mode: str) -> str:
@@ -201,8 +239,13 @@ class SideBySideModel(mesa.Model):
 
 
 def build_model(mode: str, seed: Any, params: Mapping[str, Any]) -> mesa.Model:
-    """The model the page shows for a view, a seed and the parameters that differ from their defaults."""
-    if check_mode(mode) == "single":
+    """The model the page shows for a partnership view, a seed and the parameters that differ from their defaults.
+
+    A community view runs the community engine instead (:mod:`sim.classroom.community`).
+    """
+    if is_community(check_mode(mode)):
+        raise ParamError(f"mode = {mode!r} shows a community: its runs come from sim.classroom.community")
+    if mode == "single":
         return ClassroomModel(seed=seed, **params)
     return SideBySideModel(compare=mode, seed=seed, **params)
 

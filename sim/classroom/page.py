@@ -38,9 +38,10 @@ import solara.lab
 import traitlets
 
 from sim.classroom.lessons import LESSONS
-from sim.classroom.models import COMPARISONS, MODES, parse_seed
+from sim.classroom.community import page_payload_json
+from sim.classroom.models import MODES, is_community, parse_seed, varied_of
 from sim.classroom.state import PageState, settings_html, slider_specs
-from sim.classroom.trajectory import payload_json, player_script
+from sim.classroom.trajectory import player_script
 from sim.classroom.words import param_label, terms_html
 from sim.params import ParamError
 
@@ -141,7 +142,7 @@ def warm_lessons() -> threading.Thread:
     def work() -> None:
         for lesson in LESSONS.values():
             opened = PageState.of_lesson(lesson)  # its parameters as the page holds them (defaults dropped)
-            payload_json(opened.mode, opened.seed, opened.params)
+            page_payload_json(opened.mode, opened.seed, opened.params)
 
     thread = threading.Thread(target=work, name="warm-lessons", daemon=True)
     thread.start()
@@ -246,7 +247,8 @@ def Page():
 
     query = s.replace(month=0).to_query()
     link = page_link(router, query)
-    data = solara.use_memo(lambda: payload_json(s.mode, s.seed, s.params), [s.mode, s.seed, tuple(s.params.items())])
+    data = solara.use_memo(lambda: page_payload_json(s.mode, s.seed, s.params),
+                           [s.mode, s.seed, tuple(s.params.items())])
 
     # The address and the state are kept equal both ways. The page writes its state into the address
     # whenever the state changes (the player adds the month on screen); an address the page did not write
@@ -310,11 +312,12 @@ def PageParts(s, problems, seed_error, data, link, choose_lesson, choose_mode, a
             solara.Warning(f"The link had a setting the page could not use, so it was left at its default: "
                            f"{problem}", dense=True)
         LessonCard(s)
-        if s.mode != "single":
+        if varied_of(s.mode):
             varied = " and ".join(f'<b class="tl-term" title="{escape(name)} in the model">'
-                                  f"{escape(param_label(name).lower())}</b>" for name in COMPARISONS[s.mode].varied)
+                                  f"{escape(param_label(name).lower())}</b>" for name in varied_of(s.mode))
+            same = "same community" if is_community(s.mode) else "same settings"
             solara.HTML(tag="div", classes=["tl-caption"], unsafe_innerHTML=(
-                f"Same seed, same settings, same luck on both sides: only {varied} differs. "
+                f"Same seed, {same}, same luck on both sides: only {varied} differs. "
                 "Where the paths part, that is why."))
         Player.element(payload=player_message(data, s.month, link)).key("player")
 

@@ -18,21 +18,41 @@ from urllib.parse import parse_qsl, urlencode
 
 import mesa
 
-from ..params import PARAMETERS, ParamError, check_value, coerce_value, did_you_mean
+from ..community_params import COMMUNITY_PARAMETERS
+from ..params import PARAMETERS, ParamError, ParamSpec, check_value, coerce_value, did_you_mean
+from ..funder import policy_names
 from ..strategies import strategy_names
 from .lessons import LESSONS, Lesson
-from .models import COMPARISONS, DEFAULT_SEED, build_model, check_mode, parse_seed
-from .words import param_label, param_tooltip, strategy_label
+from .models import COMMUNITY_MODES, DEFAULT_SEED, build_model, check_mode, is_community, parse_seed, varied_of
+from .words import param_label, param_tooltip, policy_label, strategy_label
 
 __all__ = [
     "PageState",
     "read_setting",
     "SLIDER_PARAMS",
+    "COMMUNITY_SLIDER_PARAMS",
+    "SETTINGS",
+    "sliders_of",
     "MAX_VALUE_CHARS",
     "slider_specs",
     "settings_text",
     "settings_html",
 ]
+
+#: Every setting a link may carry: the partnership's vocabulary, then the community's (community views only).
+SETTINGS: dict[str, ParamSpec] = {**PARAMETERS, **COMMUNITY_PARAMETERS}
+
+
+def _specs(name: str) -> dict[str, ParamSpec]:
+    """The vocabulary a setting belongs to (the partnership's or the community's)."""
+    return COMMUNITY_PARAMETERS if name in COMMUNITY_PARAMETERS else PARAMETERS
+
+
+def _check_view(name: str, mode: str) -> None:
+    if name in COMMUNITY_PARAMETERS and not is_community(mode):
+        raise ParamError(f"{name} is a setting of a community, not used in the view {mode!r} "
+                         f"(community views: {', '.join(COMMUNITY_MODES)})")
+
 
 #: Longest text an address's value may have: a float's shortest round-trip form has at most 24 characters.
 MAX_VALUE_CHARS = 32
@@ -52,9 +72,9 @@ def read_setting(name: str, text: str) -> Any:
     longer than :data:`MAX_VALUE_CHARS`, characters that are not part of a
     plain decimal number, and ``nan`` or ``inf``.
     """
-    if name not in PARAMETERS:
-        raise ParamError(f"unknown parameter {_short(name)!r}{did_you_mean(name, PARAMETERS)}")
-    spec = PARAMETERS[name]
+    if name not in SETTINGS:
+        raise ParamError(f"unknown parameter {_short(name)!r}{did_you_mean(name, SETTINGS)}")
+    spec = SETTINGS[name]
     if len(text) > MAX_VALUE_CHARS:
         raise ParamError(f"{name} = {_short(text)!r} is too long to be a value (allowed: {spec.range_text()})")
     if spec.kind is not str:
@@ -67,7 +87,7 @@ def read_setting(name: str, text: str) -> Any:
             raise ParamError(f"{name} = {text!r} is not a number (allowed: {spec.range_text()})") from None
         if not math.isfinite(number):
             raise ParamError(f"{name} = {text!r} is out of range (allowed: {spec.range_text()})")
-    return coerce_value(name, text)
+    return coerce_value(name, text, _specs(name))
 
 
 def _read_month(text: str) -> int:
@@ -113,11 +133,12 @@ class PageState:
                                  f"not {self.mode!r}")
         object.__setattr__(self, "seed", parse_seed(self.seed))
         for name, value in self.params.items():
-            check_value(name, value)
-        varied = COMPARISONS[self.mode].varied if self.mode != "single" else ()
+            check_value(name, value, _specs(name))
+            _check_view(name, self.mode)
+        varied = varied_of(self.mode)
         # vocabulary order, so equal states give equal addresses
-        cleaned = {n: self.params[n] for n in PARAMETERS
-                   if n in self.params and self.params[n] != PARAMETERS[n].default and n not in varied}
+        cleaned = {n: self.params[n] for n in SETTINGS
+                   if n in self.params and self.params[n] != SETTINGS[n].default and n not in varied}
         object.__setattr__(self, "params", cleaned)
         n_steps = cleaned.get("n_steps", PARAMETERS["n_steps"].default)
         if isinstance(self.month, bool) or not isinstance(self.month, int) or not 0 <= self.month <= n_steps:
@@ -186,7 +207,8 @@ class PageState:
                 elif key == "month":
                     month = _read_month(text)
                 else:
-                    params[key] = read_setting(key, text)
+                    value = read_setting(key, text)
+                    params[key] = value
             except (ValueError, OverflowError, TypeError) as exc:  # ParamError is a ValueError
                 problems.append(str(exc) if isinstance(exc, ParamError)
                                 else f"{_short(key)} = {_short(text)!r} could not be read")
@@ -195,7 +217,10 @@ class PageState:
             problems.append(f"lesson = {lesson!r} is shown in the view {wanted!r}, so the page shows that view "
                             f"(the link asked for mode = {mode!r})")
             mode = wanted
-        varied = COMPARISONS[mode].varied if mode != "single" else ()
+        varied = varied_of(mode)
+        for name in [n for n in params if n in COMMUNITY_PARAMETERS and not is_community(mode)]:
+            params.pop(name)
+            problems.append(f"{name} is a setting of a community, so this view ({mode!r}) does not use it")
         for name in [n for n in params if n in varied]:
             problems.append(f"{name} = {params.pop(name)!r} is not used: in this view each side sets its own {name}")
         n_steps = params.get("n_steps", PARAMETERS["n_steps"].default)
@@ -223,8 +248,23 @@ SLIDER_PARAMS = (
 )
 
 
+#: The settings a class changes in a community view (the community's own and a few of the partnership's).
+COMMUNITY_SLIDER_PARAMS = (
+    "funder_policy",
+    "prior_ties",
+    "initial_trust",
+    "cultural_distance",
+    "gossip",
+)
+
+
+def sliders_of(mode: str) -> tuple[str, ...]:
+    """The settings the page offers a class in a view."""
+    return COMMUNITY_SLIDER_PARAMS if is_community(mode) else SLIDER_PARAMS
+
+
 def _slider_step(name: str) -> float:
-    spec = PARAMETERS[name]
+    spec = SETTINGS[name]
     if spec.kind is int:
         return 1
     # Fine enough to hit every default exactly (0.01 for cultural_learning, 0.05 elsewhere).
@@ -238,16 +278,18 @@ def slider_specs(state: PageState) -> list[dict[str, Any]]:
     sliders stop at the default run length, as a class watches one run of it.
     Parameters a comparison varies get no control (each side sets its own).
     """
-    varied = COMPARISONS[state.mode].varied if state.mode != "single" else ()
+    varied = varied_of(state.mode)
     out = []
-    for name in SLIDER_PARAMS:
+    for name in sliders_of(state.mode):
         if name in varied:
             continue
-        spec = PARAMETERS[name]
+        spec = SETTINGS[name]
         value = state.params.get(name, spec.default)
         item = {"name": name, "label": param_label(name), "tooltip": param_tooltip(name), "value": value}
         if name == "strategy":
             item.update(kind="choice", choices={s: strategy_label(s) for s in strategy_names()})
+        elif name == "funder_policy":
+            item.update(kind="choice", choices={s: policy_label(s) for s in policy_names()})
         elif spec.kind is int:
             high = spec.high if spec.unit != "months" else min(spec.high, PARAMETERS["n_steps"].default)
             item.update(kind="int", min=int(spec.low), max=int(high), step=1)
@@ -259,10 +301,10 @@ def slider_specs(state: PageState) -> list[dict[str, Any]]:
 
 def settings_text(state: PageState) -> str:
     """One line naming the seed and settings of the run a state shows (model names: it is a record)."""
-    p = {name: spec.default for name, spec in PARAMETERS.items()} | dict(state.params)
-    varied = COMPARISONS[state.mode].varied if state.mode != "single" else ()
-    shown = [n for n in SLIDER_PARAMS if n not in varied]
-    shown += [n for n in state.params if n not in SLIDER_PARAMS]
+    p = {name: spec.default for name, spec in SETTINGS.items()} | dict(state.params)
+    varied = varied_of(state.mode)
+    shown = [n for n in sliders_of(state.mode) if n not in varied]
+    shown += [n for n in state.params if n not in shown]
     return " · ".join([f"seed {state.seed}"] + [f"{n} {_fmt(p[n])}" for n in shown])
 
 
@@ -273,7 +315,7 @@ def settings_html(state: PageState) -> str:
     """
     parts = [f"seed {state.seed}"]
     for name, value in state.params.items():
-        if name not in SLIDER_PARAMS:
+        if name not in sliders_of(state.mode):
             parts.append(f'<span class="tl-term" title="{escape(param_tooltip(name))}">'
                          f"{escape(param_label(name))}: {escape(_fmt(value))}</span>")
     return (f'<span title="{escape("In the model: " + settings_text(state))}"><b>Run on screen:</b> '

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from html import escape
 
+from ..community_params import COMMUNITY_PARAMETERS
+from ..funder import policy_names
 from ..params import PARAMETERS
 from ..strategies import strategy_names
 
@@ -21,6 +23,8 @@ __all__ = [
     "param_tooltip",
     "strategy_label",
     "strategy_tooltip",
+    "POLICY_LABELS",
+    "policy_label",
     "terms_html",
     "terms_plain",
     "terms_named",
@@ -44,6 +48,20 @@ PARAM_LABELS: dict[str, str] = {
     "free_riders": "Members who never do their share",
     "quorum": "Share of members the partnership needs to go on",
     "misperception": "Misjudging partners across the culture line",
+    # the community's own settings
+    "funder_policy": "How the funder spends its money",
+    "prior_ties": "Pairs who worked together before",
+    "gossip": "Word of mouth about strangers (per month)",
+    "n_community": "Organizations in the community",
+    "funder_budget": "The funder's money over ten years",
+}
+
+#: What the page calls the funder's policies (:mod:`sim.funder`).
+POLICY_LABELS: dict[str, str] = {
+    "none": "No funder",
+    "mandate": "Mandate consortia now",
+    "patient": "Fund what grew",
+    "staged": "Networking money first, then fund",
 }
 
 #: What the page calls the built-in strategies.
@@ -62,10 +80,12 @@ def param_label(name: str) -> str:
 
 
 def param_tooltip(name: str) -> str:
-    """The model's name, meaning and range of a parameter, for a tooltip."""
-    spec = PARAMETERS[name]
+    """The model's name, meaning and range of a parameter (the partnership's or the community's), for a tooltip."""
+    spec = PARAMETERS[name] if name in PARAMETERS else COMMUNITY_PARAMETERS[name]
     if name == "strategy":
         return f"strategy in the model: {spec.meaning} ({', '.join(strategy_names())})"
+    if name == "funder_policy":
+        return f"funder_policy in the model: {spec.meaning} ({', '.join(policy_names())})"
     unit = f" {spec.unit}" if spec.unit else ""
     return f"{name} in the model: {spec.meaning} ({spec.range_text()}{unit})"
 
@@ -73,6 +93,11 @@ def param_tooltip(name: str) -> str:
 def strategy_label(name: str) -> str:
     """The plain name of a strategy, e.g. ``Step by step`` (its model name when it has none)."""
     return STRATEGY_LABELS.get(name, name)
+
+
+def policy_label(name: str) -> str:
+    """The plain name of a funding policy, e.g. ``Fund what grew`` (its model name when it has none)."""
+    return POLICY_LABELS.get(name, name)
 
 
 def strategy_tooltip(name: str) -> str:
@@ -87,7 +112,7 @@ _TERM = re.compile(r"\[([^\[\]]+)\]\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 def _term_tooltip(name: str) -> str:
-    if name in PARAMETERS:
+    if name in PARAMETERS or name in COMMUNITY_PARAMETERS:
         return param_tooltip(name)
     return f"{name} in the model"
 

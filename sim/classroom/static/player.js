@@ -299,6 +299,127 @@
     }
   }
 
+
+  // --- a community: organizations by sector, and between two of them their strongest shared partnership ------
+
+  class CommunityView {
+    constructor(parent, data, run, index) {
+      this.data = data;
+      this.run = run;
+      this.root = svg("svg", {viewBox: "0 0 600 420", class: "tlp-community", "data-run": index,
+                              preserveAspectRatio: "xMidYMid meet", role: "img",
+                              "aria-label": `the community of ${run.label}`}, parent);
+      this.build(index);
+    }
+
+    build(index) {
+      const {data, run, root} = this;
+      const pal = data.palette;
+      const n = run.n_orgs;
+      const pair = data.runs.length > 1;
+      const F = pair ? 1.125 : 1;
+      const fs = size => (size * F).toFixed(1);
+      if (pair) {
+        tooltip(svg("text", {x: 300, y: 20, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
+                             fill: pal.runs[index % pal.runs.length]}, root, run.label), run.tooltip);
+      }
+      this.title = svg("text", {x: 300, y: pair ? 44 : 24, "text-anchor": "middle", "font-size": pair ? fs(17) : 20,
+                                "font-weight": "bold", class: "tlp-title"}, root);
+      // organizations on a circle, grouped by sector (fixed: nobody moves between months)
+      const order = Array.from({length: n}, (_, i) => i)
+        .sort((a, b) => (run.org_sectors[a] - run.org_sectors[b]) || (a - b));
+      const cx = 190, cy = 228, R = 150;
+      this.pos = new Array(n);
+      order.forEach((org, k) => {
+        const a = Math.PI / 2 - 2 * Math.PI * k / n;
+        this.pos[org] = [cx + R * Math.cos(a), cy - R * Math.sin(a)];
+      });
+      // one line per pair that ever shares a partnership; a layer per rung, so higher rungs lie on top
+      this.layers = [];
+      const edges = svg("g", {class: "tlp-edges"}, root);
+      for (let k = 1; k <= data.n_rungs; k++) { this.layers.push(svg("g", {"data-rung": k}, edges)); }
+      this.lines = new Map();
+      for (const month of run.edges) {
+        for (const code of month) {
+          const key = Math.floor(code / 8);
+          if (this.lines.has(key)) { continue; }
+          const a = Math.floor(key / n), b = key % n;
+          const line = svg("line", {x1: this.pos[a][0].toFixed(1), y1: this.pos[a][1].toFixed(1),
+                                    x2: this.pos[b][0].toFixed(1), y2: this.pos[b][1].toFixed(1),
+                                    "stroke-linecap": "round", visibility: "hidden", class: "tlp-edge"},
+                           this.layers[0]);
+          line.dataset.pair = `${a}-${b}`;
+          this.lines.set(key, {line, rung: 0});
+        }
+      }
+      this.nodes = [];
+      const nodes = svg("g", {class: "tlp-nodes"}, root);
+      for (let i = 0; i < n; i++) {
+        const sector = data.sectors[Number(run.org_sectors[i])];
+        const c = svg("circle", {cx: this.pos[i][0].toFixed(1), cy: this.pos[i][1].toFixed(1), r: 8,
+                                 "stroke-width": 2, class: "tlp-org"}, nodes);
+        tooltip(c, `organization ${i + 1} (${sector}); larger: in more partnerships at once`);
+        this.nodes.push({circle: c, colour: pal.sectors[sector]});
+      }
+      // legend: sectors, then the rungs
+      const legend = svg("g", {class: "tlp-legend"}, root);
+      const lx = 388;
+      let y = 84;
+      data.sectors.forEach(name => {
+        svg("circle", {cx: lx + 8, cy: y - 5, r: 8, fill: pal.sectors[name], stroke: "#000"}, legend);
+        svg("text", {x: lx + 22, y: y, "font-size": fs(16)}, legend, name);
+        y += 22 * F;
+      });
+      svg("circle", {cx: lx + 8, cy: y - 5, r: 7, fill: "#fff", stroke: "#555", "stroke-width": 2}, legend);
+      svg("text", {x: lx + 22, y: y, "font-size": fs(16)}, legend, "in no partnership");
+      y += 30 * F;
+      tooltip(svg("text", {x: lx, y: y, "font-size": fs(16), "font-weight": "bold"}, legend, "a line: the rung"),
+              "two organizations' strongest shared partnership this month: its rung on the ladder");
+      y += 22 * F;
+      for (let k = 1; k <= data.n_rungs; k++) {
+        svg("line", {x1: lx, x2: lx + 26, y1: y - 5, y2: y - 5, stroke: pal.rungs[k - 1],
+                     "stroke-width": this.width(k), "stroke-linecap": "round"}, legend);
+        svg("text", {x: lx + 34, y: y, "font-size": fs(16)}, legend, `${k} ${data.levels.short[k]}`);
+        y += 21 * F;
+      }
+      this.footer = svg("text", {x: cx, y: 410, "text-anchor": "middle", "font-size": fs(16), fill: "#333",
+                                 class: "tlp-footer"}, root);
+    }
+
+    width(rung) { return 1 + 1.2 * rung; }
+
+    /* Draw the community as it stands after `month` months (month 0: the start). */
+    draw(month) {
+      const {data, run} = this;
+      const m = Math.min(month, run.end);
+      const partnerships = run.series.partnerships[m] || 0;
+      const collaborating = run.series.collaborating[m] || 0;
+      this.title.textContent = `month ${month} of ${data.n_steps} · ${partnerships} partnerships, ` +
+        `${collaborating} collaborating`;
+      const now = new Map();
+      for (const code of run.edges[m]) { now.set(Math.floor(code / 8), code % 8); }
+      this.lines.forEach((entry, key) => {
+        const rung = now.get(key) || 0;
+        if (rung === entry.rung) { return; }
+        entry.rung = rung;
+        if (!rung) { entry.line.setAttribute("visibility", "hidden"); return; }
+        entry.line.setAttribute("visibility", "visible");
+        entry.line.setAttribute("stroke", data.palette.rungs[rung - 1]);
+        entry.line.setAttribute("stroke-width", this.width(rung));
+        entry.line.dataset.rung = rung;
+        this.layers[rung - 1].appendChild(entry.line);
+      });
+      const belongs = run.belongs[m];
+      this.nodes.forEach((node, i) => {
+        const count = Number(belongs[i]);
+        node.circle.setAttribute("fill", count ? node.colour : "#fff");
+        node.circle.setAttribute("stroke", count ? "#000" : "#555");
+        node.circle.setAttribute("r", count ? 6 + 2.5 * count : 7);
+      });
+      this.footer.textContent = `${run.formed[m]} partnerships formed so far, ${run.ended[m]} fell apart`;
+    }
+  }
+
   // --- the plots: mean trust (with the rung's need), level and a chosen series, month by month ------
 
   class PlotsView {
@@ -316,6 +437,7 @@
       while (this.root.firstChild) { this.root.removeChild(this.root.firstChild); }
       this.panels = names.map((name, k) => this.buildPanel(name, k, names.length));
       if (this.data.runs.length > 1) {
+        const community = this.data.kind === "community";
         const legend = svg("g", {class: "tlp-run-legend"}, this.root);
         let x = 110;
         this.data.runs.forEach((run, k) => {
@@ -325,9 +447,11 @@
           x += 60 + 10.5 * run.label.length;
           return t;
         });
-        svg("line", {x1: x, x2: x + 30, y1: 12, y2: 12, stroke: "#555", "stroke-width": 1.5,
-                     "stroke-dasharray": "6 4"}, legend);
-        svg("text", {x: x + 38, y: 18, "font-size": 17}, legend, "the rung's need (mean trust)");
+        if (!community) {
+          svg("line", {x1: x, x2: x + 30, y1: 12, y2: 12, stroke: "#555", "stroke-width": 1.5,
+                       "stroke-dasharray": "6 4"}, legend);
+          svg("text", {x: x + 38, y: 18, "font-size": 17}, legend, "the rung's need (mean trust)");
+        }
       }
     }
 
@@ -365,7 +489,7 @@
       svg("rect", {x: box.x, y: box.y, width: box.w, height: box.h, fill: "none", stroke: "#999"}, g);
       const lines = data.runs.map((run, r) => {
         const colour = data.palette.runs[r % data.palette.runs.length];
-        const need = name === "mean_trust"
+        const need = name === "mean_trust" && data.kind !== "community"
           ? svg("polyline", {fill: "none", stroke: colour, "stroke-width": 1.5, "stroke-dasharray": "6 4",
                              opacity: 0.75, class: "tlp-need"}, g) : null;
         const line = svg("polyline", {fill: "none", stroke: colour, "stroke-width": 3, "stroke-linejoin": "round",
@@ -376,7 +500,7 @@
                                    "data-run": r, visibility: "hidden"}, g);
         return {run, line, need, gone, now};
       });
-      if (name === "mean_trust" && !wide) {
+      if (name === "mean_trust" && !wide && data.kind !== "community") {
         svg("text", {x: box.x + box.w, y: box.y - 16, "text-anchor": "end", "font-size": 14, fill: "#444"}, g,
             "dashed: the rung's need");
       }
@@ -513,7 +637,8 @@
       while (this.stage.firstChild) { this.stage.removeChild(this.stage.firstChild); }
       const pair = data.runs.length > 1;
       this.stage.className = `tlp-stage ${pair ? "tlp-pair" : "tlp-single"}`;
-      this.views = data.runs.map((run, k) => new PartnershipView(this.stage, data, run, k));
+      const View = data.kind === "community" ? CommunityView : PartnershipView;
+      this.views = data.runs.map((run, k) => new View(this.stage, data, run, k));
       this.plots = new PlotsView(this.stage, data, pair);
       this.views.push(this.plots);
       this.scrubber.max = data.end;
