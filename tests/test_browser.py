@@ -442,7 +442,8 @@ COMMUNITY_EDGES = """() => {
       const run = p.data.runs[r], n = run.n_orgs;
       const shown = Array.from(view.root.querySelectorAll('line.tlp-edge'))
         .filter(l => l.getAttribute('visibility') === 'visible')
-        .map(l => { const [a, b] = l.dataset.pair.split('-').map(Number); return (a * n + b) * 8 + Number(l.dataset.rung); })
+        .map(l => { const [a, b] = l.dataset.pair.split('-').map(Number);
+                    return (a * n + b) * 8 + Number(l.dataset.rung); })
         .sort((x, y) => x - y);
       const filled = Array.from(view.root.querySelectorAll('circle.tlp-org'))
         .filter(c => c.getAttribute('fill') !== '#fff').length;
@@ -485,7 +486,8 @@ def test_the_community_view_plays_the_funders_call_and_its_link_reopens_it(serve
     drawn = """() => Array.from(document.querySelectorAll('.tlp-stage svg')).map(s => ({
       lines: Array.from(s.querySelectorAll('line')).filter(l => l.getAttribute('visibility') !== 'hidden')
         .map(l => ['x1', 'y1', 'x2', 'y2', 'stroke', 'stroke-width'].map(k => l.getAttribute(k)).join()).sort(),
-      circles: Array.from(s.querySelectorAll('circle')).map(c => ['cx', 'cy', 'r', 'fill'].map(k => c.getAttribute(k)).join()),
+      circles: Array.from(s.querySelectorAll('circle'))
+        .map(c => ['cx', 'cy', 'r', 'fill'].map(k => c.getAttribute(k)).join()),
       texts: Array.from(s.querySelectorAll('text')).map(t => t.textContent),
       polylines: Array.from(s.querySelectorAll('polyline')).map(l => l.getAttribute('points'))}))"""
     assert other.evaluate(drawn) == page.evaluate(drawn)

@@ -32,9 +32,8 @@ from ..levels import LEVEL_NAMES, N_LEVELS, NEED, SECTORS
 from ..outputs import community_outputs
 from ..palette import DISSOLVED_COLOUR, GONE_COLOUR, HIGHLIGHT, RUN_COLOURS, SECTOR_COLOURS, TRUST_STOPS, WOOD
 from .drawings import month_tick
-from .models import COMMUNITY_MODES, comparison_of, is_community
+from .models import community_runs, is_community
 from .trajectory import payload, payload_json
-from .words import policy_label
 
 __all__ = [
     "RUNG_COLOURS",
@@ -56,31 +55,6 @@ COMMUNITY_PANELS = ("partnerships", "collaborating", "cumulative_benefit")
 #: The series the player may plot (all from the engine but "collaborating", the sum of its rung 4 and 5 counts).
 _SERIES = ("partnerships", "collaborating", "cumulative_benefit", "members", "formed", "mean_trust",
            "mean_trust_worked", "budget")
-
-
-def community_runs(mode: str, seed: int, params: Mapping[str, Any]) -> tuple[Any, list[tuple[str, str]]]:
-    """Run a community view's communities with the engine: one, or the two sides of a comparison.
-
-    Returns the :class:`sim.community_results.CommunityResults` (one run per side, same seed) and each
-    side's label and tooltip.
-    """
-    from ..community_results import simulate_community  # lazy: pandas and the engine only for this view
-
-    if not is_community(mode):
-        raise ValueError(f"mode = {mode!r} is not a community view (allowed: {', '.join(COMMUNITY_MODES)})")
-    comparison = comparison_of(mode)
-    sides = [comparison.left, comparison.right] if comparison else [("", {})]
-    overrides: dict[str, Any] = {}
-    for name in dict.fromkeys(k for _, o in sides for k in o):
-        overrides[name] = np.array([o.get(name, params.get(name)) for _, o in sides], dtype=object
-                                   if isinstance(sides[0][1].get(name), str) else None)
-    kwargs = {**params, **overrides}
-    results = simulate_community(seeds=[seed] * len(sides), keep_slot_series=True, **kwargs)
-    labels = []
-    for k, (label, o) in enumerate(sides):
-        policy = str(results.summary["funder_policy"].iloc[k])
-        labels.append((label or policy_label(policy), f"funder_policy = {policy} in the model"))
-    return results, labels
 
 
 def edge_rungs(members: Sequence[Sequence[int]], levels: Sequence[int], n: int) -> dict[int, int]:

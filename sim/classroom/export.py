@@ -20,8 +20,8 @@ from typing import Any
 
 from ..manifest import write_bytes_atomic
 from ..params import PARAMETERS, ParamError, check_value, did_you_mean
-from .lessons import LESSONS, Lesson
 from .community import page_payload
+from .lessons import LESSONS, Lesson
 from .models import is_community, parse_seed, varied_of
 from .trajectory import player_script
 from .words import param_label, param_tooltip, strategy_label, terms_html

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..model import PartnershipModel
-from .models import build_model, check_mode, is_community, parse_seed, runs_of
+from .models import build_model, check_mode, community_runs, is_community, parse_seed, runs_of
 
 __all__ = ["Lesson", "LESSONS", "Played", "PlayedCommunity", "story_problems", "play", "find_seeds"]
 
@@ -99,8 +99,6 @@ def play(mode: str, seed: int, params: Mapping[str, Any], steps: int | None = No
     A community view runs the community engine instead and returns :class:`PlayedCommunity` runs.
     """
     if is_community(mode):
-        from .community import community_runs  # lazy: the community engine only for a community lesson
-
         results, _ = community_runs(mode, seed, {**params, **({"n_steps": steps} if steps else {})})
         runs = []
         for k, run_id in enumerate(results.summary["run"]):
@@ -256,7 +254,8 @@ def _funders_call(runs: Sequence[PlayedCommunity]) -> list[str]:
         out.append(f"the funder should mandate at least 4 consortia; it mandated {len(forced)}")
     lived = (forced["ended_step"] - forced["formed_step"]).fillna(np.inf)
     if (lived > 12).any():
-        out.append(f"every mandated consortium should fall apart within a year; the longest lived {lived.max():g} months")
+        out.append(f"every mandated consortium should fall apart within a year; the longest lived "
+                   f"{lived.max():g} months")
     for name, what in (("durable", "lasting collaborations at month 120"), ("cumulative_benefit", "benefit")):
         if not patient.summary[name] > mandate.summary[name]:
             out.append(f"funding what grew should end with more {what} ({patient.summary[name]:g}) than "

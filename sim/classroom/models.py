@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import mesa
+import numpy as np
 
+from ..community_results import CommunityResults, simulate_community
 from ..model import PartnershipModel
 from ..params import PARAMETERS, ParamError, check_seed
+from .words import policy_label
 
 __all__ = [
     "Comparison",
@@ -31,6 +34,7 @@ __all__ = [
     "ClassroomModel",
     "SideBySideModel",
     "build_model",
+    "community_runs",
     "runs_of",
 ]
 
@@ -255,3 +259,28 @@ def runs_of(model: mesa.Model) -> list[PartnershipModel]:
     if isinstance(model, SideBySideModel):
         return [model.left, model.right]
     return [model]
+
+
+def community_runs(mode: str, seed: int,
+                   params: Mapping[str, Any]) -> tuple[CommunityResults, list[tuple[str, str]]]:
+    """Run a community view's communities with the engine: one, or the two sides of a comparison.
+
+    Returns the :class:`sim.community_results.CommunityResults` (one run per side, same seed) and each
+    side's label and tooltip.
+    """
+    if not is_community(mode):
+        raise ValueError(f"mode = {mode!r} is not a community view (allowed: {', '.join(COMMUNITY_MODES)})")
+    comparison = comparison_of(mode)
+    sides = [comparison.left, comparison.right] if comparison else [("", {})]
+    overrides: dict[str, Any] = {}
+    for name in dict.fromkeys(k for _, o in sides for k in o):
+        overrides[name] = np.array([o.get(name, params.get(name)) for _, o in sides], dtype=object
+                                   if isinstance(sides[0][1].get(name), str) else None)
+    kwargs = {**params, **overrides}
+    results = simulate_community(seeds=[seed] * len(sides), keep_slot_series=True, **kwargs)
+    labels = []
+    for k, side in enumerate(sides):
+        policy = str(results.summary["funder_policy"].iloc[k])
+        labels.append((side[0] or policy_label(policy),
+                       comparison.tooltip(side) if comparison else f"funder_policy = {policy} in the model"))
+    return results, labels

@@ -37,8 +37,8 @@ import solara
 import solara.lab
 import traitlets
 
-from sim.classroom.lessons import LESSONS
 from sim.classroom.community import page_payload_json
+from sim.classroom.lessons import LESSONS
 from sim.classroom.models import MODES, is_community, parse_seed, varied_of
 from sim.classroom.state import PageState, settings_html, slider_specs
 from sim.classroom.trajectory import player_script

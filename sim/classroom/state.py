@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlencode
 import mesa
 
 from ..community_params import COMMUNITY_PARAMETERS
-from ..params import PARAMETERS, ParamError, ParamSpec, check_value, coerce_value, did_you_mean
 from ..funder import policy_names
+from ..params import PARAMETERS, ParamError, ParamSpec, check_value, coerce_value, did_you_mean
 from ..strategies import strategy_names
 from .lessons import LESSONS, Lesson
 from .models import COMMUNITY_MODES, DEFAULT_SEED, build_model, check_mode, is_community, parse_seed, varied_of
