@@ -4,14 +4,18 @@
 
 1. runs the headline sweep (``experiments/headline.toml``: stepwise, funder_forced
    and funder_patient across initial trust x the funder's deadline x cultural
-   distance) and the companion sensitivity sweep (``experiments/practices-sobol.toml``,
-   with a placebo factor as the noise floor), both resumable, into
+   distance, on common random numbers, its fixed replicate count checked against a
+   pilot made of its own first replicates, :func:`pilot_check`) and the companion
+   sensitivity sweep (``experiments/practices-sobol.toml``, independent seeds, with a
+   dummy and a placebo factor as the noise floor), both resumable, into
    ``results/headline/sweeps/`` (not committed);
 2. runs the robustness study here: the same three strategies across initial trust
    under each structural variant of Model 5 (one at a time, and all reference
    variants together) and under other n_orgs, gain and loss rates, forced levels and
    capacity growth, every arm of a setting on the same seeds (common random numbers:
-   replicate r of every strategy and trust level is the same partnership);
+   replicate r of every strategy and trust level is the same partnership), with as
+   many replicates per setting as its paired differences need
+   (:func:`precise_robustness`);
 3. writes the tables (``tables/*.csv``), the figures (``figures/``), the HTML
    report and ``findings.md`` into ``results/headline/``; every number in the
    findings is computed here, each claim with its interval, its test and a tag
