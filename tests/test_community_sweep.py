@@ -307,3 +307,27 @@ def test_the_example_community_spec_is_valid():
     plan = plan_sweep(Path(__file__).parent.parent / "experiments" / "community-example.toml")
     assert plan.spec.model == "community" and plan.n_cells == 8 and plan.min_runs == 400 and plan.chunk_size == 256
     assert plan.spec.crn and set(plan.design.points["funder_policy"]) == set(sim.policy_names())
+
+
+def test_cli_params_lists_the_community_vocabulary(capsys):
+    from sim.cli import main
+    from sim.community_params import COMMUNITY_PARAMETERS, COMMUNITY_VOCABULARY
+
+    assert main(["params", "--model", "community", "--format", "json"]) == 0
+    listed = [d["name"] for d in __import__("json").loads(capsys.readouterr().out)]
+    assert listed == list(COMMUNITY_VOCABULARY)
+    assert main(["params", "--model", "community-only", "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("\n") == len(COMMUNITY_PARAMETERS) + 2 and "| `grant_size` | 20 | > 0 | benefit units |" in text
+    assert main(["params", "gossip"]) == 0 and "gossip = 0.05  (0..1, 1/month)" in capsys.readouterr().out
+    assert main(["params", "gosip"]) == 2 and "did you mean 'gossip'" in capsys.readouterr().err
+
+
+def test_a_chunk_too_big_for_memory_is_refused_before_anything_runs(tmp_path):
+    big = _write(tmp_path, SPEC.replace("n_community = 12", "n_community = 1024").replace(
+        "replicates = 5", "replicates = 100000"), "big.toml")
+    with pytest.raises(SpecError, match=r"chunk_size: a chunk of 100,000 runs of the community model needs about .* "
+                                        r"above half this machine's memory .*: use --chunk-size \d"):
+        plan_sweep(big, chunk_size=100_000)
+    assert plan_sweep(big, chunk_size=4).chunk_size == 4
+    assert not (tmp_path / "results").exists()

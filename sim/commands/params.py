@@ -9,6 +9,7 @@ import shutil
 import textwrap
 from typing import Any
 
+from ..community_params import COMMUNITY_PARAMETERS, COMMUNITY_VOCABULARY
 from ..params import PARAMETERS, ParamSpec, check_name
 
 _FORMATS = ("text", "markdown", "json")
@@ -24,7 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "that uses them is specified in docs/ODD.md; 'markdown' prints its parameter table."
         ),
     )
-    p.add_argument("names", nargs="*", metavar="NAME", help="only these parameters (default: every one)")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="only these parameters, of either model (default: every one of --model's)")
+    p.add_argument("--model", choices=("partnership", "community", "community-only"), default="partnership",
+                   help="whose parameters to list: the partnership model's (default), the community model's (the "
+                        "partnership's and its own), or only the community's own")
     p.add_argument("--format", choices=_FORMATS, default="text",
                    help="text (one entry each), markdown (a table) or json (default: %(default)s)")
     p.set_defaults(func=main)
@@ -63,7 +68,10 @@ def text_table(specs: list[ParamSpec], width: int | None = None) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    specs = [check_name(n) for n in args.names] if args.names else list(PARAMETERS.values())
+    every = {"partnership": PARAMETERS, "community": COMMUNITY_VOCABULARY, "community-only": COMMUNITY_PARAMETERS}
+    model = getattr(args, "model", "partnership")
+    specs = ([check_name(n, COMMUNITY_VOCABULARY) for n in args.names] if args.names
+             else list(every[model].values()))
     if args.format == "json":
         print(json.dumps([describe(s) for s in specs], indent=1))
     elif args.format == "markdown":

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from ..community_params import COMMUNITY_VOCABULARY, check_community_params
-from ..community_results import simulate_community
+from ..community_results import community_memory_estimate, simulate_community
 from ..outputs import SERIES, SUMMARY_OUTCOMES, community_outputs
 from ..params import PARAMETERS, ParamError, ParamSpec, did_you_mean
-from ..results import simulate
+from ..results import MemoryEstimate, memory_estimate, simulate
 
 __all__ = ["SweepModel", "ModelRun", "MODELS", "get_model", "model_names", "DEFAULT_MODEL"]
 
@@ -83,6 +83,9 @@ class SweepModel:
     probe_runs: int
     run: Callable[[np.ndarray, tuple[str, ...], dict[str, Any]], ModelRun]
     check_points: Callable[[int, dict[str, Any]], None] | None = None
+    #: ``memory(n_runs, n_steps, keep, largest)``: what running a chunk of ``n_runs`` needs (``largest``: the largest
+    #: value of each size parameter in the design).
+    memory: Callable[[int, int, tuple[str, ...], Callable[[str], int]], MemoryEstimate] | None = None
 
     def label(self) -> str:
         return f"the {self.name} model"
@@ -98,6 +101,15 @@ def _run_community(seeds: np.ndarray, keep: tuple[str, ...], params: dict[str, A
     return ModelRun(res.summary, res.series, {"partnerships": res.partnerships, "organizations": res.organizations})
 
 
+def _partnership_memory(n: int, n_steps: int, keep: tuple[str, ...], largest: Callable[[str], int]) -> MemoryEstimate:
+    return memory_estimate(n, n_steps, keep, largest("n_orgs"))
+
+
+def _community_memory(n: int, n_steps: int, keep: tuple[str, ...], largest: Callable[[str], int]) -> MemoryEstimate:
+    return community_memory_estimate(n, n_steps, list(keep), largest("n_community"), largest("max_partnerships"),
+                                     largest("n_orgs"))
+
+
 def _check_community_points(n: int, params: dict[str, Any]) -> None:
     check_community_params(n, params)
 
@@ -107,13 +119,14 @@ def _community_model() -> SweepModel:
         name="community", specs=COMMUNITY_VOCABULARY, series=tuple(community_outputs("series")),
         outcomes=tuple(community_outputs("summary")), default_keep=("partnerships", "mean_trust", "benefit"),
         tables=("partnerships", "organizations"), chunk_size=256, probe_runs=32, run=_run_community,
-        check_points=_check_community_points)
+        check_points=_check_community_points, memory=_community_memory)
 
 
 MODELS: dict[str, SweepModel] = {
     "partnership": SweepModel(
         name="partnership", specs=PARAMETERS, series=tuple(SERIES), outcomes=SUMMARY_OUTCOMES,
-        default_keep=("mean_trust", "level"), tables=(), chunk_size=4096, probe_runs=4096, run=_run_partnership),
+        default_keep=("mean_trust", "level"), tables=(), chunk_size=4096, probe_runs=4096, run=_run_partnership,
+        memory=_partnership_memory),
     "community": _community_model(),
 }
 

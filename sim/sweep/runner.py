@@ -38,6 +38,7 @@ from ..manifest import (
     write_json_atomic,
 )
 from ..params import ParamError
+from ..results import memory_limit
 from ..version import MODEL_VERSION
 from .bands import BandAccumulator, binning
 from .chunk import ChunkResult, run_chunk
@@ -131,8 +132,34 @@ def plan_sweep(spec: Spec | str | Path, chunk_size: int | None = None, *, max_ru
     check_design_size(spec, max_runs=max_runs, max_points=max_points)
     plan = SweepPlan(spec, build_design(spec), int(k))
     _check_points(plan)
+    _check_chunk_memory(plan)
     return plan
 
+
+def _check_chunk_memory(plan: SweepPlan) -> None:
+    """Refuse a chunk size whose chunks would not fit in memory (half this machine's) before anything runs."""
+    spec = plan.spec
+    model = spec.sweep_model()
+    if model.memory is None:
+        return
+    factors = {f.name: f for f in spec.factors}
+
+    def largest(name: str) -> int:
+        if name in spec.base:
+            return int(spec.base[name])
+        if name in factors:
+            f = factors[name]
+            return int(max(f.values) if f.values is not None else f.high)
+        return int(model.specs[name].default)
+
+    k = min(plan.chunk_size, plan.max_runs)
+    need = model.memory(k, spec.n_steps, spec.keep_series, largest)
+    limit = memory_limit()
+    if need.total > limit:
+        fits = max(1, int(k * limit / need.total))
+        raise SpecError([f"{spec.path or '<spec>'}: chunk_size: a chunk of {k:,} runs of {model.label()} needs "
+                         f"{need}, above half this machine's memory ({limit / 2**30:.1f} GiB): use --chunk-size "
+                         f"{fits:,} or less (results do not depend on it)"])
 
 def _check_points(plan: SweepPlan) -> None:
     """Every design point's parameters together (the model's cross-field rules, e.g. a community smaller than a
