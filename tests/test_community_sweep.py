@@ -198,6 +198,21 @@ def test_model_key_and_vocabularies():
 
 
 @pytest.mark.slow
+def test_a_dead_pool_worker_loses_no_community_run(reference, tmp_path, monkeypatch):
+    """A pool worker that dies (os._exit) while starting chunk 2 is replaced, the chunk runs again, and every table
+    is the clean run's."""
+    from sim.sweep.executors import CRASH_ENV
+
+    spec, ref = reference
+    marker = tmp_path / "crashed"
+    monkeypatch.setenv(CRASH_ENV, f"2:{marker}")
+    with PoolExecutor(2) as pool, pytest.warns(SweepWarning, match="a worker process died .* running them again"):
+        res = load_results(run_sweep(spec, tmp_path / "out", chunk_size=4, executor=pool, progress=False))
+    assert marker.exists(), "no worker died"
+    _same(res, ref)
+
+
+@pytest.mark.slow
 @pytest.mark.xdist_group("dask")
 def test_dask_gives_the_same_community_numbers(reference, tmp_path):
     distributed = pytest.importorskip("distributed")
