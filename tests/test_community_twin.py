@@ -325,3 +325,33 @@ def test_community_bench_times_the_twin_on_the_engines_communities(capsys):
     assert main(["bench", "--community", "--runs", "3", "--steps", "2", "--mesa-runs", "1"]) == 0
     assert "mesa / engine" in capsys.readouterr().out
     assert main(["bench", "--community", "--runs", "3", "--steps", "2", "--mesa-runs", "-1"]) == 2
+
+
+def test_a_registered_strategy_docks_in_the_community():
+    """A researcher's strategy runs in every partnership of the community, in both faces alike."""
+
+    @sim.register("twin_test_hasty", start_level=2, funded=False)
+    def hasty(s):
+        "Climb after two successes in a row of the strategy's clock, never above cooperation."
+        up = s.success & (s.step % 2 == 0) & (s.mean_trust >= 0.3)
+        return np.minimum(s.level + up, 3)
+
+    try:
+        params = dict(strategy="twin_test_hasty", n_community=12, max_partnerships=3, n_orgs=4, convene_rate=0.08,
+                      initial_trust=0.6, funder_policy="none", n_steps=36)
+        seeds = [31, 32, 33]
+        engine = sim.simulate_community(seeds=seeds, **params)
+        assert (engine.partnerships["peak_level"] == 3).any()
+        for run, seed in enumerate(seeds):
+            twin = _run_twin(seed, params).series()
+            for name in community_outputs("series"):
+                assert _equal(twin[name], engine.series(name)[run]), (seed, name)
+    finally:
+        sim.unregister("twin_test_hasty")
+
+
+def test_the_month_runs_model_5s_phases_by_name():
+    from sim.engine import PHASES
+
+    assert CommunityModel.PHASES == tuple(phase.__name__ for phase in PHASES[1:])  # phase 0 is the recruiting
+    assert all(callable(getattr(Partnership, name)) for name in CommunityModel.PHASES)
