@@ -160,7 +160,13 @@ class Membership:
     capacity : float
         The working copy of its capacity.
     contributed, leaving : bool
+        This month's decisions.
     seen_free : ndarray of bool (n_orgs,)
+        Which seats it saw not doing their share this month.
+    payoff : float
+        Its net payoff this month.
+    shortfall : float
+        Its payoff shortfall at its last exit decision (0 unless ``payoffs = "weighed"``).
     """
 
     def __init__(self, partnership: Partnership, org: Organization, seat: int, joined_step: int,
@@ -533,9 +539,9 @@ class Partnership(mesa.Agent):
             m.trust = m.trust * pairs[m.seat]
         n = self.n_active
         self.mean_trust = ordered_sum(m.trust_given() for m in self.members) / max(n * (n - 1), 1)
-        self.dissolving = n < 2 or self._decides_to_end(members)
+        self.dissolving = n < 2 or self._decides_to_end()
 
-    def _decides_to_end(self, before: list[Membership]) -> bool:
+    def _decides_to_end(self) -> bool:
         """Phase 7b: the run's ``dissolution`` rule, given this partnership as a batch of one."""
         members = self.members
         n = len(members)
