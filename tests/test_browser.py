@@ -448,8 +448,11 @@ COMMUNITY_EDGES = """() => {
       const filled = Array.from(view.root.querySelectorAll('circle.tlp-org'))
         .filter(c => c.getAttribute('fill') !== '#fff').length;
       const members = run.belongs[m].split('').filter(c => c !== '0').length;
+      const broken = Array.from(view.root.querySelectorAll('line.tlp-broken-edge'))
+        .filter(l => l.getAttribute('visibility') === 'visible')
+        .map(l => { const [a, b] = l.dataset.pair.split('-').map(Number); return a * n + b; }).sort((x, y) => x - y);
       out.push({m, r, shown, expected: run.edges[m].slice().sort((x, y) => x - y), filled, members,
-                title: view.title.textContent});
+                broken, broke: run.broke[m].slice().sort((x, y) => x - y), title: view.title.textContent});
     });
   }
   return out;
@@ -464,9 +467,10 @@ def test_the_community_view_plays_the_funders_call_and_its_link_reopens_it(serve
     rows = page.evaluate(COMMUNITY_EDGES)
     assert len(rows) == 2 * 21
     for row in rows:  # the drawing shows exactly the run's pairs on their rungs, and who is in a partnership
-        assert row["shown"] == row["expected"], (row["m"], row["r"])
+        assert row["shown"] == row["expected"] and row["broken"] == row["broke"], (row["m"], row["r"])
         assert row["filled"] == row["members"] and row["title"].startswith(f"month {row['m']} of 120")
     assert max(len(row["shown"]) for row in rows) > 20 and rows[0]["shown"] == []  # partnerships form
+    assert sum(len(row["broken"]) for row in rows) > 0  # and fall apart
     page.evaluate("() => window.tlPlayers[0].restart()")
     control(page, "speed").select_option("fast")
     page.evaluate("() => { const p = window.tlPlayers[0]; p.frameTimes = []; }")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sim.classroom.community import community_payload, community_record, community_runs, edge_rungs
+from sim.classroom.community import BROKEN_MONTHS, community_payload, community_record, community_runs, edge_rungs
 from sim.classroom.export import default_grid, export_html
 from sim.classroom.lessons import LESSONS, story_problems
 from sim.classroom.state import PageState, slider_specs
@@ -46,6 +46,25 @@ def test_the_month_by_month_picture_matches_the_engines_own_counts(funders_call)
             # a pair on rung r exists only if some partnership stands on rung r that month
             assert set(rungs) <= {lvl + 1 for lvl in np.flatnonzero(counts[month])}
         assert rec["formed"][-1] == rec["summary"]["n_formed"] and rec["ended"][-1] == rec["summary"]["n_ended"]
+
+
+def test_partnerships_that_fell_apart_stay_drawn_for_a_few_months(funders_call):
+    results, labels = funders_call
+    rec = community_record(results, 0, *labels[0])  # the mandate: its consortia fall apart within months
+    n = rec["n_orgs"]
+    parts, mem = results.partnerships, results.memberships
+    parts, mem = parts[parts["run"] == 0], mem[mem["run"] == 0]
+    assert sum(map(len, rec["broke"])) > 0 and rec["broke"][0] == []
+    for m, keys in enumerate(rec["broke"]):
+        recent = parts[(parts["ended_step"] <= m) & (parts["ended_step"] > m - BROKEN_MONTHS)]["partnership"]
+        current = {code // 8 for code in rec["edges"][m]}
+        for key in keys:
+            a, b = divmod(key, n)
+            assert key not in current  # a pair still together elsewhere is drawn as such
+            # both were members of one partnership that ended in the last BROKEN_MONTHS months
+            together = [p for p in recent
+                        if {a, b} <= set(mem[(mem["partnership"] == p) & (mem["why_left"] == "ended")]["org"])]
+            assert together, (m, a, b)
 
 
 def test_both_sides_share_the_community_and_differ_in_the_funders_policy(funders_call):

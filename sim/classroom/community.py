@@ -37,6 +37,7 @@ from .trajectory import payload, payload_json
 
 __all__ = [
     "RUNG_COLOURS",
+    "BROKEN_MONTHS",
     "COMMUNITY_PANELS",
     "community_runs",
     "community_record",
@@ -50,6 +51,8 @@ __all__ = [
 #: width growing too, so the rung does not rest on colour alone.
 RUNG_COLOURS: tuple[str, ...] = ("#bdbdbd", "#9ecae1", "#4292c6", "#08519c", "#08306b")
 _MONEY = community_outputs("series")["cumulative_benefit"].unit
+#: Months a partnership that fell apart stays drawn (dashed) after its end, so a class sees it go.
+BROKEN_MONTHS = 3
 #: The community plots, top to bottom (the last one the class may switch to any other series).
 COMMUNITY_PANELS = ("partnerships", "collaborating", "cumulative_benefit")
 #: The series the player may plot (all from the engine but "collaborating", the sum of its rung 4 and 5 counts).
@@ -83,7 +86,9 @@ def community_record(results: Any, run: int, label: str, tooltip: str) -> dict[s
 
     Per month: ``edges`` (each pair sharing a partnership, coded ``(a * n + b) * 8 + rung``), ``belongs``
     (each organization's memberships, a digit each, 9 at most) and ``rung_counts`` (partnerships with members
-    on each rung 1..5); ``formed`` and ``ended`` count partnerships so far.
+    on each rung 1..5); ``broke``: the pairs (``a * n + b``) of partnerships that fell apart in the last
+    :data:`BROKEN_MONTHS` months, as they were the month before (pairs still sharing another partnership
+    left out); ``formed`` and ``ended`` count partnerships so far.
     """
     n_steps = int(results.n_steps)
     summary = results.summary.iloc[run]
@@ -118,6 +123,7 @@ def community_record(results: Any, run: int, label: str, tooltip: str) -> dict[s
         edges.append(sorted(key * 8 + rung for key, rung in rungs.items()))
         belongs.append("".join(str(min(c, 9)) for c in count))
         rung_counts.append(np.bincount(levels, minlength=N_LEVELS + 1)[1:].tolist())
+    broke = _broken(formed, ended, number, by_number, n, n_steps, edges)
     series = _series(results, run, n_steps)
     return {
         "label": label,
@@ -128,6 +134,7 @@ def community_record(results: Any, run: int, label: str, tooltip: str) -> dict[s
         "edges": edges,
         "belongs": belongs,
         "rung_counts": rung_counts,
+        "broke": broke,
         "formed": [int((formed <= t).sum()) for t in range(n_steps + 1)],
         "ended": [int((ended <= t).sum()) for t in range(n_steps + 1)],
         "series": series,
@@ -136,6 +143,23 @@ def community_record(results: Any, run: int, label: str, tooltip: str) -> dict[s
         "summary": {k: _value(summary[k]) for k in ("durable", "n_formed", "n_ended", "cumulative_benefit",
                                                       "net_benefit", "funder_spent")},
     }
+
+
+def _broken(formed: np.ndarray, ended: np.ndarray, number: np.ndarray, by_number: Mapping[int, Any], n: int,
+            n_steps: int, edges: Sequence[Sequence[int]]) -> list[list[int]]:
+    broke: list[set[int]] = [set() for _ in range(n_steps + 1)]
+    for k in np.flatnonzero(np.isfinite(ended)):
+        end = int(ended[k])
+        g = by_number.get(int(number[k]))
+        if g is None or end - 1 < formed[k]:  # ended the month it formed: never on screen
+            continue
+        before = end - 1
+        on = (g["joined_step"].to_numpy() <= before) & ~(g["left_step"].to_numpy(dtype=float) <= before)
+        who = sorted(g["org"].to_numpy()[on].tolist())
+        pairs = {a * n + b for x, a in enumerate(who) for b in who[x + 1:]}
+        for m in range(end, min(end + BROKEN_MONTHS, n_steps + 1)):
+            broke[m] |= pairs
+    return [sorted(pairs - {code // 8 for code in edges[m]}) for m, pairs in enumerate(broke)]
 
 
 def _series(results: Any, run: int, n_steps: int) -> dict[str, list]:
@@ -188,6 +212,7 @@ def community_payload(mode: str, seed: int, params: Mapping[str, Any], *, link: 
         "palette": {"sectors": dict(SECTOR_COLOURS), "gone": GONE_COLOUR, "trust": list(TRUST_STOPS),
                     "highlight": HIGHLIGHT, "wood": WOOD, "runs": list(RUN_COLOURS), "dissolved": DISSOLVED_COLOUR,
                     "rungs": list(RUNG_COLOURS)},
+        "broken_months": BROKEN_MONTHS,
         "series": _series_info(),
         "panels": list(COMMUNITY_PANELS),
         "runs": records,

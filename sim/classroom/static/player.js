@@ -352,6 +352,21 @@
           this.lines.set(key, {line, rung: 0});
         }
       }
+      // partnerships that fell apart lately: their pairs dashed, on top, for a few months
+      const broken = svg("g", {class: "tlp-broken"}, root);
+      this.broken = new Map();
+      for (const month of run.broke) {
+        for (const key of month) {
+          if (this.broken.has(key)) { continue; }
+          const a = Math.floor(key / n), b = key % n;
+          const line = svg("line", {x1: this.pos[a][0].toFixed(1), y1: this.pos[a][1].toFixed(1),
+                                    x2: this.pos[b][0].toFixed(1), y2: this.pos[b][1].toFixed(1),
+                                    stroke: pal.dissolved, "stroke-width": 2.5, "stroke-dasharray": "6 5",
+                                    visibility: "hidden", class: "tlp-broken-edge"}, broken);
+          line.dataset.pair = `${a}-${b}`;
+          this.broken.set(key, line);
+        }
+      }
       this.nodes = [];
       const nodes = svg("g", {class: "tlp-nodes"}, root);
       for (let i = 0; i < n; i++) {
@@ -382,6 +397,10 @@
         svg("text", {x: lx + 34, y: y, "font-size": fs(16)}, legend, `${k} ${data.levels.short[k]}`);
         y += 21 * F;
       }
+      svg("line", {x1: lx, x2: lx + 26, y1: y - 5, y2: y - 5, stroke: pal.dissolved, "stroke-width": 2.5,
+                   "stroke-dasharray": "6 5"}, legend);
+      tooltip(svg("text", {x: lx + 34, y: y, "font-size": fs(16)}, legend, "fell apart"),
+              `a partnership that fell apart in the last ${data.broken_months} months`);
       this.footer = svg("text", {x: cx, y: 410, "text-anchor": "middle", "font-size": fs(16), fill: "#333",
                                  class: "tlp-footer"}, root);
     }
@@ -409,6 +428,8 @@
         entry.line.dataset.rung = rung;
         this.layers[rung - 1].appendChild(entry.line);
       });
+      const gone = new Set(run.broke[m]);
+      this.broken.forEach((line, key) => line.setAttribute("visibility", gone.has(key) ? "visible" : "hidden"));
       const belongs = run.belongs[m];
       this.nodes.forEach((node, i) => {
         const count = Number(belongs[i]);
