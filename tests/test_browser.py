@@ -625,3 +625,28 @@ def test_an_exported_lesson_plays_from_a_file_with_no_network(browser, tmp_path)
     assert not page.errors
     page.context.close()
 
+
+
+def test_an_exported_community_lesson_plays_from_a_file_with_no_network(browser, tmp_path):
+    out = write_lesson("funders_call", tmp_path / "call.html", vary={"seed": [LESSONS["funders_call"].seed]})
+    page = new_page(browser, SCREENS["1280x800"])
+    asked = []
+
+    def route(r):
+        asked.append(r.request.url)
+        return r.continue_() if r.request.url.startswith("file:") else r.abort()
+
+    page.context.route("**/*", route)
+    page.goto(out.as_uri())
+    page.locator(".tlp-community").first.wait_for(state="visible")
+    assert page.locator(".tlp-community").count() == 2 and state(page)["state"] == "idle"
+    assert "ask the class" in page.locator(".tl-predict").inner_text()
+    control(page, "speed").select_option("fast")
+    control(page, "play").click()
+    page.wait_for_function("() => document.querySelector('.tlp').dataset.state === 'ended'", timeout=60_000)
+    assert state(page)["month"] == 120
+    assert [u for u in asked if not u.startswith("file:")] == []
+    shot(page, "exported-community-lesson-1280x800")
+    report("exported community lesson", size_mb=out.stat().st_size / 1e6)
+    assert not page.errors
+    page.context.close()
