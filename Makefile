@@ -1,4 +1,4 @@
-# TrustLadder: `make run` (set up and run the headline study), `make test` (set up and test).
+# TrustLadder: `make run` (set up and run the headline and community studies), `make test` (set up and test).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m experiments.headline
+	$(PY) -m experiments.headline && $(PY) -m experiments.community
 
 # --dist load, not loadgroup: pytest-xdist 3.8's group scheduler can wait forever once a crashed worker is
 # replaced (pytest-dev/pytest-xdist#1323, #1327); the plain scheduler reports the crash and goes on.
