@@ -87,7 +87,8 @@ html_static_path: list[str] = []
 # --- the README on the front page -----------------------------------------------------------------------------
 # index.md includes ../README.md (docs/ links made relative by `:relative-docs:`); the README's links to the
 # committed findings point into results/, outside the site, so they are pointed at the page that includes them.
-README_LINKS = {"](results/headline/findings.md)": "](findings.md)"}
+README_LINKS = {"](results/headline/findings.md)": "](findings.md)",
+                "](results/community/findings.md)": "](community-study.md)"}
 
 
 def _readme_links(app, relative_path, parent_docname, content) -> None:  # noqa: ANN001 (Sphinx's event)

@@ -47,8 +47,9 @@ import pandas as pd
 import sim
 from sim import analysis as A
 from sim import community_rules
+from sim.analysis.crossover import crossover, first_crossing
 from sim.analysis.stats import cell_seed
-from sim.analysis.style import LEVEL_COLORS, figure_style, save_figure
+from sim.analysis.style import LEVEL_COLORS, figure_bytes, figure_style, save_figure
 from sim.community_params import CommunityParams, community_param_names, community_params
 from sim.levels import LEVEL_NAMES, NEED, SECTORS
 from sim.manifest import now_iso, provenance, write_bytes_atomic, write_json_atomic
@@ -318,6 +319,8 @@ class RunData:
     organizations: pd.DataFrame
     n_runs_simulated: int
     stages: list[dict[str, Any]]
+    seconds: float = math.nan  # how long simulating took when the runs were made
+    load: str = ""  # the load average then
 
 
 def _pool_map(fn: Any, tasks: list, workers: int) -> list:
@@ -451,7 +454,8 @@ def run_design(d: Design, workers: int, progress: bool = True) -> RunData:
             parts += [f.assign(point=i, policy=pol) for f in arm.partnerships]
             orgs += [f.assign(point=i, policy=pol) for f in arm.organizations]
     return RunData(runs, roles, points, series, pd.concat(parts, ignore_index=True),
-                   pd.concat(orgs, ignore_index=True), n_sim, stages)
+                   pd.concat(orgs, ignore_index=True), n_sim, stages, round(time.perf_counter() - t0, 1),
+                   ", ".join(f"{v:.1f}" for v in os.getloadavg()))
 
 
 def cached_run(d: Design, workers: int) -> tuple[RunData, bool]:
@@ -556,13 +560,78 @@ def crossover_rows(runs: pd.DataFrame, roles: pd.DataFrame, seed: int, n_resampl
                     xs.append(np.full(common, t))
                     ds.append(dd[:common])
                     rs.append(np.arange(common))
-                c = A.crossover(np.concatenate(xs), np.concatenate(ds), replicate=np.concatenate(rs),
+                c = crossover(np.concatenate(xs), np.concatenate(ds), replicate=np.concatenate(rs),
                                 n_resamples=n_resamples, seed=cell_seed(seed, name, b, outcome))
                 rows.append({"line": name, "kind": kind, "b": b, "outcome": outcome, "status": c.status,
                              "crossing": c.estimate, "low": c.low, "high": c.high, "levels": c.levels,
                              "x_min": c.x_min, "x_max": c.x_max, "replicates": common,
                              "share_never": c.share_never, "share_always": c.share_always})
     return pd.DataFrame(rows)
+
+
+def _line_differences(runs: pd.DataFrame, g: pd.DataFrame, b: str, outcome: str) -> dict[float, np.ndarray]:
+    """Per trust level of one line (a grid row or a setting): mandate minus ``b``, one value per replicate."""
+    return {float(r.initial_trust): np.subtract(*paired(runs, r.point, MANDATE, b, outcome)) for r in g.itertuples()}
+
+
+def shift_of_crossing(base: Mapping[float, np.ndarray], other: Mapping[float, np.ndarray], *,
+                      n_resamples: int = 1000, seed: Any = 0) -> tuple[float, float, float, float]:
+    """How far ``other``'s crossover lies from ``base``'s along x, with a paired bootstrap interval.
+
+    Both map the same x levels to per-replicate differences of the same communities (common random numbers), so
+    the replicates are resampled jointly across the levels and the two lines. A sample without a crossing is
+    placed beyond the range (no positive level) or below it (positive everywhere); samples where both lines lie
+    on the same side outside the range have no defined shift and are dropped (their share is returned).
+
+    Returns
+    -------
+    estimate, low, high, p_value, share_undefined : float
+        ``p_value``: twice the smaller bootstrap share on either side of 0 (at least ``1 / n_resamples``).
+    """
+    levels = np.array(sorted(base), dtype=float)
+    if sorted(other) != list(levels):
+        raise ValueError("the two lines must have the same levels")
+    n = min(min(len(v) for v in base.values()), min(len(v) for v in other.values()))
+    a = np.stack([np.asarray(base[x])[:n] for x in levels], axis=1)
+    c = np.stack([np.asarray(other[x])[:n] for x in levels], axis=1)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_resamples, n))
+
+    def where(curves: np.ndarray) -> np.ndarray:
+        x, _, _ = first_crossing(levels, curves)
+        return np.where(np.isnan(x), np.where((curves > 0).all(axis=1), -np.inf, np.inf), x)
+
+    est = float(where(c.mean(axis=0)[None])[0] - where(a.mean(axis=0)[None])[0])
+    with np.errstate(invalid="ignore"):
+        boot = where(c[idx].mean(axis=1)) - where(a[idx].mean(axis=1))
+    ok = ~np.isnan(boot)
+    if not ok.any():
+        return est, np.nan, np.nan, np.nan, 1.0
+    low, high = np.quantile(boot[ok], [0.025, 0.975], method="inverted_cdf")
+    b = boot[ok]
+    p = min(1.0, max(2 * min(float((b <= 0).mean()), float((b >= 0).mean())), 1 / n_resamples))
+    return est, float(low), float(high), p, float(1 - ok.mean())
+
+
+def crossover_shifts(runs: pd.DataFrame, roles: pd.DataFrame, seed: int, n_resamples: int = 10000) -> pd.DataFrame:
+    """Per setting, alternative and outcome: its crossover minus the base's, on the same communities; the
+    bootstrap p values Holm-adjusted across the settings and alternatives of each outcome."""
+    sets = roles[roles["role"] == "setting"]
+    base = sets[sets["setting"] == "base"]
+    rows = []
+    for name, g in sets.groupby("setting", sort=False):
+        if name == "base":
+            continue
+        for b in ALTERNATIVES:
+            for outcome in OUTCOMES:
+                est, lo, hi, p, und = shift_of_crossing(_line_differences(runs, base, b, outcome),
+                                                     _line_differences(runs, g, b, outcome),
+                                                     n_resamples=n_resamples, seed=cell_seed(seed, "shift", name, b,
+                                                                                             outcome))
+                rows.append({"setting": name, "b": b, "outcome": outcome, "shift": est, "low": lo, "high": hi,
+                             "p_value": p, "share_undefined": und})
+    t = A.adjust_table(pd.DataFrame(rows), "holm", family="outcome")
+    return t.assign(moves=t["significant_adjusted"])
 
 
 def profile_table(runs: pd.DataFrame, point: int, outcomes: Sequence[str], seed: int) -> pd.DataFrame:
@@ -606,6 +675,22 @@ def return_on_money(runs: pd.DataFrame, point: int, seed: int, n_resamples: int 
     return pd.DataFrame(rows)
 
 
+def _cvm(conv: pd.DataFrame, pt: int, pol: str) -> float:
+    return float(conv[(conv["point"] == pt) & (conv["policy"] == pol)]["per_community"].iloc[0])
+
+
+def self_formed(data: RunData, seed: int = 0) -> pd.DataFrame:
+    """Partnerships the organizations convened themselves, per community, at the profile points (mean, BCa CI)."""
+    parts = data.partnerships
+    rows = []
+    for (pt, pol), g in data.runs[data.runs["point"].isin(parts["point"].unique())].groupby(["point", "policy"]):
+        own = parts[(parts["point"] == pt) & (parts["policy"] == pol) & (parts["origin"] == "convened")]
+        per = own.groupby("replicate").size().reindex(g["replicate"], fill_value=0).to_numpy(dtype=float)
+        m, lo, hi = mean_ci(per, seed=cell_seed(seed, "self", pt, pol))
+        rows.append({"point": pt, "policy": pol, "per_community": m, "low": lo, "high": hi, "communities": len(per)})
+    return pd.DataFrame(rows)
+
+
 def partnership_events(parts: pd.DataFrame, n_steps: int, rung: int = 4) -> pd.DataFrame:
     """Per partnership: months from formation to its first step at ``rung`` (event 1) or to dissolution first
     (event 2), else censored (0) at the end of the run."""
@@ -642,6 +727,21 @@ def network_state(parts: pd.DataFrame, members: pd.DataFrame, level: np.ndarray 
     return [(i, j, lv) for (i, j), lv in sorted(edges.items())]
 
 
+def worked_pairs(members: pd.DataFrame, n: int, month: int) -> np.ndarray:
+    """(n, n) bool: pairs who were members of one partnership at the same time by ``month``."""
+    out = np.zeros((n, n), dtype=bool)
+    m = members[members["joined_step"] <= month]
+    for _, g in m.groupby("partnership"):
+        org = g["org"].to_numpy()
+        start = g["joined_step"].to_numpy(dtype=float)
+        end = np.minimum(g["left_step"].fillna(np.inf).to_numpy(dtype=float), month + 1)
+        overlap = np.maximum.outer(start, start) < np.minimum.outer(end, end)
+        np.fill_diagonal(overlap, False)
+        a, b = np.nonzero(overlap)
+        out[org[a], org[b]] = True
+    return out
+
+
 def typical_replicate(runs: pd.DataFrame, point: int) -> int:
     """The replicate whose benefit, averaged over the policies, is nearest the median of that average."""
     g = runs[runs["point"] == point].groupby("replicate")["cumulative_benefit"].mean()
@@ -676,11 +776,7 @@ def plot_network(params: Mapping[str, Any], seed: int, replicate: int, n_steps: 
             parts, mem = r.partnerships, r.memberships
             for j, month in enumerate(months):
                 ax = axes[i][j]
-                worked = prior.copy()
-                for p in parts[parts["formed_step"] <= month].itertuples():
-                    m = mem[(mem["partnership"] == p.partnership) & (mem["joined_step"] <= month)]["org"].to_numpy()
-                    worked[np.ix_(m, m)] = True
-                np.fill_diagonal(worked, False)
+                worked = prior | worked_pairs(mem, n, month)
                 a_, b_ = np.nonzero(np.triu(worked, 1))
                 for a, b in zip(a_, b_, strict=True):
                     ax.plot(pos[[a, b], 0], pos[[a, b], 1], color="0.82", lw=0.6, zorder=1)
@@ -775,6 +871,7 @@ def plot_region(table: pd.DataFrame, reg: pd.DataFrame, roles: pd.DataFrame, out
                 z[ties.index(r.prior_ties), trust.index(r.initial_trust)] = row["difference"]
                 sig[ties.index(r.prior_ties), trust.index(r.initial_trust)] = row["significant_adjusted"]
             im = ax.imshow(z, cmap="RdBu", norm=norm, origin="lower", aspect="auto")
+            ax.grid(False)
             for yi in range(len(ties)):
                 for xi in range(len(trust)):
                     ax.text(xi, yi, f"{z[yi, xi]:+.0f}" + ("" if sig[yi, xi] else "\n(n.s.)"), ha="center",
@@ -793,6 +890,7 @@ def plot_region(table: pd.DataFrame, reg: pd.DataFrame, roles: pd.DataFrame, out
                 (trust.index(r.initial_trust) - 0.5, ties.index(r.prior_ties) - 0.5), 1, 1, color=colors[lv]))
             ax.text(trust.index(r.initial_trust), ties.index(r.prior_ties), SHORT[lv], ha="center", va="center",
                     fontsize=8)
+        ax.grid(False)
         ax.set_xlim(-0.5, len(trust) - 0.5)
         ax.set_ylim(-0.5, len(ties) - 0.5)
         ax.set_xticks(range(len(trust)), [f"{v:g}" for v in trust])
@@ -862,7 +960,8 @@ def plot_capacity(prof: pd.DataFrame, points: list[dict[str, Any]]):
                     ax.bar(x, r["mean"], width=0.18, color=POLICY_COLORS[pol], label=pol if k == 1 else None)
                     ax.errorbar(x, r["mean"], yerr=[[r["mean"] - r["low"]], [r["high"] - r["mean"]]], color="0.2",
                                 lw=0.8, capsize=1.5)
-            ax.set_xticks(range(1, 6), [f"{LEVEL_NAMES[k]}\n(need {NEED[k]:g})" for k in range(1, 6)], fontsize=8)
+            ax.set_xticks(range(1, 6), [f"{LEVEL_NAMES[k].replace(' ', chr(10))}\n(need {NEED[k]:g})"
+                                        for k in range(1, 6)], fontsize=8)
             ax.set_title(_label(points[pt]), fontsize=10)
             ax.grid(alpha=0.3, axis="y")
         axes[0].set_ylabel("share of ordered pairs whose trust\nmeets the rung's need at month 120")
@@ -1122,9 +1221,13 @@ def findings_text(n: dict[str, Any]) -> str:  # noqa: C901 - one page, section b
           "- **After month 120.** Durable collaborations and capacity are read at month 120; what they produce "
           "later is not simulated.",
           ""]
-    L += [f"The community study took {n['elapsed']:.0f} s ({n['sim_seconds']:.0f} s simulating"
-          f"{', reused from the cache' if n['cached'] else ''}) on this machine (2 cores shared with other work; "
-          f"load average {n['load']}), {n['workers']} worker processes."]
+    if n["cached"]:
+        L += [f"This run reused the cached runs and took {n['elapsed']:.0f} s (load average {n['load']}); simulating "
+              f"them took {data.seconds:.0f} s when they were made (load average {data.load}), on this machine's 2 "
+              f"cores shared with other work, {n['workers']} worker processes."]
+    else:
+        L += [f"The community study took {n['elapsed']:.0f} s ({n['sim_seconds']:.0f} s simulating) on this machine "
+              f"(2 cores shared with other work; load average {n['load']}), {n['workers']} worker processes."]
     return "\n".join(L) + "\n"
 
 
@@ -1183,34 +1286,31 @@ def answer_text(n: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def settings_texts(cross: pd.DataFrame, base_ties: float) -> tuple[str, str]:
-    """The settings that move mandate's crossover against staged money (intervals disjoint from the base's)."""
-    c = cross[(cross["outcome"] == "cumulative_benefit") & (cross["b"] == "staged")].set_index("line")
-    base = c.loc["base"] if "base" in c.index else c.loc[f"prior ties {base_ties:g}"]
-
-    def val(r: Any, which: str) -> float:
-        return float(r[which]) if r["status"] == "crossing" or which != "crossing" else (
-            math.inf if r["status"] == "never" else -math.inf)
-
-    later, earlier, same = [], [], []
-    for name, r in c.iterrows():
-        if name == "base" or name.startswith("prior ties"):
-            continue
-        if val(r, "low") > val(base, "high"):
-            later.append(f"{name} ({crossing_text(r)})")
-        elif val(r, "high") < val(base, "low"):
-            earlier.append(f"{name} ({crossing_text(r)})")
-        else:
-            same.append(name)
-    long = (f"Against staged money, at the base the crossover is {crossing_text(base)}. It moves up (mandating "
-            f"needs more trust) under: {', '.join(later) or 'no setting'};"
-            f" down under: {', '.join(earlier) or 'no setting'}"
-            f"; its interval overlaps the base's under: {', '.join(same) or 'no setting'}.")
-    up = ", ".join(x.split(" (")[0] for x in later) or "no setting"
-    short = (f"Against staged money the threshold rises under {up}"
-             f" and falls under {', '.join(x.split(' (')[0] for x in earlier) or 'no setting'} (intervals disjoint "
-             "from the base's).")
-    return long, short
+def settings_texts(shifts: pd.DataFrame, cross: pd.DataFrame) -> tuple[str, str]:
+    """Which settings move mandate's crossover against each alternative (paired shift whose CI excludes 0)."""
+    out_long, out_short = [], []
+    c = cross[(cross["outcome"] == "cumulative_benefit") & (cross["line"] == "base")].set_index("b")
+    for b in ALTERNATIVES:
+        g = shifts[(shifts["b"] == b) & (shifts["outcome"] == "cumulative_benefit")]
+        up = [f"{r.setting} ({r.shift:+.2f} [{r.low:+.2f}, {r.high:+.2f}])" for r in g.itertuples()
+              if r.moves and r.shift > 0]
+        down = [f"{r.setting} ({r.shift:+.2f} [{r.low:+.2f}, {r.high:+.2f}])" for r in g.itertuples()
+                if r.moves and r.shift < 0]
+        out_long.append(f"Against {b} (base crossover {crossing_text(c.loc[b])}): later (mandating needs more "
+                        f"trust) under {', '.join(up) or 'no setting'}; earlier under "
+                        f"{', '.join(down) or 'no setting'}.")
+        if b == "staged":
+            out_short.append(
+                "Against staged money the threshold moves up under "
+                + (", ".join(x.split(" (")[0] for x in up) or "no setting") + " and down under "
+                + (", ".join(x.split(" (")[0] for x in down) or "no setting")
+                + " (paired shifts of the crossover, Holm; section 2).")
+    n_tests = int(shifts["n_tests"].iloc[0])
+    head = ("Shift of each setting's crossover from the base's, on the same communities (paired bootstrap over "
+            "replicates, jointly across the trust levels and the two lines, 10,000 resamples; a setting moves it "
+            f"when the bootstrap test survives Holm's adjustment over the {n_tests} shifts of the outcome; "
+            "`tables/crossover_shift.csv`; **emergent**): ")
+    return head + " ".join(out_long), " ".join(out_short)
 
 
 # --- the report -----------------------------------------------------------------------------------------------
@@ -1267,7 +1367,8 @@ def analyse(d: Design, data: RunData, cached: bool, t0: float, workers: int, sta
     sd = tab[(tab["outcome"] == "cumulative_benefit")]["se"].median()
     n["mde"] = float(sd * 4.0)  # Holm over the points at alpha 0.05 (z about 3.2) plus 80% power (0.84)
     n["crossover"] = crossover_rows(runs, roles, d.seed)
-    n["settings_text"], n["settings_short"] = settings_texts(n["crossover"], base_ties)
+    n["shifts"] = crossover_shifts(runs, roles, d.seed)
+    n["settings_text"], n["settings_short"] = settings_texts(n["shifts"], n["crossover"])
     lo_pt, hi_pt = (_pt(roles, "profile", t) for t in d.profile_trust[:2])
     n["profile_points"] = (lo_pt, hi_pt)
     n["profile_reps"] = int(runs[runs["point"] == lo_pt].groupby("policy").size().min())
@@ -1301,18 +1402,36 @@ def analyse(d: Design, data: RunData, cached: bool, t0: float, workers: int, sta
         f"trust {pts[r.point]:g}, {r.policy}: spent {r.spent:.1f} of 120, "
         f"{r.per_unit:+.1f} [{r.low:+.1f}, {r.high:+.1f}]"
         f" benefit a unit" for r in n["return"].itertuples()) + "."
+    conv = self_formed(data)
+
+    def cv(pt: int, pol: str) -> str:
+        r = conv[(conv["point"] == pt) & (conv["policy"] == pol)].iloc[0]
+        return f"{r.per_community:.1f} [{r.low:.1f}, {r.high:.1f}]"
+
+    n["self_formed"] = conv
     n["profile_text"] = (
         f"At trust {pts[lo_pt]:g}, mandating forms the most partnerships "
-        f"({pv(lo_pt, 'n_formed', 'mandate'):.1f} against "
-        f"{pv(lo_pt, 'n_formed', 'none'):.1f} with no funder) and loses the most "
-        f"({pv(lo_pt, 'n_ended', 'mandate'):.1f} against {pv(lo_pt, 'n_ended', 'none'):.1f})"
-        f": its consortia of strangers "
-        f"dissolve, their members' trust falls, and the slots and memberships they held are lost to self-formed "
-        f"partnerships meanwhile. Staged money gathers {dtxt(lo_pt, 'cumulative_benefit', 'staged')} over no funder. "
-        f"At trust {pts[hi_pt]:g}, mandated consortia hold, and mandating gathers "
-        f"{dtxt(hi_pt, 'cumulative_benefit', 'mandate')} over no funder. **Emergent** (the benefit of each "
-        "policy passes through formation, survival and trust); that mandate's consortia play collaboration from "
-        "the first month is **built in**.")
+        f"({pv(lo_pt, 'n_formed', 'mandate'):.1f} against {pv(lo_pt, 'n_formed', 'none'):.1f} with no funder) and "
+        f"loses the most ({pv(lo_pt, 'n_ended', 'mandate'):.1f} against {pv(lo_pt, 'n_ended', 'none'):.1f}): its "
+        "consortia of strangers dissolve within months (section 5) and their members' trust falls (final trust "
+        f"among pairs who worked together {pv(lo_pt, 'final_mean_trust_worked', 'mandate'):.2f} against "
+        f"{pv(lo_pt, 'final_mean_trust_worked', 'none'):.2f}). Partnerships the organizations convened themselves, per "
+        f"community (mean, bootstrap 95% CI; `tables/self_formed.csv`): none {cv(lo_pt, 'none')}, mandate "
+        f"{cv(lo_pt, 'mandate')}, patient {cv(lo_pt, 'patient')}, staged {cv(lo_pt, 'staged')}: "
+        + ("the short-lived mandated consortia barely displace them; " if abs(
+            _cvm(conv, lo_pt, 'mandate') - _cvm(conv, lo_pt, 'none')) < 0.5 else
+           "mandated consortia displace some of them; ")
+        + f"staged consortia, which live, take the place of about "
+        f"{_cvm(conv, lo_pt, 'none') - _cvm(conv, lo_pt, 'staged'):.1f} of them and still gather "
+        f"{dtxt(lo_pt, 'cumulative_benefit', 'staged')} over no funder: networking asks the least trust, so they "
+        "hold, climb, and work in the first two years, before any self-formed partnership has reached "
+        f"collaboration (`figures/curves.png`). At trust {pts[hi_pt]:g}, most mandated consortia hold, and "
+        f"mandating gathers {dtxt(hi_pt, 'cumulative_benefit', 'mandate')} over no funder, while it displaces "
+        f"self-formed partnerships (none {cv(hi_pt, 'none')}, mandate {cv(hi_pt, 'mandate')}) and lowers final "
+        f"trust among those who worked together ({pv(hi_pt, 'final_mean_trust_worked', 'mandate'):.2f} against "
+        f"{pv(hi_pt, 'final_mean_trust_worked', 'none'):.2f}). **Emergent** (the benefit of each policy passes "
+        "through formation, survival and trust); that mandate's consortia play collaboration from the first month "
+        "and staged consortia start at networking is **built in**.")
 
     # durable by origin, from the partnership table
     parts = data.partnerships
@@ -1445,11 +1564,16 @@ def literature(n: dict[str, Any]) -> list[str]:
         return f"{100 * r[col]:.0f}%"
 
     m_hi = _mt(tab, _pt(data.roles, "grid", pts[hi_pt], n["base_ties"]), "none")
-    cap = n["crossover"]
-    cap = cap[(cap["b"] == "none") & (cap["outcome"] == "cumulative_benefit")]
-    c2, c_base = cap[cap["line"] == "capacity 2 memberships"], cap[cap["line"] == "base"]
-    cap_text = (f"with 2 memberships an organization the crossover against no funder is {crossing_text(c2.iloc[0])}, "
-                f"against {crossing_text(c_base.iloc[0])} at the base" if len(c2) and len(c_base) else "")
+    sh = n["shifts"]
+    sh = sh[(sh["b"] == "none") & (sh["outcome"] == "cumulative_benefit")].set_index("setting")
+    cap_text = "; ".join(
+        f"{name}: the crossover against no funder moves {sh.loc[name, 'shift']:+.2f} "
+        f"[{sh.loc[name, 'low']:+.2f}, {sh.loc[name, 'high']:+.2f}]"
+        + ("" if sh.loc[name, "moves"] else " (not significant after Holm)")
+        for name in ("capacity 2 memberships", "capacity 5 memberships") if name in sh.index)
+    tight = float(sh.loc["capacity 2 memberships", "shift"]) if "capacity 2 memberships" in sh.index else math.nan
+    direction = ("fewer memberships make mandating need more trust, in the direction of a bottleneck"
+                 if tight > 0 else "fewer memberships do not make mandating need more trust")
     patient_hi = comp[(comp["point"] == hi_pt) & (comp["policy"] == "patient") & (comp["origin"] == "convened")]
     return [
         "- **Bitterman & Koliba (2020)**, an agent-based model of water governance in the Lake Champlain Basin "
@@ -1464,8 +1588,8 @@ def literature(n: dict[str, Any]) -> list[str]:
         "allocates funds to projects through a regional network, and outcomes are project throughput; here "
         "benefit flows only while a partnership holds, and a mandated consortium must hold at collaboration "
         "(trust need 0.65) among organizations that may be strangers. On the bottleneck, the model's analogue is "
-        f"the organizations' capacity for partnerships: {cap_text}. The model has no grant administrators, so "
-        "their bottleneck is not reproduced as such.",
+        f"the organizations' capacity for partnerships ({cap_text}): {direction}. The model has no grant "
+        "administrators, so their bottleneck is not reproduced as such.",
         "- **HCAP** (NORC at the University of Chicago for ASPE, *An Assessment of the Sustainability and Impact "
         "of Community Coalitions once Federal Funding has Expired*, U.S. Department of Health and Human Services, "
         "2012): grants were given only to consortia (\"requiring collaboration\"), and \"113 (68%) of the 163 "
@@ -1501,17 +1625,21 @@ def literature(n: dict[str, Any]) -> list[str]:
 
 
 def tags_text(n: dict[str, Any]) -> list[str]:
+    c = n["crossover"]
+    c = c[(c["line"] == f"prior ties {n['base_ties']:g}") & (c["outcome"] == "cumulative_benefit")].set_index("b")
     return [
         "- **Built in**: mandate's consortia play collaboration from day one (the policy's rule); a rung's trust "
-        "need (0.65 for collaboration) and the loss of trust on failure being faster than its gain; the slots (8) "
-        "and memberships (3) that cap durable collaborations; one formation a month; gossip only between "
-        "strangers; mandate's sector coverage. The rough location of the crossover near trust 0.65-0.7 follows "
-        "from the need of collaboration and is therefore largely built in.",
-        "- **Emergent**: how much each policy gathers over ten years and the sign of each comparison away from "
-        "the crossover; that failed mandated consortia thin the trust network of the whole community after the "
-        "money stops; crowding out of self-formed partnerships by funder consortia (slots and memberships held); "
-        "how budget, capacity, gossip, cultural distance and the deadline move the crossover; who gets the "
-        "benefit (equity); how long funded partnerships live and so how much of the budget is spent.",
+        f"need ({NEED[4]:g} for collaboration) and the loss of trust on failure being faster than its gain; the "
+        "slots (8) and memberships (3) that cap durable collaborations; one formation a month; gossip only between "
+        f"strangers; mandate's sector coverage. That mandating beats no funder from about trust "
+        f"{c.loc['none', 'crossing']:.2f}, next to collaboration's need of {NEED[4]:g}, is therefore largely built "
+        "in: below the need a consortium of strangers at collaboration fails.",
+        "- **Emergent**: how much each policy gathers over ten years, and the extra trust mandating needs to beat "
+        f"staged money (crossover {c.loc['staged', 'crossing']:.2f}, not a constant of any rule); that failed "
+        "mandated consortia thin the trust network of the whole community after the money stops; which funder "
+        "consortia displace self-formed partnerships and which do not; how budget, capacity, gossip, cultural "
+        "distance and the deadline move the crossover; who gets the benefit (equity); how long funded "
+        "partnerships live and so how much of the budget is spent.",
     ]
 
 
@@ -1525,14 +1653,19 @@ def write_outputs(n: dict[str, Any], d: Design, data: RunData) -> list[tuple[str
     out = {"comparisons": cmp, "region": n["region"].merge(data.roles.drop_duplicates("point"), on="point"),
            "crossover": n["crossover"], "profile": n["profile"], "return": n["return"],
            "competing": n["competing"], "durable_origin": n["durable_origin"], "design_points": meta,
+           "self_formed": n["self_formed"], "crossover_shift": n["shifts"],
            "stages": pd.DataFrame(data.stages)}
     for name, t in out.items():
         write_bytes_atomic(tables / f"{name}.csv", t.to_csv(index=False, float_format="%.6g").encode())
     lo_pt, hi_pt = n["profile_points"]
     made = []
 
-    def save(fig: Any, stem: str, title: str, caption: str) -> None:
-        save_figure(fig, figs / stem)
+    def save(fig: Any, stem: str, title: str, caption: str, dpi: float | None = None) -> None:
+        if dpi is None:
+            save_figure(fig, figs / stem)
+        else:  # the network pictures: thousands of lines, so a lower resolution keeps the PNG small
+            save_figure(fig, figs / stem, formats=("svg",))
+            write_bytes_atomic(figs / f"{stem}.png", figure_bytes(fig, "png", dpi=dpi))
         made.append((title, figs / f"{stem}.png", caption))
 
     for pt in (lo_pt, hi_pt):
@@ -1540,7 +1673,8 @@ def write_outputs(n: dict[str, Any], d: Design, data: RunData) -> list[tuple[str
         tr = data.points[pt]["initial_trust"]
         save(plot_network(point_params(d, data.points[pt]), d.seed, rep, d.n_steps), f"network_trust_{tr:g}",
              f"A typical community at trust {tr:g}", "The same community (seed) under each policy at months 0, 36 "
-             "and 120: organizations by sector, ties between partners coloured by the rung their partnership played.")
+             "and 120: organizations by sector, ties between partners coloured by the rung their partnership played.",
+             dpi=110)
     save(plot_curves(data, [lo_pt, hi_pt]), "curves", "Outcome curves",
          "Mean and 95% band of the community series per policy at the two profile communities.")
     save(plot_region(n["table"], n["region"], data.roles), "region", "Where mandating pays",
@@ -1587,7 +1721,8 @@ def main(argv: list[str] | None = None) -> int:
     text = findings_text(n)
     write_bytes_atomic(OUT / "findings.md", text.encode())
     manifest = {"study": "community", "started": started, "finished": now_iso(),
-                "elapsed_seconds": round(time.perf_counter() - t0, 1), "simulation_seconds": round(sim_seconds, 1),
+                "elapsed_seconds": round(time.perf_counter() - t0, 1), "simulation_seconds": data.seconds,
+                "simulation_load_average": data.load,
                 "cached": cached, "load_average": n["load"], "workers": args.workers, "design": d.to_dict(),
                 "communities_simulated": data.n_runs_simulated, "stages": data.stages,
                 "parameters": sim.Params().to_dict(), **provenance()}

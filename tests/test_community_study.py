@@ -226,3 +226,32 @@ def test_the_study_design_loads():
     base = roles[(roles["role"] == "setting") & (roles["setting"] == "base")]
     grid = roles[(roles["role"] == "grid") & np.isclose(roles["prior_ties"], 0.1)]
     assert set(base["point"]) <= set(grid["point"])
+
+
+def test_shift_of_crossing_on_a_known_case():
+    levels = [0.5, 0.7, 0.9]
+    rng = np.random.default_rng(2)
+    noise = rng.normal(0, 1, (50, 3))
+    # base: zero at 0.7 (mean -1, 0, +1 ... interpolated: -1 at 0.5, +1 at 0.9 with 0 at 0.7); other: 0.1 later
+    base = {x: np.full(50, v) + noise[:, i] - noise[:, i].mean() for i, (x, v) in enumerate(zip(levels, (-1, 0, 1)))}
+    other = {x: np.full(50, v) + noise[:, i] - noise[:, i].mean()
+             for i, (x, v) in enumerate(zip(levels, (-1, -0.5, 0.5)))}
+    est, lo, hi, p, undefined = C.shift_of_crossing(base, other, n_resamples=2000, seed=1)
+    assert est == pytest.approx(0.1)   # base crosses at 0.7 exactly; other at 0.8
+    assert lo <= 0.1 <= hi and undefined == 0.0
+    # the same line against itself: no shift, and the shared noise cancels exactly in every resample
+    est, lo, hi, p, _ = C.shift_of_crossing(base, base, n_resamples=500, seed=1)
+    assert (est, lo, hi, p) == (0.0, 0.0, 0.0, 1.0)
+    # a line that never turns positive lies beyond the range: the shift is +inf
+    est, *_ = C.shift_of_crossing(base, {x: np.full(50, -1.0) for x in levels}, n_resamples=200)
+    assert est == np.inf
+
+
+def test_worked_pairs_needs_overlapping_memberships():
+    mem = pd.DataFrame({"partnership": [0, 0, 0, 1, 1], "org": [0, 1, 2, 3, 4],
+                        "joined_step": [1, 1, 10, 5, 50], "left_step": [np.nan, 5.0, np.nan, 30.0, np.nan]})
+    w = C.worked_pairs(mem, 5, month=60)
+    assert w[0, 1] and w[1, 0] and w[0, 2]      # 0 with 1 (months 1-4) and with 2 (from 10)
+    assert not w[1, 2]                          # 1 left at 5, 2 joined at 10
+    assert not w[3, 4]                          # 3 left at 30, 4 joined at 50
+    assert not C.worked_pairs(mem, 5, month=0).any()
