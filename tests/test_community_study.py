@@ -233,9 +233,10 @@ def test_shift_of_crossing_on_a_known_case():
     rng = np.random.default_rng(2)
     noise = rng.normal(0, 1, (50, 3))
     # base: zero at 0.7 (mean -1, 0, +1 ... interpolated: -1 at 0.5, +1 at 0.9 with 0 at 0.7); other: 0.1 later
-    base = {x: np.full(50, v) + noise[:, i] - noise[:, i].mean() for i, (x, v) in enumerate(zip(levels, (-1, 0, 1)))}
+    base = {x: np.full(50, v) + noise[:, i] - noise[:, i].mean()
+            for i, (x, v) in enumerate(zip(levels, (-1, 0, 1), strict=True))}
     other = {x: np.full(50, v) + noise[:, i] - noise[:, i].mean()
-             for i, (x, v) in enumerate(zip(levels, (-1, -0.5, 0.5)))}
+             for i, (x, v) in enumerate(zip(levels, (-1, -0.5, 0.5), strict=True))}
     est, lo, hi, p, undefined = C.shift_of_crossing(base, other, n_resamples=2000, seed=1)
     assert est == pytest.approx(0.1)   # base crosses at 0.7 exactly; other at 0.8
     assert lo <= 0.1 <= hi and undefined == 0.0
