@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..params import PARAMETERS
-from .data import OUTCOMES, AnalysisError, factor_names, strategy_order
+from .data import OUTCOMES, AnalysisError, factor_names, format_value, same_value, strategy_order
 from .sensitivity import sensitivity as sensitivity_analysis
 from .survival import grant_ends_in_horizon
 
@@ -79,7 +78,7 @@ def default_where(results: Any, free: Sequence[str] = (), where: Mapping[str, An
         if len(vals) < 2:
             continue
         default = PARAMETERS[f].default if f in PARAMETERS else None
-        hit = [v for v in vals if default is not None and np.isclose(float(v), float(default))]
+        hit = [v for v in vals if default is not None and same_value(v, default)]
         out[f] = hit[0] if hit else vals[(len(vals) - 1) // 2]
     return out
 
@@ -95,8 +94,7 @@ def _facet(results: Any, where: Mapping[str, Any] | None) -> str | None:
 
 
 def _where_text(where: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} = {v:g}" if isinstance(v, (int, float, np.number)) else f"{k} = {v}"
-                     for k, v in where.items())
+    return ", ".join(f"{k} = {format_value(v)}" for k, v in where.items())
 
 
 def figure_specs(results: Any, kinds: Sequence[str] | None = None, *, where: Mapping[str, Any] | None = None,

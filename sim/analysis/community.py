@@ -25,7 +25,7 @@ from matplotlib.patches import Patch
 from ..manifest import now_iso, write_bytes_atomic
 from ..outputs import community_outputs
 from .catalog import FigureSpec
-from .data import AnalysisError, as_results, factor_names
+from .data import AnalysisError, as_results, factor_names, format_value
 from .report import _CSS, _details, _figure_html, _partial_banner, _table
 from .stats import bootstrap_ci
 from .style import figure_style
@@ -66,8 +66,7 @@ def community_cells(results: Any) -> pd.DataFrame:
     multi = runs["strategy"].nunique() > 1
 
     def label(row: pd.Series) -> str:
-        parts = [f"{f} = {row[f]:g}" if isinstance(row[f], (float, np.floating)) else f"{f} = {row[f]}"
-                 for f in factors]
+        parts = [f"{f} = {format_value(row[f])}" for f in factors]
         if multi or not parts:
             parts.append(str(row["strategy"]))
         return ", ".join(parts)
@@ -245,7 +244,7 @@ def _design(results: Any) -> str:
             ("sampling", str((m.get("sampling") or {}).get("method", "grid"))),
             ("root seed", str(m.get("root_seed", ""))), ("common random numbers", "yes" if m.get("crn") else "no"),
             ("model version", str(m.get("model_version", ""))), ("git commit", str(m.get("git_commit", "")))]
-    rows += [(f"factor {f}", ", ".join(map(str, sorted(pd.unique(runs[f]))))) for f in factor_names(results)
+    rows += [(f"factor {f}", ", ".join(map(format_value, sorted(pd.unique(runs[f]))))) for f in factor_names(results)
              if f in runs.columns]
     if spec.get("base"):
         rows.append(("fixed parameters", ", ".join(f"{k} = {v}" for k, v in spec["base"].items())))

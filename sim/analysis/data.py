@@ -40,6 +40,9 @@ __all__ = [
     "survival_data",
     "param_label",
     "cell_columns",
+    "format_value",
+    "same_value",
+    "match_value",
 ]
 
 
@@ -171,7 +174,41 @@ def param_label(name: str, *, short: bool = False) -> str:
     return f"{name} ({spec.unit})"
 
 
-def _match(column: pd.Series, value: Any) -> np.ndarray:
+def format_value(value: Any, digits: int = 6) -> str:
+    """A factor's value as text, whatever its type: the one way tables, labels and reports print one.
+
+    Numbers get ``digits`` significant figures (``0.3``, ``1e-05``, ``24``); integers, booleans and text
+    (a strategy, a rule variant such as ``dissolution = "quorum"``, a funding policy) are printed as they are.
+
+    Parameters
+    ----------
+    value
+        A value of a runs-table column (Python or NumPy scalar, text, None/NaN).
+    digits : int
+        Significant figures of a non-integer number.
+
+    Examples
+    --------
+    >>> format_value(0.30000000000000004), format_value(np.int64(24)), format_value("quorum")
+    ('0.3', '24', 'quorum')
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.{digits}g}"
+    return str(value)
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two factor values are the same: numbers to within rounding, anything else as text."""
+    return bool(match_value(pd.Series([a]), b)[0])
+
+
+def match_value(column: pd.Series, value: Any) -> np.ndarray:
+    """Which rows of ``column`` hold ``value`` (or one of a list of values): numbers to within rounding,
+    anything else (text-valued factors) as text."""
     values = value if isinstance(value, (list, tuple, set, np.ndarray)) else [value]
     mask = np.zeros(len(column), dtype=bool)
     for v in values:
@@ -191,7 +228,7 @@ def _filter(table: pd.DataFrame, where: Mapping[str, Any] | None, what: str) -> 
             if name in PARAMETERS or name == "strategy":
                 raise AnalysisError(f"where: {name!r} is not a column of the {what} table")
             raise AnalysisError(f"where: unknown name {name!r} (a parameter name or strategy)")
-        m = _match(table[name], value)
+        m = match_value(table[name], value)
         if not m.any():
             known = pd.unique(table[name])
             shown = ", ".join(str(v) for v in sorted(known)[:12]) + (" ..." if len(known) > 12 else "")

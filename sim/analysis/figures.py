@@ -36,7 +36,9 @@ from .data import (
     as_results,
     check_outcome,
     factor_names,
+    format_value,
     horizon,
+    match_value,
     outcome_values,
     param_label,
     select_bands,
@@ -78,9 +80,14 @@ _Y_TOP, _LABEL_Y = 1.14, 1.075
 
 
 def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.3g}"
-    return str(v)
+    return format_value(v, 3)
+
+
+def _axis_position(ticks: np.ndarray, value: Any) -> int:
+    """Where ``value`` sits on a phase diagram's axis: the nearest tick of a number, the equal tick of a text."""
+    if isinstance(value, str):
+        return int(np.flatnonzero(ticks == value)[0])
+    return int(np.argmin(np.abs(ticks.astype(float) - float(value))))
 
 
 def _figure(n_panels: int, *, max_cols: int = 3, width: float | None = None, height: float | None = None,
@@ -391,7 +398,7 @@ def plot_survival(results: Any, *, where: Mapping[str, Any] | None = None, strat
     with figure_style():
         fig, axes = _figure(len(facets))
         for ax, fv in zip(axes, facets, strict=False):
-            sub = runs if facet is None else runs[np.isclose(runs[facet].astype(float), float(fv))]
+            sub = runs if facet is None else runs[match_value(runs[facet], fv)]
             curves = survival_curves(results, where={**(where or {}), **({facet: fv} if facet else {})},
                                      strategies=order, confidence_level=confidence_level)
             for (s,), c in curves.items():
@@ -480,7 +487,7 @@ def plot_benefit(results: Any, outcome: str = "cumulative_benefit", *, where: Ma
     with figure_style():
         fig, axes = _figure(len(facets), sharex=False, width=max(5.2, min(10.5, 1.2 * len(order) * len(facets) + 2)))
         for ax, fv in zip(axes, facets, strict=False):
-            sub = runs if facet is None else runs[np.isclose(runs[facet].astype(float), float(fv))]
+            sub = runs if facet is None else runs[match_value(runs[facet], fv)]
             vals = outcome_values(sub, outcome)
             ticks = []
             for i, s in enumerate(order):
@@ -582,8 +589,7 @@ def plot_phase_diagram(results: Any, x: str, y: str, outcome: str = "cumulative_
         ax = fig.add_subplot()
         ax.grid(False)
         for _, r in table.iterrows():
-            i = int(np.argmin(np.abs(xs - r[x])))
-            j = int(np.argmin(np.abs(ys - r[y])))
+            i, j = _axis_position(xs, r[x]), _axis_position(ys, r[y])
             if r["winner"] is None or (isinstance(r["winner"], float) and np.isnan(r["winner"])):
                 face, hatch, text_col = (0.9, 0.9, 0.9), None, "black"
             else:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..manifest import now_iso, package_versions, write_bytes_atomic
 from .catalog import FigureSpec, figure_specs, is_grid, sampling_method
-from .data import OUTCOMES, as_results, factor_names, horizon, strategy_order
+from .data import OUTCOMES, as_results, factor_names, format_value, horizon, strategy_order
 from .sensitivity import sensitivity as sensitivity_analysis
 from .stats import compare_strategies, outcome_table
 from .style import figure_bytes
@@ -109,8 +109,8 @@ def _overview(results: Any) -> str:
     for f in factors:
         if f in runs.columns:
             vals = sorted(pd.unique(runs[f]))
-            shown = (", ".join(f"{v:g}" for v in vals) if len(vals) <= 8
-                     else f"{min(vals):g} .. {max(vals):g} ({len(vals)} values)")
+            shown = (", ".join(map(format_value, vals)) if len(vals) <= 8
+                     else f"{format_value(min(vals))} .. {format_value(max(vals))} ({len(vals)} values)")
             rows.append((f"factor {f}", shown))
     base = (m.get("spec") or {}).get("base") or {}
     if base:

@@ -27,6 +27,7 @@ from .data import (
     cell_columns,
     check_outcome,
     factor_names,
+    format_value,
     outcome_values,
     select_runs,
     strategy_order,
@@ -298,7 +299,7 @@ def cell_groups(results: Any, runs: pd.DataFrame, by: Sequence[str] | str | None
         if pooled and not pool:
             f = pooled[0]
             values = sorted(pd.unique(cell[f]).tolist())
-            shown = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values[:8])
+            shown = ", ".join(map(format_value, values[:8]))
             raise AnalysisError(f"by = {by} would pool runs of different make-up: {f} takes {len(values)} values "
                                 f"({shown}{' ...' if len(values) > 8 else ''}) within a cell; add {f!r} to by, fix "
                                 f"it with where={{{f!r}: ...}}, or pass pool=True to pool on purpose")
@@ -490,8 +491,11 @@ def _bin_factor(values: pd.Series, bins: int) -> tuple[pd.Series, np.ndarray | N
 
     A factor with at most ``bins`` distinct values (a grid) keeps them; a
     continuous one (LHS/Sobol samples) is cut into ``bins`` equal-width bins
-    labelled by their centres.
+    labelled by their centres. A text-valued factor (a rule variant such as
+    ``dissolution``) keeps its values, whatever their number.
     """
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.astype(str), None
     uniq = np.unique(values.to_numpy(dtype=float))
     if uniq.size <= bins:
         return values.astype(float), None
@@ -499,6 +503,11 @@ def _bin_factor(values: pd.Series, bins: int) -> tuple[pd.Series, np.ndarray | N
     idx = np.clip(np.searchsorted(edges, values.to_numpy(dtype=float), side="right") - 1, 0, bins - 1)
     centres = (edges[:-1] + edges[1:]) / 2
     return pd.Series(centres[idx], index=values.index), edges
+
+
+def _axis_value(v: Any) -> Any:
+    """A phase-diagram cell's value on one axis: a float for a number, the text of a text-valued factor."""
+    return v if isinstance(v, str) else float(v)
 
 
 def phase_table(results: Any, x: str, y: str, outcome: str = "cumulative_benefit", *,
@@ -564,7 +573,7 @@ def phase_table(results: Any, x: str, y: str, outcome: str = "cumulative_benefit
         samples = {s: cell.loc[cell["strategy"].astype(str) == s, "_v"].dropna().to_numpy() for s in order}
         means = {s: (float(v.mean()) if v.size else np.nan) for s, v in samples.items()}
         ranked = sorted((s for s in order if samples[s].size), key=lambda s: -sign * means[s])
-        row: dict[str, Any] = {x: float(xv), y: float(yv), "n_runs": int(len(cell))}
+        row: dict[str, Any] = {x: _axis_value(xv), y: _axis_value(yv), "n_runs": int(len(cell))}
         if len(ranked) < 2:
             row.update({"winner": ranked[0] if ranked else None, "runner_up": None, "margin": np.nan,
                         "significant": False})
