@@ -25,7 +25,8 @@ budget therefore cannot be overspent, by construction (community-design section 
 Built-in policies: ``none`` (no awards), ``mandate`` (the funder assembles consortia of applicants, known
 to each other or not, at the required rung from day one: Bitterman & Koliba's "externally mandated
 collaboration"), ``patient`` (it funds partnerships that already formed and lets them climb) and ``staged``
-(networking money first, collaboration money for those who climbed).
+(networking money first, collaboration money for those who climbed) and ``applicant_led`` (consortia required as
+under ``mandate``, but the lead applicant fills the seats with the organizations it trusts most: HCAP's design).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .community_rules import invitees
 from .levels import N_LEVELS
 from .params import ParamError, did_you_mean
 from .strategies import check_strategy
@@ -585,3 +587,59 @@ def staged(call: CallState) -> Awards:
                        min_sectors=p["call_sectors"], amount=amount, budget=budget)
     b = Awards.new_consortia(call, members, amount=amount, strategy="funder_patient", level=1, tag=1)
     return Awards.combine(a, b)
+
+
+@register_policy("applicant_led")
+def applicant_led(call: CallState) -> Awards:
+    """Require consortia at the required rung, as ``mandate`` does, but let the applicants choose their partners.
+
+    HCAP's design (grants "given only to consortia of local providers", who formed them; NORC for ASPE 2012)
+    and the guide's "an organizational relationship is built on many one-to-one relationships". Per consortium
+    (at most ``min(grants_per_call, free slots, floor(budget / grant_size))`` a call): the lead applicant is the
+    available organization (spare capacity, in no other consortium of this call) with the highest funder
+    priority, the same organization ``mandate`` would pick first; it then fills the seats one at a time with the
+    available organization it trusts most (the convener's invitation rule, :func:`sim.community_rules.invitees`),
+    taken from a sector the consortium does not cover yet while it covers fewer than ``call_sectors``. Invitees
+    join (the grant is the incentive, as under ``mandate``), so there is no acceptance draw and no trust
+    threshold: the call, not the partners' trust, sets the rung. A consortium short of ``call_size`` members or
+    ``call_sectors`` sectors is dropped (its members are not offered again this call). The lead takes seat 0, the
+    invitees follow in invitation order; the consortium plays ``forced_level`` from day one under
+    ``funder_forced`` (the deadline review), with ``grant_size`` each.
+    """
+    p = call.params
+    r, s = call.n_rows, call.n_seats
+    limit = np.minimum(_award_limit(p["grants_per_call"], p["grant_size"], call.budget), call.free_slot.sum(axis=-1))
+    width = int(limit.max()) if r else 0
+    size = np.minimum(_per_row(p["n_orgs"], r), s)
+    min_size, min_sectors = _per_row(p["call_size"], r), _per_row(p["call_sectors"], r)
+    sector = call.sector.astype(np.int64)
+    n_sectors = int(sector.max()) + 1 if sector.size else 1
+    rows = np.arange(r)
+    out = np.full((r, width, s), -1, dtype=np.int64)
+    available = call.spare >= 1
+    for c in range(width):
+        pool = available & (c < limit)[:, None]
+        go = pool.any(axis=-1)
+        lead = np.argmax(np.where(pool, call.priority, -np.inf), axis=-1)
+        picked = np.full((r, s), -1, dtype=np.int64)
+        covered = np.zeros((r, n_sectors), dtype=bool)
+        picked[go, 0] = lead[go]
+        pool[rows[go], lead[go]] = False
+        covered[rows[go], sector[rows[go], lead[go]]] = True
+        trust_of_lead = call.trust[rows, lead]  # T[lead, j]
+        for seat in range(1, s):
+            need_sector = covered.sum(axis=-1) < min_sectors
+            uncovered = ~np.take_along_axis(covered, sector, axis=-1)
+            choice = pool & np.where(need_sector[:, None], uncovered, True)
+            choice = np.where(choice.any(axis=-1)[:, None], choice, pool)  # no uncovered sector left: any sector
+            j = invitees(trust_of_lead, choice & (go & (seat < size))[:, None], 1)[:, 0]
+            want = j >= 0
+            picked[want, seat] = j[want]
+            pool[rows[want], j[want]] = False
+            covered[rows[want], sector[rows[want], j[want]]] = True
+        keep = go & ((picked >= 0).sum(axis=-1) >= min_size) & (covered.sum(axis=-1) >= min_sectors)
+        out[keep, c] = picked[keep]
+        rr, ss = np.nonzero(picked >= 0)
+        available[rr, picked[rr, ss]] = False
+    return Awards.new_consortia(call, out, amount=p["grant_size"], strategy="funder_forced",
+                                level=p["forced_level"], tag=2)

@@ -355,3 +355,21 @@ def test_the_month_runs_model_5s_phases_by_name():
 
     assert CommunityModel.PHASES == tuple(phase.__name__ for phase in PHASES[1:])  # phase 0 is the recruiting
     assert all(callable(getattr(Partnership, name)) for name in CommunityModel.PHASES)
+
+
+def test_applicant_led_docks():
+    """The built-in ``applicant_led`` (applicants choose their partners) docks bit for bit, in a mixed batch."""
+    rng = np.random.default_rng(20261202)
+    sets = [{**docking_sets(rng, k), "funder_policy": "applicant_led", "n_steps": 36} for k in range(4)]
+    sets += [{**docking_sets(rng, k), "n_steps": 36} for k in range(4)]  # none, mandate, patient, staged around it
+    seeds = [int(s) for s in run_seeds(16, len(sets))]
+    engine = sim.simulate_community(seeds=seeds, **_columns(sets))
+    assert engine.summary["n_awarded"].to_numpy()[:4].sum() > 0, "applicant_led never awarded"
+    for k, params in enumerate(sets[:4]):
+        twin = _run_twin(seeds[k], params)
+        series = twin.series()
+        for name in community_outputs("series"):
+            assert _equal(series[name], engine.series(name)[k]), (k, name)
+        table, expected = twin.partnership_table(), _rows(engine.partnerships, int(engine.summary["run"].iloc[k]))
+        for name in community_outputs("partnership"):
+            assert _equal(table[name], expected[name]), (k, name)

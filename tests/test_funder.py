@@ -150,3 +150,109 @@ def test_call_due_and_pay():
     assert [t for t, d in zip(range(1, 10), due, strict=True) if d[0]] == [2, 5] and not any(d[1] for d in due)
     paid, left = funder.pay(np.array([3.0, 5.0, 2.0]), np.array([4.0, 4.0, np.inf]))
     assert paid.tolist() == [3.0, 4.0, 2.0] and left.tolist() == [1.0, 0.0, np.inf]
+
+
+def _chose_their_partners(call, awards, row=0):
+    """Check seat by seat that each invitee is the lead's most trusted organization among those the seat could take.
+
+    The seat may take an available organization (spare capacity, in no earlier consortium of the call, not yet
+    seated) of a sector the consortium does not cover yet while it covers fewer than call_sectors (of any sector
+    once no uncovered one is available). Returns the number of invitees checked.
+    """
+    min_sectors = int(call.params["call_sectors"][row])
+    taken = np.zeros(call.n_community, bool)
+    checked = 0
+    for members in awards.new_members[row]:
+        members = members[members >= 0]
+        if not len(members):
+            continue
+        lead = members[0]
+        seated = [lead]
+        for j in members[1:]:
+            free = (call.spare[row] >= 1) & ~taken
+            free[seated] = False
+            covered = {int(call.sector[row, m]) for m in seated}
+            allowed = free.copy()
+            if len(covered) < min_sectors:
+                new_sector = free & ~np.isin(call.sector[row], list(covered))
+                if new_sector.any():
+                    allowed = new_sector
+            assert allowed[j], (lead, j, seated)
+            assert call.trust[row, lead, j] == call.trust[row, lead][allowed].max(), (lead, j, seated)
+            seated.append(j)
+            checked += 1
+        taken[members] = True
+    return checked
+
+
+def test_applicant_led_lead_chooses_the_partners_it_trusts_most():
+    # trust of organization 0 (the highest priority, so the lead) in the others; sectors 0,0,0,0,1,1,2,3
+    call = make_call(sector=[0, 0, 0, 0, 1, 1, 2, 3], spare=[3, 3, 3, 0, 3, 3, 3, 3], call_sectors=2,
+                     grants_per_call=2, n_orgs=4, call_size=3)
+    call.trust[0, 0] = [1.0, 0.9, 0.8, 0.95, 0.2, 0.4, 0.7, 0.1]
+    call.trust[0, 5] = [0.1, 0.1, 0.1, 0.1, 0.9, 1.0, 0.1, 0.8]
+    a = funder.run_policy(call, "applicant_led")
+    # 0 leads (priority); the second seat must cover a new sector: 6 (0.7 beats 5's 0.4 and 4's 0.2); then the most
+    # trusted of any sector: 1 (0.9), 2 (0.8); 3 (0.95) has no spare membership
+    assert a.new_members[0, 0].tolist() == [0, 6, 1, 2]
+    # the second consortium: the highest-priority applicant left (4) leads; it trusts everyone 0.3, ties to the lower
+    # index: 5 (sector 1 is covered by 4 itself, so the second seat needs a new sector: 7 is the only one left)
+    assert a.new_members[0, 1].tolist() == [4, 7, 5, -1]
+    assert _chose_their_partners(call, a) == 5
+    assert a.new_strategy == "funder_forced" and (a.new_level[0] == call.params["forced_level"][0]).all()
+    assert (a.new_amount[0] == call.params["grant_size"][0]).all() and (a.new_tag[0] == 2).all()
+    mandate = funder.run_policy(call, "mandate")
+    assert mandate.new_members[0, 0].tolist() != a.new_members[0, 0].tolist()  # the funder picks by priority instead
+
+
+def test_applicant_led_meets_the_call_within_budget_on_random_calls():
+    rng = np.random.default_rng(7)
+    n_checked = 0
+    for _ in range(40):
+        n = int(rng.integers(6, 13))
+        spare = rng.integers(0, 3, n)
+        budget = float(rng.choice([0.0, 15.0, 20.0, 45.0, 100.0]))
+        call = make_call(n=n, p=4, s=5, alive=tuple(np.flatnonzero(rng.random(4) < 0.3)), budget=budget,
+                         sector=rng.integers(0, 4, n).tolist(), spare=spare.tolist(), priority=rng.random(n).tolist(),
+                         call_size=int(rng.integers(2, 4)), call_sectors=int(rng.integers(1, 4)),
+                         grants_per_call=int(rng.integers(1, 4)), n_orgs=5)
+        call.trust[0] = rng.random((n, n))
+        a = funder.run_policy(call, "applicant_led")  # run_policy checks spare capacity, slots and the budget
+        real = (a.new_members[0] >= 0).any(axis=-1)
+        assert real.sum() <= min(call.params["grants_per_call"][0], call.free_slot.sum(), budget // 20.0)
+        assert a.new_amount[0][real].sum() <= budget
+        for m in a.new_members[0][real]:
+            m = m[m >= 0]
+            assert len(m) >= call.params["call_size"][0]
+            assert len(set(call.sector[0, m].tolist())) >= call.params["call_sectors"][0]
+        n_checked += _chose_their_partners(call, a)
+    assert n_checked >= 40  # the sample does form consortia
+
+
+def test_applicant_led_in_the_engine_keeps_the_books_and_partners_chosen():
+    """The engine's calls, recorded through a wrapper: every award chose its partners; the budget is never
+    overspent (free + committed + spent = the budget, every month)."""
+    import sim
+
+    seen = []
+
+    @funder.register_policy("applicant_led_recorded")
+    def recorded(call):
+        a = funder.applicant_led(call)
+        seen.append((call, a))
+        return a
+
+    try:
+        res = sim.simulate_community(n_runs=6, seed=3, funder_policy="applicant_led_recorded", initial_trust=0.6,
+                                     n_community=16, max_partnerships=4, n_orgs=4, call_size=3, n_steps=48,
+                                     call_interval=6, n_calls=6, funder_budget=100.0)
+    finally:
+        funder.unregister_policy("applicant_led_recorded")
+    checked = sum(_chose_their_partners(call, a, row) for call, a in seen for row in range(call.n_rows))
+    assert checked >= 20
+    budget, committed = res.series("budget"), res.series("committed")
+    assert (budget >= -1e-9).all() and (committed >= -1e-9).all()
+    spent = res.summary["funder_spent"].to_numpy()
+    assert np.allclose(budget[:, -1] + committed[:, -1] + spent, 100.0)
+    t = res.partnerships[res.partnerships["origin"] == "applicant_led_recorded"]
+    assert len(t) >= 6 and (t["n_founding"] >= 3).all() and (t["strategy"] == "funder_forced").all()

@@ -62,6 +62,7 @@ POLICY_LABELS: dict[str, str] = {
     "mandate": "Mandate consortia now",
     "patient": "Fund what grew",
     "staged": "Networking money first, then fund",
+    "applicant_led": "Require consortia, partners chosen",
 }
 
 #: What the page calls the built-in strategies.
