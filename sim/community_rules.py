@@ -121,19 +121,21 @@ def reputation(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, n
     num = np.matmul(a, a)
     den = np.matmul(a, k)
     has = den > 0.0
-    den[~has] = 1.0
-    num /= den
-    num[~has] = 0.0
-    return num, has
+    rho = np.zeros(num.shape)
+    np.divide(num, den, out=rho, where=has)  # a masked divide: no pass to patch the zero denominators
+    return rho, has
 
 
-def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray | float) -> np.ndarray:
+def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray | float, *,
+                 out: np.ndarray | None = None) -> np.ndarray:
     """Trust after one month of reputation: strangers' trust moves ``gossip`` of the way toward ``rho``.
 
     Only pairs that have not worked together (and have a referee) change:
     ``T + g (rho - T)``, clipped to [0, 1] (a convex step, so the clip only guards rounding). Third-party
     gossip after Burt & Knez (1995); "common third parties" after Gulati & Gargiulo. ``gossip`` is a
-    scalar or one value per run.
+    scalar or one value per run. With ``out`` (``trust`` itself, or an array holding a copy of it) only the
+    changed pairs are written into ``out``, which is returned: the engine updates its trust in place rather
+    than building a new (R, N, N) array every month.
     """
     rho, has = reputation(trust, acquainted)
     n = trust.shape[-1]
@@ -146,7 +148,10 @@ def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray |
     rho *= g
     rho += trust
     np.clip(rho, 0.0, 1.0, out=rho)
-    return np.where(stranger, rho, trust)
+    if out is None:
+        return np.where(stranger, rho, trust)
+    np.copyto(out, rho, where=stranger)
+    return out
 
 
 def benefit_share(benefit: np.ndarray, capacity: np.ndarray, total_capacity: np.ndarray) -> np.ndarray:
