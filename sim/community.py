@@ -220,8 +220,10 @@ class CommunityBatch:
         zb = lambda *shape: np.zeros((r, *shape), dtype=bool)  # noqa: E731
         cb = cls(
             seeds=seeds, keys=keys, params=dict(params), n=n, n_slots=P, n_seats=S, exists=exists,
-            sector=sector, group=group, communication=traits[:, 0], leadership=traits[:, 1],
-            individualism=traits[:, 2], identity=traits[:, 3], capacity=np.where(exists, 1.0, 0.0),
+            # the traits contiguous, so a slot view gathers its seats' values with one flat take
+            sector=sector, group=group, communication=np.ascontiguousarray(traits[:, 0]),
+            leadership=np.ascontiguousarray(traits[:, 1]), individualism=np.ascontiguousarray(traits[:, 2]),
+            identity=np.ascontiguousarray(traits[:, 3]), capacity=np.where(exists, 1.0, 0.0),
             free_rider=np.arange(n)[None, :] < params["free_riders"][:, None], n_memberships=zi(n),
             convened=zi(n), months_member=zi(n), joined_count=zi(n), payoff=zf(n), benefit_received=zf(n),
             trust=trust, dist=d0.astype(np.float64), acquainted=tie, other_group=other, pair_ok=pair_ok,
@@ -541,6 +543,7 @@ class _View:
     slot: int
     rows: np.ndarray
     orgs: np.ndarray  # (Rv, S) org index, 0 where vacant
+    at: np.ndarray  # (Rv, S) flat indices of the seats' organizations into the (R, N) arrays
     active0: np.ndarray  # (Rv, S) the members when the view was built
     flat: np.ndarray  # (Rv, S, S) flat indices into cb.trust
     batch: engine.Batch
@@ -548,7 +551,15 @@ class _View:
 
 
 def _gather_trust(cb: CommunityBatch, v: _View) -> np.ndarray:
-    return cb.trust.reshape(-1)[v.flat] * v.batch.pairs
+    trust = np.take(cb.trust.reshape(-1), v.flat)
+    trust *= v.batch.pairs
+    return trust
+
+
+def _take(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The seats' values of an (R, N) organization array: one take at flat indices (a fancy ``a[rows]`` then
+    ``take_along_axis`` copied each run's whole row first)."""
+    return np.take(a.reshape(-1), at)
 
 
 def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: dict[Purpose, np.ndarray],
@@ -559,19 +570,22 @@ def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: di
     active = org >= 0
     orgs = np.maximum(org, 0)
     n_v, S = len(rows), cb.n_seats
-    take = lambda a: np.take_along_axis(a[rows], orgs, axis=1)  # noqa: E731
+    at = rows[:, None] * cb.n + orgs
+    take = lambda a: _take(a, at)  # noqa: E731
     comm, lead = take(cb.communication), take(cb.leadership)
     pairs = engine._pairs(active)
-    flat = (rows[:, None, None] * cb.n + orgs[:, :, None]) * cb.n + orgs[:, None, :]
-    trust = cb.trust.reshape(-1)[flat] * pairs
+    flat = at[:, :, None] * cb.n + orgs[:, None, :]  # (row, i, j) flat into the (R, N, N) arrays
+    trust = np.take(cb.trust.reshape(-1), flat)
+    trust *= pairs
     # the perceived distance per pair; dist is 0 within a group (d0 = cultural_distance [g_i != g_j], learned by
     # multiplication), so it is other_group x dist, and Model 5's chance other x distance becomes dist x 1.0
-    dist = cb.dist.reshape(-1)[flat]
+    dist = np.take(cb.dist.reshape(-1), flat)
     capacity = np.where(active, take(cb.capacity), 0.0)
     n_active = np.count_nonzero(active, axis=1)
     sector = take(cb.sector)
     free_rider = take(cb.free_rider) & active
     strategy = cb.strategy[rows, slot]
+    # (indexing with the array ``rows`` copies already: the view owns its arrays)
     b = engine.Batch(
         rows=rows, keys=cb.keys[rows], params=params, strategy=strategy, sector=sector, group=take(cb.group),
         communication=comm, leadership=lead, individualism=take(cb.individualism), identity=take(cb.identity),
@@ -580,14 +594,14 @@ def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: di
         no_pair=np.where(pairs > 0, 0.0, np.inf).reshape(n_v, -1),
         misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], comm[:, :, None],
                                             comm[:, None, :]),
-        seat=cb.seat_ok[rows], recent_payoff=cb.recent_payoff[rows, slot].copy(),
-        joined_step=cb.joined_step[rows, slot].copy(), seat_distance=np.zeros((n_v, S)), distance=np.ones(n_v),
-        fail_rate=cb.fail_rate[rows, slot].copy(), promised=cb.promised[rows, slot].copy(),
-        net_benefit=cb.net_benefit[rows, slot].copy(), n_joined=cb.n_joined[rows, slot].copy(),
-        n_left=cb.n_left[rows, slot].copy(), n_active=n_active, n_sectors=engine._n_sectors(sector, active),
-        level=cb.level[rows, slot].copy(), funded=cb.funded[rows, slot].copy(),
-        climb_count=cb.climb_count[rows, slot].copy(), fail_streak=cb.fail_streak[rows, slot].copy(),
-        cumulative_benefit=cb.cumulative_benefit[rows, slot].copy(), alive=np.ones(n_v, dtype=bool),
+        seat=cb.seat_ok[rows], recent_payoff=cb.recent_payoff[rows, slot],
+        joined_step=cb.joined_step[rows, slot], seat_distance=np.zeros((n_v, S)), distance=np.ones(n_v),
+        fail_rate=cb.fail_rate[rows, slot], promised=cb.promised[rows, slot],
+        net_benefit=cb.net_benefit[rows, slot], n_joined=cb.n_joined[rows, slot],
+        n_left=cb.n_left[rows, slot], n_active=n_active, n_sectors=engine._n_sectors(sector, active),
+        level=cb.level[rows, slot], funded=cb.funded[rows, slot],
+        climb_count=cb.climb_count[rows, slot], fail_streak=cb.fail_streak[rows, slot],
+        cumulative_benefit=cb.cumulative_benefit[rows, slot], alive=np.ones(n_v, dtype=bool),
         trust_given=engine._rowsum(trust), mean_communication=engine._rowsum(comm * active) / n_active,
         total_capacity=engine._rowsum(capacity), n=S,
         strategies=[get_strategy(s) for s in dict.fromkeys(strategy.tolist())],
@@ -595,10 +609,10 @@ def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: di
     b._group_variants()
     b.recruiting = False
     b.keep_payoff = True
-    sd = {pur: d[rows, slot] for pur, d in draws.items()}
+    sd = {pur: d[:, slot][rows] for pur, d in draws.items()}  # slot first, then the rows: half the time
     s = engine.Step(t, b.level, sd, b.n_active)
     s.joined = joined[rows, slot]
-    return _View(slot, rows, orgs, active.copy(), flat, b, s)
+    return _View(slot, rows, orgs, at, active.copy(), flat, b, s)
 
 
 def _before(cb: CommunityBatch, v: _View, phase: Any) -> None:
@@ -606,7 +620,7 @@ def _before(cb: CommunityBatch, v: _View, phase: Any) -> None:
     if phase is engine.update_trust:
         b.trust = _gather_trust(cb, v)  # what lower slots wrote this month
     elif phase is engine.grow_capacity:
-        b.capacity = np.where(b.active, np.take_along_axis(cb.capacity[v.rows], v.orgs, axis=1), 0.0)
+        b.capacity = np.where(b.active, _take(cb.capacity, v.at), 0.0)
     elif phase is engine.choose_level:
         b.funded &= cb.award_remaining[v.rows, v.slot] > 0  # an exhausted award ends the grant
         s.t_community = s.t
