@@ -303,8 +303,8 @@ def test_cli_analyze_plot_report_export_a_community_sweep(reference, tmp_path, c
     assert set(mandated["point_id"]) == {2, 3} and (mandated["share_funded"] == 1).all()
     formed = res.partnerships.merge(res.runs[["run_id", "point_id"]], on="run_id").groupby("point_id").size()
     assert np.allclose(parts.groupby("point_id")["partnerships"].sum().to_numpy() * 5, formed.to_numpy())
-    assert main(["analyze", str(out), "--where", "gossip=0.2"]) == 2
-    assert "--where: not for a community sweep" in capsys.readouterr().err
+    assert main(["analyze", str(out), "--reference", "stepwise"]) == 2
+    assert "--reference: not for a community sweep" in capsys.readouterr().err
 
     assert main(["plot", str(out), "--format", "png"]) == 0
     assert sorted(p.name for p in (out / "figures").iterdir()) == ["community_outcomes.png", "community_series.png"]

@@ -18,7 +18,16 @@ from typing import Any
 import pandas as pd
 
 from ..params import PARAMETERS
-from .data import OUTCOMES, AnalysisError, factor_names, format_value, same_value, strategy_order
+from .data import (
+    OUTCOMES,
+    AnalysisError,
+    factor_names,
+    format_value,
+    model_of,
+    outcomes_of,
+    same_value,
+    strategy_order,
+)
 from .sensitivity import sensitivity as sensitivity_analysis
 from .survival import grant_ends_in_horizon
 
@@ -200,14 +209,27 @@ def figure_specs(results: Any, kinds: Sequence[str] | None = None, *, where: Map
             if method not in ("sobol", "morris"):
                 skip(kind, f"sensitivity needs a sweep sampled with sobol or morris (this one: {method})")
                 continue
-            sens = sensitivity
-            if sens is None:
-                sens = sensitivity_analysis(results, outcomes=list(outcomes or DEFAULT_PHASE_OUTCOMES), seed=seed)
-            for o in outcomes or DEFAULT_PHASE_OUTCOMES:
-                what = ("first-order and total Sobol indices" if method == "sobol"
-                        else "Morris mu* and sigma")
-                specs.append(FigureSpec(kind, f"{method}-{o}",
-                                        lambda o=o, sens=sens: F.plot_sensitivity(results, o, sensitivity=sens),
-                                        f"{what.capitalize()} of {OUTCOMES[o].label}, per strategy, with 95 % "
-                                        "bootstrap confidence intervals (replicates averaged per point)."))
+            specs += sensitivity_figure_specs(results, outcomes or DEFAULT_PHASE_OUTCOMES, sensitivity, seed=seed)
     return specs
+
+
+def sensitivity_figure_specs(results: Any, outcomes: Sequence[str], sensitivity: Any = None, *,
+                             seed: int = 0) -> list[FigureSpec]:
+    """One Sobol or Morris figure per outcome of a sweep sampled that way, whatever its model.
+
+    ``outcomes`` are names of the sweep's model (:func:`sim.analysis.data.outcomes_of`); ``sensitivity`` the
+    precomputed indices (default: computed for ``outcomes``).
+    """
+    from . import figures as F  # matplotlib is imported only when figures are drawn
+
+    method = sampling_method(results)
+    known = outcomes_of(model_of(results))
+    sens = sensitivity
+    if sens is None:
+        sens = sensitivity_analysis(results, outcomes=list(outcomes), seed=seed)
+    what = "first-order and total Sobol indices" if method == "sobol" else "Morris mu* and sigma"
+    return [FigureSpec("sensitivity", f"{method}-{o}",
+                       lambda o=o: F.plot_sensitivity(results, o, sensitivity=sens),
+                       f"{what.capitalize()} of {known[o].label}, per strategy, with 95 % "
+                       "bootstrap confidence intervals (replicates averaged per point).")
+            for o in outcomes]

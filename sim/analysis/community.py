@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,25 @@ from matplotlib.patches import Patch
 
 from ..manifest import now_iso, write_bytes_atomic
 from ..outputs import community_outputs
-from .catalog import FigureSpec
-from .data import AnalysisError, as_results, factor_names, format_value
-from .report import _CSS, _details, _figure_html, _partial_banner, _table
+from .catalog import FigureSpec, is_grid, sampling_method, sensitivity_figure_specs
+from .data import (
+    COMMUNITY_OUTCOMES,
+    AnalysisError,
+    as_results,
+    cell_columns,
+    check_outcome,
+    factor_names,
+    format_value,
+    select_runs,
+)
+from .report import _CSS, _details, _figure_html, _partial_banner, _sensitivity_section, _table
+from .sensitivity import sensitivity as sensitivity_analysis
 from .stats import bootstrap_ci
 from .style import figure_style
 
 __all__ = ["is_community", "COMMUNITY_OUTCOMES", "community_cells", "community_outcome_table",
            "partnership_summary", "community_figure_specs", "build_community_report", "write_community_report"]
 
-#: Outcomes of the tables and distribution figure by default.
-COMMUNITY_OUTCOMES = ("cumulative_benefit", "net_benefit", "n_formed", "durable", "final_mean_trust_worked",
-                      "final_ready_level_4")
 #: Cells a figure shows at most (one line or box each).
 MAX_CELLS = 12
 
@@ -56,52 +63,82 @@ def _check(results: Any) -> Any:
     return results
 
 
-def community_cells(results: Any) -> pd.DataFrame:
-    """One row per cell: ``point_id``, ``strategy``, each factor's value and a ``cell`` label."""
-    results = _check(results)
-    runs = results.runs
-    factors = [f for f in factor_names(results) if f in runs.columns]
-    cells = runs[["point_id", "strategy", *factors]].drop_duplicates(["point_id", "strategy"])
-    cells = cells.sort_values(["point_id", "strategy"], kind="stable").reset_index(drop=True)
-    multi = runs["strategy"].nunique() > 1
+Where = Mapping[str, Any] | None
+
+
+def _cell_keys(results: Any, by: Sequence[str] | str | None) -> tuple[list[str], list[str]]:
+    """The columns that make a cell (``strategy`` last) and the factors its label shows."""
+    factors = [f for f in factor_names(results) if f in results.runs.columns]
+    if by is None:
+        # a grid's cell is a design point; a sampled design's points are one draw each: pool per strategy
+        return (["point_id", "strategy"], factors) if is_grid(results) else (["strategy"], [])
+    named = [c for c in cell_columns(results, by) if c != "strategy"]
+    return [*named, "strategy"], named
+
+
+def _cell_runs(results: Any, by: Sequence[str] | str | None, where: Where) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cells (one row each, with a ``cell`` label) and the selected runs with the row of their cell, ``_cell``."""
+    keys, shown = _cell_keys(results, by)
+    runs = select_runs(results, where).copy()
+    cols = list(dict.fromkeys([*keys, *shown]))
+    cells = runs[cols].drop_duplicates(keys).sort_values(keys, kind="stable").reset_index(drop=True)
+    multi = results.runs["strategy"].nunique() > 1
 
     def label(row: pd.Series) -> str:
-        parts = [f"{f} = {format_value(row[f])}" for f in factors]
+        parts = [f"{f} = {format_value(row[f])}" for f in shown]
         if multi or not parts:
             parts.append(str(row["strategy"]))
         return ", ".join(parts)
 
     cells["cell"] = [label(r) for _, r in cells.iterrows()]
-    return cells
+    index = pd.MultiIndex.from_frame(cells[keys].astype(str))
+    runs["_cell"] = index.get_indexer(pd.MultiIndex.from_frame(runs[keys].astype(str)))
+    return cells, runs
+
+
+def community_cells(results: Any, by: Sequence[str] | str | None = None, where: Where = None) -> pd.DataFrame:
+    """One row per cell: the columns that make it, each factor it shows and a ``cell`` label.
+
+    Parameters
+    ----------
+    by : list of str, "factors" or None
+        None: a cell is a design point and strategy (``point_id``, ``strategy`` and every factor) on a grid, a
+        strategy (the whole design pooled) on a sampled design (lhs, sobol, morris). Factor names: one cell per
+        combination of their values and strategy, the other factors pooled.
+    where : mapping, optional
+        Keep only the runs with these values (``{factor: value or [values]}``), as :func:`sim.analysis.select_runs`.
+    """
+    results = _check(results)
+    return _cell_runs(results, by, where)[0]
 
 
 def _outcomes(outcomes: Sequence[str] | str | None) -> list[str]:
-    known = community_outputs("summary")
     names = list(COMMUNITY_OUTCOMES) if outcomes is None else ([outcomes] if isinstance(outcomes, str)
                                                                else list(outcomes))
     for name in names:
-        if name not in known:
-            raise AnalysisError(f"unknown community outcome {name!r} (known: {', '.join(known)})")
+        check_outcome(name, "community")
     return names
 
 
 def community_outcome_table(results: Any, outcomes: Sequence[str] | str | None = None, *,
+                            by: Sequence[str] | str | None = None, where: Where = None,
                             confidence_level: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per cell and outcome: ``n``, ``mean`` with its bootstrap interval (``ci_low``, ``ci_high``), ``median``.
 
-    Each cell's resampling is seeded from ``seed`` and the cell, so the table is the same however it is computed.
+    ``by`` and ``where`` choose the cells and the runs (:func:`community_cells`). Each cell's resampling is seeded
+    from ``seed`` and the cell's row, so the table is the same however it is computed.
     """
     results = _check(results)
     names = _outcomes(outcomes)
-    cells = community_cells(results)
-    runs = results.runs
+    cells, runs = _cell_runs(results, by, where)
+    groups = runs.groupby("_cell")
     rows = []
     for i, c in cells.iterrows():
-        sub = runs[(runs["point_id"] == c["point_id"]) & (runs["strategy"] == c["strategy"])]
+        sub = groups.get_group(i)
         for k, name in enumerate(names):
             x = sub[name].to_numpy(dtype=float)
             ci = bootstrap_ci(x, "mean", confidence_level=confidence_level, n_resamples=n_resamples,
-                              seed=np.random.default_rng([seed, int(c["point_id"]), i, k]))
+                              seed=np.random.default_rng([seed, int(c.get("point_id", 0)), i, k]))
             rows.append({**{col: c[col] for col in cells.columns if col != "cell"}, "cell": c["cell"],
                          "outcome": name, "n": int(np.count_nonzero(~np.isnan(x))), "mean": ci.estimate,
                          "ci_low": ci.low, "ci_high": ci.high, "median": float(np.nanmedian(x)) if len(x) and
@@ -109,32 +146,34 @@ def community_outcome_table(results: Any, outcomes: Sequence[str] | str | None =
     return pd.DataFrame(rows)
 
 
-def partnership_summary(results: Any) -> pd.DataFrame:
+def partnership_summary(results: Any, *, by: Sequence[str] | str | None = None, where: Where = None) -> pd.DataFrame:
     """Per cell and origin of the partnerships (setup, convened, a funding policy): what became of them.
 
-    Columns: ``partnerships`` (formed per run), ``share_ended``, ``median_months`` (life of the ended ones),
+    Columns: the cell's (:func:`community_cells`; ``point_id`` and ``strategy`` by default), ``cell``,
+    ``origin``, ``partnerships`` (formed per run), ``share_ended``, ``median_months`` (life of the ended ones),
     ``share_collaboration`` (reached level 4), ``share_funded``, ``mean_benefit`` (per partnership).
     """
     results = _check(results)
-    cells = community_cells(results)
-    runs = results.runs[["run_id", "point_id", "strategy"]]
-    table = results.table("partnerships").merge(runs, on="run_id", how="left", suffixes=("", "_run"))
-    n_runs = runs.groupby(["point_id", "strategy"]).size()
+    cells, runs = _cell_runs(results, by, where)
+    keys = _cell_keys(results, by)[0]
+    table = results.table("partnerships").merge(runs[["run_id", "_cell"]], on="run_id", how="inner")
+    n_runs = runs.groupby("_cell").size()
+    groups = dict(iter(table.groupby("_cell")))
     rows = []
-    for _, c in cells.iterrows():
-        sub = table[(table["point_id"] == c["point_id"]) & (table["strategy_run"] == c["strategy"])]
+    for i, c in cells.iterrows():
+        sub = groups.get(i, table.iloc[:0])
         for origin, g in sub.groupby("origin", sort=True):
             ended = g["ended_step"].notna()
             life = (g["ended_step"] - g["formed_step"])[ended]
-            rows.append({"point_id": c["point_id"], "strategy": c["strategy"], "cell": c["cell"], "origin": origin,
-                         "partnerships": len(g) / n_runs[(c["point_id"], c["strategy"])],
+            rows.append({**{k: c[k] for k in keys}, "cell": c["cell"], "origin": origin,
+                         "partnerships": len(g) / n_runs[i],
                          "share_ended": float(ended.mean()),
                          "median_months": float(life.median()) if len(life) else np.nan,
                          "share_collaboration": float(g["first_step_level_4"].notna().mean()),
                          "share_funded": float((g["funded_months"] > 0).mean()),
                          "mean_benefit": float(g["cumulative_benefit"].mean())})
-    return pd.DataFrame(rows, columns=["point_id", "strategy", "cell", "origin", "partnerships", "share_ended",
-                                       "median_months", "share_collaboration", "share_funded", "mean_benefit"])
+    return pd.DataFrame(rows, columns=[*keys, "cell", "origin", "partnerships", "share_ended", "median_months",
+                                       "share_collaboration", "share_funded", "mean_benefit"])
 
 
 def _cell_colors(n: int) -> list[Any]:
@@ -148,15 +187,19 @@ def _too_many(cells: pd.DataFrame) -> None:
                             "(draw a slice: sim.analysis.community functions take the results of a smaller sweep)")
 
 
-def plot_community_series(results: Any, series: Sequence[str] | None = None) -> Figure:
-    """Median of each kept community series over time with its middle-50 % band, one line per cell."""
+def plot_community_series(results: Any, series: Sequence[str] | None = None, *, where: Where = None) -> Figure:
+    """Median of each kept community series over time with its middle-50 % band, one line per design point
+    (and strategy) of a grid, of those matching ``where``."""
     results = _check(results)
+    if not is_grid(results):
+        raise AnalysisError("the series bands are per design point; a sampled design's points are one draw each "
+                            "(draw the series of a grid sweep)")
     kept = list(results.manifest.get("keep_series", []))
     names = kept if series is None else list(series)
     missing = [s for s in names if s not in kept]
     if missing or not names:
         raise AnalysisError(f"series {', '.join(missing) or '(none)'} not kept (kept: {', '.join(kept) or 'none'})")
-    cells = community_cells(results)
+    cells = community_cells(results, where=where)
     _too_many(cells)
     bands = results.bands
     labels = community_outputs("series")
@@ -183,13 +226,14 @@ def plot_community_series(results: Any, series: Sequence[str] | None = None) -> 
     return fig
 
 
-def plot_community_outcomes(results: Any, outcomes: Sequence[str] | None = None) -> Figure:
-    """Box plots of per-run community outcomes, one box per cell."""
+def plot_community_outcomes(results: Any, outcomes: Sequence[str] | None = None, *,
+                            by: Sequence[str] | str | None = None, where: Where = None) -> Figure:
+    """Box plots of per-run community outcomes, one box per cell (:func:`community_cells`)."""
     results = _check(results)
     names = _outcomes(outcomes)
-    cells = community_cells(results)
+    cells, runs = _cell_runs(results, by, where)
     _too_many(cells)
-    runs = results.runs
+    groups = runs.groupby("_cell")
     known = community_outputs("summary")
     colors = _cell_colors(len(cells))
     with figure_style():
@@ -201,9 +245,8 @@ def plot_community_outcomes(results: Any, outcomes: Sequence[str] | None = None)
             ax.set_visible(False)
         for ax, name in zip(axes, names, strict=False):
             data = []
-            for _, c in cells.iterrows():
-                x = runs.loc[(runs["point_id"] == c["point_id"]) & (runs["strategy"] == c["strategy"]), name]
-                data.append(x.dropna().to_numpy(dtype=float))
+            for i in range(len(cells)):
+                data.append(groups.get_group(i)[name].dropna().to_numpy(dtype=float))
             box = ax.boxplot(data, patch_artist=True, widths=0.6, showfliers=False)
             for patch, color in zip(box["boxes"], colors, strict=True):
                 patch.set_facecolor(color)
@@ -218,17 +261,22 @@ def plot_community_outcomes(results: Any, outcomes: Sequence[str] | None = None)
 
 
 def community_figure_specs(results: Any, *, series: Sequence[str] | None = None,
-                           outcomes: Sequence[str] | None = None) -> list[FigureSpec]:
-    """The standard figures of a community sweep: its series over time (if any was kept) and its outcomes."""
+                           outcomes: Sequence[str] | None = None, where: Where = None,
+                           sensitivity: Any = None, seed: int = 0) -> list[FigureSpec]:
+    """The standard figures of a community sweep: its series over time (a grid that kept some), its outcomes
+    per cell (:func:`community_cells`; of the runs matching ``where``) and, for a sweep sampled with sobol or
+    morris, the sensitivity of each outcome (:func:`sim.analysis.catalog.sensitivity_figure_specs`)."""
     results = _check(results)
     specs = []
-    if results.manifest.get("keep_series") and len(results.bands):
+    if results.manifest.get("keep_series") and len(results.bands) and is_grid(results):
         specs.append(FigureSpec("community_series", "community_series",
-                                lambda: plot_community_series(results, series),
+                                lambda: plot_community_series(results, series, where=where),
                                 "Community series over time: median and middle 50 % of runs, per cell"))
     specs.append(FigureSpec("community_outcomes", "community_outcomes",
-                            lambda: plot_community_outcomes(results, outcomes),
+                            lambda: plot_community_outcomes(results, outcomes, where=where),
                             "Community outcomes per run, per cell"))
+    if sampling_method(results) in ("sobol", "morris"):
+        specs += sensitivity_figure_specs(results, _outcomes(outcomes), sensitivity, seed=seed)
     return specs
 
 
@@ -259,11 +307,11 @@ def build_community_report(results: Any, *, title: str | None = None, outcomes: 
     title = title or f"TrustLadder community sweep: {results.manifest.get('name', '')}"
     table = community_outcome_table(results, outcomes, n_resamples=n_resamples, seed=seed)
     parts = partnership_summary(results)
-    orgs = results.table("organizations").merge(results.runs[["run_id", "point_id", "strategy"]], on="run_id")
+    cells, runs = _cell_runs(results, None, None)
+    orgs = results.table("organizations").merge(runs[["run_id", "_cell"]], on="run_id")
     org_cols = ["memberships", "months_member", "payoff", "benefit_received", "mean_trust_given"]
-    org_table = orgs.groupby(["point_id", "strategy"], sort=True)[org_cols].mean().reset_index()
-    org_table = org_table.merge(community_cells(results)[["point_id", "strategy", "cell"]], on=["point_id",
-                                                                                                  "strategy"])
+    org_table = orgs.groupby("_cell", sort=True)[org_cols].mean()
+    org_table.insert(0, "cell", cells["cell"].to_numpy()[org_table.index.to_numpy()])
     sections = [("design", "Design", _design(results)),
                 ("outcomes", "Community outcomes (mean with bootstrap 95 % interval, per cell)",
                  _table(table, ["cell", "outcome", "n", "mean", "ci_low", "ci_high", "median"])),
@@ -272,8 +320,13 @@ def build_community_report(results: Any, *, title: str | None = None, outcomes: 
                                 "share_collaboration", "share_funded", "mean_benefit"])),
                 ("organizations", "Organizations (mean per organization, per cell)",
                  _table(org_table, ["cell", *org_cols]))]
+    method = sampling_method(results)
+    sens = None
+    if method in ("sobol", "morris"):
+        sens = sensitivity_analysis(results, outcomes=_outcomes(outcomes), seed=seed)
+        sections.append(("sensitivity", f"Sensitivity ({method})", _sensitivity_section(sens)))
     figures = []
-    for spec in community_figure_specs(results, outcomes=outcomes):
+    for spec in community_figure_specs(results, outcomes=outcomes, sensitivity=sens, seed=seed):
         try:
             figures.append(_figure_html(spec, spec.make(), dpi))
         except AnalysisError as exc:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..levels import N_LEVELS
-from ..outputs import SUMMARY
+from ..outputs import SUMMARY, community_outputs
 from ..params import PARAMETERS, ParamError, did_you_mean
 
 __all__ = [
@@ -43,6 +43,10 @@ __all__ = [
     "format_value",
     "same_value",
     "match_value",
+    "COMMUNITY_OUTCOMES",
+    "COMMUNITY_OUTCOME_INFO",
+    "model_of",
+    "outcomes_of",
 ]
 
 
@@ -112,7 +116,32 @@ OUTCOMES: dict[str, OutcomeInfo] = {
     **{f"first_step_level_{k}": _engine_outcome(f"first_step_level_{k}") for k in range(1, N_LEVELS + 1)},
 }
 
+#: Per-run outcomes of a community sweep's runs table (:func:`sim.outputs.community_outputs`).
+COMMUNITY_OUTCOME_INFO: dict[str, OutcomeInfo] = {
+    name: OutcomeInfo(o.label, o.unit, better=o.better, binary=o.dtype.kind == "b")
+    for name, o in community_outputs("summary").items()}
+
+#: A community sweep's outcomes analysed when none are named (tables, figures, sensitivity).
+COMMUNITY_OUTCOMES = ("cumulative_benefit", "net_benefit", "n_formed", "durable", "final_mean_trust_worked",
+                      "final_ready_level_4")
+
 _RUN_COLUMNS = ("point_id", "strategy", "dissolved", "dissolved_step")
+#: The columns every model's runs table has (a community run has no single partnership to dissolve).
+_MODEL_RUN_COLUMNS = {"partnership": _RUN_COLUMNS, "community": ("point_id", "strategy")}
+
+
+def model_of(results: Any) -> str:
+    """The model that made ``results``: ``manifest["model"]``, ``"partnership"`` when it does not say."""
+    return str((getattr(results, "manifest", None) or {}).get("model") or "partnership")
+
+
+def outcomes_of(model: str = "partnership") -> dict[str, OutcomeInfo]:
+    """The per-run outcomes the analysis knows for ``model``: :data:`OUTCOMES` or :data:`COMMUNITY_OUTCOME_INFO`."""
+    if model == "community":
+        return COMMUNITY_OUTCOME_INFO
+    if model == "partnership":
+        return OUTCOMES
+    raise AnalysisError(f"model = {model!r} is not a model the analysis knows (allowed: partnership, community)")
 
 
 def as_results(results: Any) -> Any:
@@ -131,7 +160,7 @@ def as_results(results: Any) -> Any:
             f"results must have .runs, .bands and .manifest (as sim.load_results returns); "
             f"{type(results).__name__} lacks {', '.join(missing)}"
         )
-    lacking = [c for c in _RUN_COLUMNS if c not in results.runs.columns]
+    lacking = [c for c in _MODEL_RUN_COLUMNS.get(model_of(results), _RUN_COLUMNS) if c not in results.runs.columns]
     if lacking:
         raise AnalysisError(f"runs table lacks column(s) {', '.join(lacking)} (see docs/sweeps.md)")
     return results
@@ -278,21 +307,27 @@ def select_bands(results: Any, series: str, where: Mapping[str, Any] | None = No
     return bands
 
 
-def check_outcome(name: str) -> OutcomeInfo:
-    """The :class:`OutcomeInfo` of ``name`` or an error listing the known outcomes."""
+def check_outcome(name: str, model: str = "partnership") -> OutcomeInfo:
+    """The :class:`OutcomeInfo` of ``name`` among ``model``'s outcomes, or an error listing them."""
+    known = outcomes_of(model)
     try:
-        return OUTCOMES[name]
-    except KeyError:
-        hint = did_you_mean(name, OUTCOMES)
-        raise AnalysisError(f"unknown outcome {name!r}{hint} (known: {', '.join(OUTCOMES)})") from None
+        return known[name]
+    except (KeyError, TypeError):
+        hint = did_you_mean(name, known) if isinstance(name, str) else ""
+        what = "community outcome" if model == "community" else "outcome"
+        raise AnalysisError(f"unknown {what} {name!r}{hint} (known: {', '.join(known)})") from None
 
 
 outcome_info = check_outcome
 
 
-def outcome_values(runs: pd.DataFrame, name: str) -> pd.Series:
+def outcome_values(runs: pd.DataFrame, name: str, model: str = "partnership") -> pd.Series:
     """Outcome ``name`` of each run as floats (NaN where it is undefined, e.g. final_trust of a dissolved run)."""
-    check_outcome(name)
+    check_outcome(name, model)
+    if model == "community":
+        if name not in runs.columns:
+            raise AnalysisError(f"outcome {name!r} is not a column of the runs table")
+        return runs[name].astype(float)
     if name == "survival_time":
         t, _ = survival_data(runs)
         return pd.Series(t, index=runs.index, name=name, dtype=float)

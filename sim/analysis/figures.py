@@ -39,6 +39,7 @@ from .data import (
     format_value,
     horizon,
     match_value,
+    model_of,
     outcome_values,
     param_label,
     select_bands,
@@ -664,7 +665,7 @@ def plot_sensitivity(results: Any, outcome: str | None = None, *, method: str | 
     if df.empty:
         raise AnalysisError(f"no sensitivity indices for outcome {outcome!r}")
     order = [s for s in (strategies or pd.unique(df["strategy"])) if s in set(df["strategy"])]
-    info = check_outcome(outcome)
+    info = check_outcome(outcome, model_of(results) if results is not None else "partnership")
     if sensitivity.method == "sobol":
         cols = (("S1", "S1_conf", "first order (S1)", OKABE_ITO["sky_blue"]),
                 ("ST", "ST_conf", "total (ST)", OKABE_ITO["blue"]))

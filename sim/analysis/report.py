@@ -218,27 +218,7 @@ def build_report(results: Any, *, title: str | None = None, outcomes: Sequence[s
     if method in ("sobol", "morris"):
         if sensitivity is None:
             sensitivity = sensitivity_analysis(results, seed=seed)
-        body = _table(sensitivity.indices)
-        if sensitivity.second_order is not None and len(sensitivity.second_order):
-            body += _details("Second-order Sobol indices", _table(sensitivity.second_order))
-        for note in sensitivity.notes:
-            body += f'<p class="note">{html.escape(note)}</p>'
-        body += "<h3>How much of the variance is replicate noise</h3>" + _table(sensitivity.noise)
-        body += ('<p class="note">noise_share = mean over points of (replicate variance / replicates) divided by '
-                 "the variance of the point means. Near 0 the indices describe the factors; above about 0.3 "
-                 "they are dominated by run-to-run noise: add replicates.</p>")
-        if not sensitivity.floor.empty:
-            body += "<h3>Which factors stand above the noise floor</h3><ul>" + "".join(
-                f"<li>{html.escape(t)}</li>" for t in sensitivity.statements()) + "</ul>"
-            body += ('<p class="note">The floor is the index of <code>dummy</code>, a factor the design samples '
-                     "and the model never sees. A factor stands above it when the lower end of its 95 % interval "
-                     "is above the upper end of the dummy's. *_denoised: indices of the mean model, the replicate "
-                     "noise's bias removed (docs/analysis.md).</p>")
-            body += _details("Each factor against the floor", _table(sensitivity.floor))
-        body += ('<p class="note">Outputs are averaged over the replicates of each design point before the '
-                 "analysis (SALib); *_conf is the half-width of the 95 % bootstrap interval. Run-to-run noise "
-                 "left in the averages counts as variance no factor explains.</p>")
-        sections.append(("sensitivity", f"Sensitivity ({method})", body))
+        sections.append(("sensitivity", f"Sensitivity ({method})", _sensitivity_section(sensitivity)))
 
     specs = list(figures) if figures is not None else figure_specs(results, window=window, sensitivity=sensitivity,
                                                                    n_resamples=n_resamples, seed=seed)
@@ -261,6 +241,31 @@ def build_report(results: Any, *, title: str | None = None, outcomes: Sequence[s
             f"<title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>{_partial_banner(results)}"
             f'<p class="note">{html.escape(made)}</p>{nav}{body}</body></html>\n')
+
+
+def _sensitivity_section(sensitivity: Any) -> str:
+    """The body of a report's sensitivity section (either model): indices, replicate noise, the noise floor."""
+    body = _table(sensitivity.indices)
+    if sensitivity.second_order is not None and len(sensitivity.second_order):
+        body += _details("Second-order Sobol indices", _table(sensitivity.second_order))
+    for note in sensitivity.notes:
+        body += f'<p class="note">{html.escape(note)}</p>'
+    body += "<h3>How much of the variance is replicate noise</h3>" + _table(sensitivity.noise)
+    body += ('<p class="note">noise_share = mean over points of (replicate variance / replicates) divided by '
+             "the variance of the point means. Near 0 the indices describe the factors; above about 0.3 "
+             "they are dominated by run-to-run noise: add replicates.</p>")
+    if not sensitivity.floor.empty:
+        body += "<h3>Which factors stand above the noise floor</h3><ul>" + "".join(
+            f"<li>{html.escape(t)}</li>" for t in sensitivity.statements()) + "</ul>"
+        body += ('<p class="note">The floor is the index of <code>dummy</code>, a factor the design samples '
+                 "and the model never sees. A factor stands above it when the lower end of its 95 % interval "
+                 "is above the upper end of the dummy's. *_denoised: indices of the mean model, the replicate "
+                 "noise's bias removed (docs/analysis.md).</p>")
+        body += _details("Each factor against the floor", _table(sensitivity.floor))
+    body += ('<p class="note">Outputs are averaged over the replicates of each design point before the '
+             "analysis (SALib); *_conf is the half-width of the 95 % bootstrap interval. Run-to-run noise "
+             "left in the averages counts as variance no factor explains.</p>")
+    return body
 
 
 def _partial_banner(results: Any) -> str:

@@ -39,12 +39,13 @@ import pandas as pd
 
 from ..params import did_you_mean
 from ..sweep.design import DesignError, SamplingDesign, analysis_methods, get_design, salib_seed
-from .data import AnalysisError, as_results, check_outcome, outcome_values, strategy_order
+from .data import COMMUNITY_OUTCOMES, AnalysisError, as_results, check_outcome, model_of, outcome_values, strategy_order
 
 __all__ = ["SensitivityResult", "point_outcomes", "noise_share", "sobol_indices", "morris_indices", "sensitivity",
            "design_indices", "noise_floor", "DEFAULT_SENSITIVITY_OUTCOMES", "sampling_info"]
 
-#: Outcomes analysed when none are named (each is defined for every run).
+#: Outcomes analysed when none are named (each is defined for every run); a community sweep's default is
+#: :data:`sim.analysis.data.COMMUNITY_OUTCOMES`.
 DEFAULT_SENSITIVITY_OUTCOMES = ("cumulative_benefit", "dissolved", "survival_time", "peak_level")
 
 
@@ -158,12 +159,13 @@ def point_outcomes(results: Any, outcome: str, strategy: str) -> pd.DataFrame:
         When point ids are not exactly 0..P-1 (an unfinished or filtered
         sweep) or an outcome is undefined at some point.
     """
-    check_outcome(outcome)
+    model = model_of(results)
+    check_outcome(outcome, model)
     runs = results.runs[results.runs["strategy"].astype(str) == strategy]
     if runs.empty:
         raise AnalysisError(f"strategy {strategy!r} is not in these results "
                             f"(present: {', '.join(strategy_order(results))})")
-    values = outcome_values(runs, outcome)
+    values = outcome_values(runs, outcome, model)
     grouped = values.groupby(runs["point_id"].to_numpy())
     per_point = grouped.mean().sort_index()
     ids = per_point.index.to_numpy()
@@ -209,12 +211,12 @@ def _point_inputs(results: Any, names: list[str]) -> np.ndarray:
     return first.to_numpy(dtype=float)
 
 
-def _outcomes(outcomes: Sequence[str] | str | None) -> list[str]:
+def _outcomes(outcomes: Sequence[str] | str | None, model: str = "partnership") -> list[str]:
     if outcomes is None:
-        return list(DEFAULT_SENSITIVITY_OUTCOMES)
+        return list(COMMUNITY_OUTCOMES if model == "community" else DEFAULT_SENSITIVITY_OUTCOMES)
     outcomes = [outcomes] if isinstance(outcomes, str) else list(outcomes)
     for o in outcomes:
-        check_outcome(o)
+        check_outcome(o, model)
     return outcomes
 
 
@@ -260,7 +262,7 @@ def design_indices(results: Any, method: str, outcomes: Sequence[str] | str | No
     try:
         design.check_inputs(problem, sampling, x)
         for strategy in strategies or strategy_order(results):
-            for outcome in _outcomes(outcomes):
+            for outcome in _outcomes(outcomes, model_of(results)):
                 pts = point_outcomes(results, outcome, strategy)
                 noise.append(_noise_row(pts, outcome, strategy))
                 y = pts[outcome].to_numpy(dtype=float)
@@ -328,7 +330,7 @@ def sobol_indices(results: Any, outcomes: Sequence[str] | str | None = None, *,
     results
         A sweep sampled with ``method: sobol``.
     outcomes : str or list of str, optional
-        Default :data:`DEFAULT_SENSITIVITY_OUTCOMES`.
+        Default :data:`DEFAULT_SENSITIVITY_OUTCOMES` (a community sweep: :data:`sim.analysis.data.COMMUNITY_OUTCOMES`).
     strategies : list of str, optional
         Default: every strategy of the sweep.
     num_resamples, confidence_level, seed

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..community_params import COMMUNITY_VOCABULARY
 from ..errors import UserError
 from ..manifest import now_iso, write_bytes_atomic, write_json_atomic
 from ._common import add_results_dir, open_results, parse_where, results_model
@@ -79,49 +80,8 @@ def _show(title: str, df: pd.DataFrame, quiet: bool) -> None:
         print(df.to_string(index=False))
 
 
-def _community(args: argparse.Namespace, results: Any) -> int:
-    """``analyze`` of a community sweep: outcomes per cell with bootstrap intervals, and what became of the
-    partnerships."""
-    # Lazy: analysis imports scipy.stats and matplotlib (see open_results).
-    from ..analysis.community import community_outcome_table, partnership_summary
-
-    unused = [flag for flag, v in (("--where", args.where), ("--by", args.by != "none"),
-                                   ("--reference", args.reference), ("--method", args.method not in ("auto",
-                                                                                                  "summary")))
-              if v]
-    if unused:
-        raise UserError(f"{', '.join(unused)}: not for a community sweep (its tables are per cell: every "
-                        "point and strategy)")
-    out = args.dir / "analysis"
-    tables = {"community_outcomes": community_outcome_table(results, args.outcome, confidence_level=args.confidence,
-                                                            n_resamples=args.resamples, seed=args.seed),
-              "partnerships": partnership_summary(results)}
-    written: list[Path] = []
-    for stem, df in tables.items():
-        _show(stem.replace("_", " "), df.drop(columns=[c for c in ("point_id", "strategy") if c in df]), args.quiet)
-        written += write_table(df, out, stem)
-    write_json_atomic(out / "analysis.json", {"results": str(args.dir), "made": now_iso(), "model": "community",
-                                              "bootstrap": {"n_resamples": args.resamples, "seed": args.seed,
-                                                            "confidence_level": args.confidence},
-                                              "tables": {stem: f"{stem}.csv" for stem in tables}})
-    print(f"\nwrote {len(written) + 1} files into {out}/ (CSV and JSON per table, analysis.json)")
-    return 0
-
-
-def main(args: argparse.Namespace) -> int:
-    community = results_model(args.dir) == "community"
-    where = {} if community else parse_where(args.where)  # checked before anything is read
-    results = open_results(args)
-    if community:
-        return _community(args, results)
-    # Lazy: analysis imports scipy.stats and matplotlib; `trustladder --help` and `run` do not need them.
-    from ..analysis.data import strategy_order
-    from ..analysis.sensitivity import sensitivity
-    from ..analysis.stats import compare_strategies, outcome_table
-    from ..analysis.survival import logrank_tests, survival_after_grant, survival_summary
-
-    out = args.dir / "analysis"
-    by = parse_by(args.by, results)
+def _methods(args: argparse.Namespace, results: Any) -> set[str]:
+    """What ``--method`` asks for: ``summary`` and/or the sweep's sensitivity design."""
     sampling = (results.manifest.get("sampling") or {}).get("method", "grid")
     method = args.method
     todo = {"summary"} if method in ("auto", "summary") else set()
@@ -129,29 +89,17 @@ def main(args: argparse.Namespace) -> int:
         todo.add(sampling)
     if method in ("sobol", "morris"):
         todo.add(method)
-    boot = {"n_resamples": args.resamples, "seed": args.seed, "confidence_level": args.confidence}
+    return todo
+
+
+def _sensitivity(args: argparse.Namespace, results: Any, methods: set[str], where: dict[str, Any], out: Path,
+                 record: dict[str, Any]) -> list[Path]:
+    """The Sobol/Morris tables of either model (sim.analysis.sensitivity), printed and written; their names go
+    into ``record``."""
+    from ..analysis.sensitivity import sensitivity
+
     written: list[Path] = []
-    record: dict[str, Any] = {"results": str(args.dir), "made": now_iso(), "method": sorted(todo),
-                              "where": where, "by": by, "bootstrap": boot, "tables": {}}
-    if "summary" in todo:
-        multi = len(strategy_order(results)) > 1
-        tables = {
-            "outcomes": outcome_table(results, args.outcome, by=by, where=where, **boot),
-            "survival": survival_summary(results, by=by, where=where, confidence_level=args.confidence),
-            "survival_after_grant": survival_after_grant(results, args.window, by=by, where=where,
-                                                         confidence_level=args.confidence),
-        }
-        if multi:
-            tables["comparisons"] = compare_strategies(results, args.outcome, reference=args.reference, by=by,
-                                                       where=where, **boot)
-            tables["logrank"] = logrank_tests(results, reference=args.reference, by=by, where=where)
-            tables["logrank_after_grant"] = logrank_tests(results, reference=args.reference, by=by, where=where,
-                                                          after_grant=True, window=args.window)
-        for stem, df in tables.items():
-            _show(stem.replace("_", " "), df, args.quiet)
-            written += write_table(df, out, stem)
-            record["tables"][stem] = f"{stem}.csv"
-    for sm in sorted(todo - {"summary"}):
+    for sm in sorted(methods - {"summary"}):
         if where:
             raise UserError("--where cannot be combined with sobol/morris: SALib needs the whole design")
         res = sensitivity(results, sm, outcomes=args.outcome, num_resamples=max(args.resamples, 100),
@@ -177,6 +125,78 @@ def main(args: argparse.Namespace) -> int:
             print(f"note: {note}")
         record[f"{sm}_problem"] = res.problem
         record[f"{sm}_notes"] = res.notes
+    return written
+
+
+def _community(args: argparse.Namespace, results: Any, where: dict[str, Any]) -> int:
+    """``analyze`` of a community sweep: outcomes per cell with bootstrap intervals, what became of the
+    partnerships, and the Sobol/Morris indices of a sweep sampled so."""
+    # Lazy: analysis imports scipy.stats and matplotlib (see open_results).
+    from ..analysis.community import community_outcome_table, partnership_summary
+
+    if args.reference:
+        raise UserError("--reference: not for a community sweep (its tables are per cell: point or --by factors, "
+                        "and strategy)")
+    out = args.dir / "analysis"
+    by = parse_by(args.by, results)
+    methods = _methods(args, results)
+    boot = {"n_resamples": args.resamples, "seed": args.seed, "confidence_level": args.confidence}
+    record: dict[str, Any] = {"results": str(args.dir), "made": now_iso(), "model": "community",
+                              "method": sorted(methods), "where": where, "by": by, "bootstrap": boot, "tables": {}}
+    written: list[Path] = []
+    if "summary" in methods:
+        tables = {"community_outcomes": community_outcome_table(results, args.outcome, by=by, where=where,
+                                                                confidence_level=args.confidence,
+                                                                n_resamples=args.resamples, seed=args.seed),
+                  "partnerships": partnership_summary(results, by=by, where=where)}
+        for stem, df in tables.items():
+            _show(stem.replace("_", " "), df.drop(columns=[c for c in ("point_id", "strategy") if c in df]),
+                  args.quiet)
+            written += write_table(df, out, stem)
+            record["tables"][stem] = f"{stem}.csv"
+    written += _sensitivity(args, results, methods, where, out, record)
+    write_json_atomic(out / "analysis.json", record)
+    print(f"\nwrote {len(written) + 1} files into {out}/ (CSV and JSON per table, analysis.json)")
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    community = results_model(args.dir) == "community"
+    where = parse_where(args.where, COMMUNITY_VOCABULARY if community else None)  # checked before anything is read
+    results = open_results(args)
+    if community:
+        return _community(args, results, where)
+    # Lazy: analysis imports scipy.stats and matplotlib; `trustladder --help` and `run` do not need them.
+    from ..analysis.data import strategy_order
+    from ..analysis.stats import compare_strategies, outcome_table
+    from ..analysis.survival import logrank_tests, survival_after_grant, survival_summary
+
+    out = args.dir / "analysis"
+    by = parse_by(args.by, results)
+    todo = _methods(args, results)
+    boot = {"n_resamples": args.resamples, "seed": args.seed, "confidence_level": args.confidence}
+    written: list[Path] = []
+    record: dict[str, Any] = {"results": str(args.dir), "made": now_iso(), "method": sorted(todo),
+                              "where": where, "by": by, "bootstrap": boot, "tables": {}}
+    if "summary" in todo:
+        multi = len(strategy_order(results)) > 1
+        tables = {
+            "outcomes": outcome_table(results, args.outcome, by=by, where=where, **boot),
+            "survival": survival_summary(results, by=by, where=where, confidence_level=args.confidence),
+            "survival_after_grant": survival_after_grant(results, args.window, by=by, where=where,
+                                                         confidence_level=args.confidence),
+        }
+        if multi:
+            tables["comparisons"] = compare_strategies(results, args.outcome, reference=args.reference, by=by,
+                                                       where=where, **boot)
+            tables["logrank"] = logrank_tests(results, reference=args.reference, by=by, where=where)
+            tables["logrank_after_grant"] = logrank_tests(results, reference=args.reference, by=by, where=where,
+                                                          after_grant=True, window=args.window)
+        for stem, df in tables.items():
+            _show(stem.replace("_", " "), df, args.quiet)
+            written += write_table(df, out, stem)
+            record["tables"][stem] = f"{stem}.csv"
+    written += _sensitivity(args, results, todo, where, out, record)
     write_json_atomic(out / "analysis.json", record)
     print(f"\nwrote {len(written) + 1} files into {out}/ (CSV and JSON per table, analysis.json)")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..community_params import COMMUNITY_VOCABULARY
 from ..errors import UserError
 from ._common import add_results_dir, open_results, parse_where, results_model
 
@@ -49,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     if bool(args.x) != bool(args.y):
         raise UserError("--x and --y go together (the two factors of a phase diagram)")
     community = results_model(args.dir) == "community"
-    where = {} if community else parse_where(args.where)  # checked before anything is read
+    where = parse_where(args.where, COMMUNITY_VOCABULARY if community else None)  # checked before anything is read
     results = open_results(args)
     # Lazy: drawing imports matplotlib; `trustladder --help` and `run` do not need it.
     from ..analysis.catalog import figure_specs
@@ -58,12 +59,13 @@ def main(args: argparse.Namespace) -> int:
 
     out = args.out or args.dir / "figures"
     if community:
-        unused = [flag for flag, v in (("--figure", args.figure), ("--where", args.where), ("--pool", args.pool),
-                                       ("--x", args.x), ("--facet", args.facet)) if v]
+        unused = [flag for flag, v in (("--figure", args.figure), ("--pool", args.pool), ("--x", args.x),
+                                       ("--facet", args.facet)) if v]
         if unused:
             raise UserError(f"{', '.join(unused)}: not for a community sweep, whose figures are its series over "
-                            "time and its outcomes per cell (choose them with --series and --outcome)")
-        specs = community_figure_specs(results, series=args.series, outcomes=args.outcome)
+                            "time, its outcomes per cell and, sampled with sobol or morris, its sensitivity "
+                            "(choose them with --series, --outcome and --where)")
+        specs = community_figure_specs(results, series=args.series, outcomes=args.outcome, where=where)
     else:
         specs = figure_specs(results, args.figure, where=where, pool=args.pool, series=args.series,
                              outcomes=args.outcome, x=args.x, y=args.y, facet=args.facet, window=args.window,
