@@ -106,7 +106,7 @@ def community_cells(results: Any, by: Sequence[str] | str | None = None, where: 
         strategy (the whole design pooled) on a sampled design (lhs, sobol, morris). Factor names: one cell per
         combination of their values and strategy, the other factors pooled.
     where : mapping, optional
-        Keep only the runs with these values (``{factor: value or [values]}``), as :func:`sim.analysis.select_runs`.
+        Keep only the runs with these values (``{factor: value or [values]}``), as ``sim.analysis.data.select_runs``.
     """
     results = _check(results)
     return _cell_runs(results, by, where)[0]
@@ -265,7 +265,7 @@ def community_figure_specs(results: Any, *, series: Sequence[str] | None = None,
                            sensitivity: Any = None, seed: int = 0) -> list[FigureSpec]:
     """The standard figures of a community sweep: its series over time (a grid that kept some), its outcomes
     per cell (:func:`community_cells`; of the runs matching ``where``) and, for a sweep sampled with sobol or
-    morris, the sensitivity of each outcome (:func:`sim.analysis.catalog.sensitivity_figure_specs`)."""
+    morris, the sensitivity of each outcome (``sim.analysis.catalog.sensitivity_figure_specs``)."""
     results = _check(results)
     specs = []
     if results.manifest.get("keep_series") and len(results.bands) and is_grid(results):
