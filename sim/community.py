@@ -551,7 +551,7 @@ class _View:
 
 
 def _gather_trust(cb: CommunityBatch, v: _View) -> np.ndarray:
-    trust = np.take(cb.trust.reshape(-1), v.flat)
+    trust = cb.trust.take(v.flat)
     trust *= v.batch.pairs
     return trust
 
@@ -636,16 +636,18 @@ def _after(cb: CommunityBatch, v: _View, phase: Any) -> None:
         cb.spent[r] += np.where(cb.funder_money[r, slot], paid, 0.0)
         act = b.active
         share = np.where(act, cr.benefit_share(s.benefit[:, None], b.capacity, b.total_capacity[:, None]), 0.0)
-        rr, ss = np.nonzero(act)
-        np.add.at(cb.payoff, (r[rr], v.orgs[rr, ss]), s.payoff[rr, ss])
-        np.add.at(cb.benefit_received, (r[rr], v.orgs[rr, ss]), share[rr, ss])
+        # an organization holds at most one seat of a slot, so a view's indices are distinct and a plain
+        # indexed += adds once per member, as np.add.at would (and several times faster)
+        ix = np.flatnonzero(act)
+        at = v.at.take(ix)
+        cb.payoff.reshape(-1)[at] += s.payoff.take(ix)
+        cb.benefit_received.reshape(-1)[at] += share.take(ix)
     elif phase is engine.update_trust:
-        mask = b.pairs > 0
-        cb.trust.reshape(-1)[v.flat[mask]] = b.trust[mask]
+        ix = np.flatnonzero(b.pairs)  # the active pairs (flat indices: cheaper than boolean masks)
+        cb.trust.put(v.flat.take(ix), b.trust.take(ix))
     elif phase is engine.grow_capacity:
-        act = b.active
-        rr, ss = np.nonzero(act)
-        cb.capacity[r[rr], v.orgs[rr, ss]] = b.capacity[rr, ss]
+        ix = np.flatnonzero(b.active)
+        cb.capacity.put(v.at.take(ix), b.capacity.take(ix))
     elif phase is engine.choose_level:
         s.t = s.t_community
 
@@ -688,7 +690,7 @@ def _absorb(cb: CommunityBatch, v: _View, t: int) -> tuple[np.ndarray, np.ndarra
     gone |= v.active0 & dis[:, None]
     rr, ss = np.nonzero(gone)
     cb.members_log.leave(cb, r[rr], slot, ss, t, np.where(dis[rr], "ended", "exit"))
-    np.subtract.at(cb.n_memberships, (r[rr], v.orgs[rr, ss]), 1)
+    cb.n_memberships[r[rr], v.orgs[rr, ss]] -= 1  # distinct (run, organization) pairs within a view
     cb.org[r[rr], slot, ss] = -1
     cb.alive[r[dis], slot] = False
     cb.n_ended[r[dis]] += 1
@@ -797,8 +799,11 @@ def _record(cb: CommunityBatch, series: dict[str, np.ndarray], col: int, stats: 
     # the share of pairs whose trust meets each rung's need (the diagonal and absent organizations hold 0); a
     # comparison per rung is several times faster than binning every pair with searchsorted
     flat = t.reshape(r, -1)
+    meets = np.empty(flat.shape, dtype=bool)
     for lvl in range(1, N_LEVELS + 1):
-        series[f"ready_level_{lvl}"][:, col] = np.count_nonzero(flat >= NEED[lvl], axis=1) / np.maximum(n_pairs, 1)
+        np.greater_equal(flat, NEED[lvl], out=meets)
+        n_ready = np.add.reduce(meets.view(np.uint8), axis=1, dtype=np.uint32)  # twice count_nonzero's speed
+        series[f"ready_level_{lvl}"][:, col] = n_ready / np.maximum(n_pairs, 1)
 
 
 def _ordered_total(a: np.ndarray) -> np.ndarray:
