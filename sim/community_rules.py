@@ -116,16 +116,20 @@ def reputation(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, n
     has_referee : ndarray of bool (..., N, N)
         Whether some referee with nonzero weight knows both.
     """
-    k = acquainted.astype(np.float64)
-    a = k * trust
-    num = np.matmul(a, a)
-    den = np.matmul(a, k)
+    num, den = _referee_sums(trust, acquainted)
     has = den > 0.0
     # Without a referee every term of both sums is 0 (a, k >= 0), so num is 0 there: dividing it by 1 keeps it
     # 0, and one unmasked pass replaces patching den and num through masks (masked passes are slow).
     den += ~has
     num /= den
     return num, has
+
+
+def _referee_sums(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`reputation`'s numerator ``A @ A`` and denominator ``A @ K``."""
+    k = acquainted.astype(np.float64)
+    a = k * trust
+    return np.matmul(a, a), np.matmul(a, k)
 
 
 def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray | float, *,
@@ -139,20 +143,24 @@ def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray |
     changed pairs are written into ``out``, which is returned: the engine updates its trust in place rather
     than building a new (R, N, N) array every month.
     """
-    rho, has = reputation(trust, acquainted)
+    num, den = _referee_sums(trust, acquainted)
     n = trust.shape[-1]
-    stranger = has & ~acquainted
-    stranger &= ~np.eye(n, dtype=bool)
+    stranger = acquainted < (den > 0.0)  # a referee, and they have not worked together
+    stranger.reshape(-1, n * n)[:, :: n + 1] = False  # nor is anyone a stranger to itself
+    # Only the strangers change, so the step is taken at their flat indices alone; each is the same
+    # arithmetic, in the same order, as over the whole array: rho = num / den as in reputation, then
+    # (rho - T) g + T.
+    at = np.flatnonzero(stranger)
+    t_at = trust.take(at)
+    step = num.take(at) / den.take(at)
+    step -= t_at
     g = np.asarray(gossip, dtype=np.float64)
-    if g.ndim:
-        g = g.reshape(g.shape + (1, 1))
-    rho -= trust
-    rho *= g
-    rho += trust
-    np.clip(rho, 0.0, 1.0, out=rho)
+    step *= g.reshape(-1)[at // (n * n)] if g.ndim else g  # each pair its run's weight
+    step += t_at
+    np.clip(step, 0.0, 1.0, out=step)
     if out is None:
-        return np.where(stranger, rho, trust)
-    np.putmask(out, stranger, rho)  # faster than copyto(where=)
+        out = trust.copy()
+    out.put(at, step)
     return out
 
 
