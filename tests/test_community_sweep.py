@@ -55,6 +55,7 @@ def _same(a, b) -> None:
     pd.testing.assert_frame_equal(a.runs, b.runs)
     pd.testing.assert_frame_equal(a.partnerships, b.partnerships)
     pd.testing.assert_frame_equal(a.organizations, b.organizations)
+    pd.testing.assert_frame_equal(a.memberships, b.memberships)
     pd.testing.assert_frame_equal(a.bands, b.bands)
 
 
@@ -65,6 +66,9 @@ def test_community_sweep_matches_simulate_community(reference):
     assert list(runs.columns) == run_columns("community") and len(runs) == 4 * 5
     assert list(res.partnerships.columns) == table_columns("community", "partnerships")
     assert list(res.organizations.columns) == table_columns("community", "organizations")
+    assert list(res.memberships.columns) == table_columns("community", "memberships")
+    assert res.manifest["tables"] == ["partnerships", "organizations", "memberships"]
+    assert all(set(c["tables"]) == set(res.manifest["tables"]) for c in res.manifest["chunks"])
     # CRN: replicate k of every cell has one seed
     assert (runs.groupby("replicate")["seed"].nunique() == 1).all()
     assert np.array_equal(runs["seed"].to_numpy(), seeds_for(15, runs["run_id"].to_numpy(), 4))
@@ -80,6 +84,13 @@ def test_community_sweep_matches_simulate_community(reference):
     assert np.array_equal(res.partnerships["run_id"].to_numpy(), theirs["run_id"].to_numpy())
     pd.testing.assert_frame_equal(mine, theirs[mine.columns].reset_index(drop=True), check_dtype=False)
     assert (res.organizations.groupby("run_id").size() == 12).all()
+    # the membership table: the API's, run by run, each membership in a partnership of its run
+    mine = res.memberships.drop(columns="run_id").reset_index(drop=True)
+    theirs = api.memberships.assign(run_id=runs["run_id"].to_numpy()[api.memberships["run"].to_numpy()])
+    theirs = theirs.sort_values("run_id", kind="stable")
+    assert len(mine) > 0 and np.array_equal(res.memberships["run_id"].to_numpy(), theirs["run_id"].to_numpy())
+    pd.testing.assert_frame_equal(mine, theirs[mine.columns].reset_index(drop=True), check_dtype=False)
+    assert res.table("memberships") is res.memberships
     # bands: one row per cell, series and step; the partnerships band's mean is the runs' mean
     b = res.bands[(res.bands["series"] == "partnerships") & (res.bands["point_id"] == 1)]
     assert len(b) == 24 and (b["n"] == 5).all()
@@ -126,9 +137,42 @@ def test_resume_after_an_interruption_and_repair_of_a_damaged_table(reference, t
     (out / "partnerships" / "chunk-000099.parquet").unlink()
     with pytest.raises(IntegrityError, match=r"partnerships/chunk-000002.parquet is missing"):
         load_results(out)
+    member = out / "memberships" / "chunk-000003.parquet"
+    member.write_bytes(member.read_bytes().replace(b"PAR1", b"PAR2", 1))
+    with pytest.raises(IntegrityError, match=r"memberships/chunk-000003.parquet"):
+        load_results(out)
     with pytest.warns(SweepWarning, match="running them again"):
         run_sweep(spec, out, resume=True, progress=False)
     _same(load_results(out), ref)
+
+
+def test_a_folder_stored_before_the_membership_table_loads_and_resumes_without_it(reference, tmp_path):
+    import json
+    import shutil
+
+    spec, ref = reference
+    out = tmp_path / "old"
+
+    def stop(result, done):
+        if done >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, out, chunk_size=4, progress=False, on_chunk=stop)
+    # what a sweep wrote before it kept memberships: no manifest["tables"], no memberships/ records or files
+    m = json.loads((out / "manifest.json").read_text())
+    del m["tables"]
+    for c in m["chunks"]:
+        c.get("tables", {}).pop("memberships", None)
+    (out / "manifest.json").write_text(json.dumps(m))
+    shutil.rmtree(out / "memberships")
+    run_sweep(spec, out, resume=True, progress=False)
+    old = load_results(out)
+    assert not (out / "memberships").exists() and "tables" not in old.manifest
+    pd.testing.assert_frame_equal(old.runs, ref.runs)
+    pd.testing.assert_frame_equal(old.partnerships, ref.partnerships)
+    with pytest.raises(KeyError, match="stored before sweeps kept it .*--force"):
+        old.table("memberships")
 
 
 def test_precision_on_a_community_outcome(tmp_path):
@@ -316,6 +360,7 @@ def test_cli_analyze_plot_report_export_a_community_sweep(reference, tmp_path, c
     assert main(["export", str(out), "--csv"]) == 0
     assert len(pd.read_csv(out / "csv" / "partnerships.csv")) == len(res.partnerships)
     assert len(pd.read_csv(out / "csv" / "organizations.csv")) == 20 * 12
+    assert len(pd.read_csv(out / "csv" / "memberships.csv")) == len(res.memberships)
 
 
 def test_the_example_community_spec_is_valid():

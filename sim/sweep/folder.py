@@ -14,7 +14,7 @@ for the error a second writer gets. The lock file itself is left in place
 ``manifest.json`` says it is a TrustLadder result (``kind`` ``sweep`` or
 ``run``), only the files such a result is made of (:data:`OWN_FILES`,
 ``runs/chunk-*.parquet``, ``series/chunk-*.npz``, a community sweep's
-``partnerships/`` and ``organizations/`` chunks, ``state/bands.npz``,
+``partnerships/``, ``organizations/`` and ``memberships/`` chunks, ``state/bands.npz``,
 temporary files of interrupted writes), and nothing at all if anything else
 is inside (files of yours, analysis outputs, a ``report.html``): then it
 refuses and names what is there. It never touches ``.``, an ancestor of the
@@ -61,6 +61,7 @@ OWN_DIRS = {
     "series": re.compile(r"^chunk-\d{6,}\.npz$"),
     "partnerships": re.compile(r"^chunk-\d{6,}\.parquet$"),  # a community sweep's tables
     "organizations": re.compile(r"^chunk-\d{6,}\.parquet$"),
+    "memberships": re.compile(r"^chunk-\d{6,}\.parquet$"),
     "state": re.compile(r"^bands\.npz$"),
 }
 _LOCK_FILES = frozenset({LOCK_NAME, LOCK_INFO})

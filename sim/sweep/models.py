@@ -98,7 +98,8 @@ def _run_partnership(seeds: np.ndarray, keep: tuple[str, ...], params: dict[str,
 
 def _run_community(seeds: np.ndarray, keep: tuple[str, ...], params: dict[str, Any]) -> ModelRun:
     res = simulate_community(seeds=seeds, keep=list(keep), **params)
-    return ModelRun(res.summary, res.series, {"partnerships": res.partnerships, "organizations": res.organizations})
+    return ModelRun(res.summary, res.series, {"partnerships": res.partnerships, "organizations": res.organizations,
+                                              "memberships": res.memberships})
 
 
 def _partnership_memory(n: int, n_steps: int, keep: tuple[str, ...], largest: Callable[[str], int]) -> MemoryEstimate:
@@ -118,7 +119,7 @@ def _community_model() -> SweepModel:
     return SweepModel(
         name="community", specs=COMMUNITY_VOCABULARY, series=tuple(community_outputs("series")),
         outcomes=tuple(community_outputs("summary")), default_keep=("partnerships", "mean_trust", "benefit"),
-        tables=("partnerships", "organizations"), chunk_size=256, probe_runs=32, run=_run_community,
+        tables=("partnerships", "organizations", "memberships"), chunk_size=256, probe_runs=32, run=_run_community,
         check_points=_check_community_points, memory=_community_memory)
 
 

@@ -45,7 +45,7 @@ from .chunk import ChunkResult, run_chunk
 from .design import Design, build_design
 from .executors import Executor, InProcessExecutor
 from .folder import FolderError, FolderLock, check_unlocked, clear_folder, is_empty, removable_files
-from .models import DEFAULT_MODEL
+from .models import DEFAULT_MODEL, get_model
 from .plan import make_tasks, run_ids_for
 from .precision import cell_half_widths, next_targets
 from .size import check_design_size
@@ -64,6 +64,7 @@ from .store import (
     chunk_path,
     read_manifest,
     series_path,
+    stored_tables,
     stray_files,
     table_path,
 )
@@ -207,6 +208,7 @@ def _base_manifest(plan: SweepPlan, out: Path) -> dict[str, Any]:
     m: dict[str, Any] = {
         "kind": "sweep",
         "model": spec.model,
+        "tables": list(get_model(spec.model).tables),  # the extra tables stored per chunk (store.stored_tables)
         "name": spec.name,
         "status": "running",
         "spec": spec.to_dict(),
@@ -377,7 +379,7 @@ def _verified_chunks(out: Path, manifest: dict[str, Any]) -> set[int]:
                 entry["series_sha256"] = sha256_file(series_path(out, entry["index"]))
         if "sha256" not in entry:  # not finished, or finished after the last checkpoint: run it (again)
             continue
-        problem = check_chunk(out, entry, series, manifest.get("model", DEFAULT_MODEL))
+        problem = check_chunk(out, entry, series, manifest.get("model", DEFAULT_MODEL), stored_tables(manifest))
         if problem is None:
             good.add(int(entry["index"]))
         else:
@@ -587,7 +589,8 @@ def _execute(plan: SweepPlan, out: Path, manifest: dict[str, Any], executor: Exe
                     if res.series_npz is not None:
                         write_bytes_atomic(series_path(out, res.index), res.series_npz)
                         entry["series_sha256"] = sha256_bytes(res.series_npz)
-                    for name, data in res.tables.items():  # the model's extra tables (a community's)
+                    kept = stored_tables(manifest)  # a folder from before a table was kept goes on without it
+                    for name, data in ((n, d) for n, d in res.tables.items() if n in kept):
                         write_bytes_atomic(table_path(out, name, res.index), data)
                         entry.setdefault("tables", {})[name] = {"rows": res.table_rows[name],
                                                                 "sha256": sha256_bytes(data)}

@@ -7,7 +7,7 @@ Layout (the schema is documented in ``docs/sweeps.md``, a contract with
     points.parquet          point_id and each factor's value as run
     sample.npy              the sampler's matrix (rows = point_id)
     runs/chunk-NNNNNN.parquet   the per-run table, one file per chunk
-    partnerships/chunk-NNNNNN.parquet, organizations/chunk-NNNNNN.parquet
+    partnerships/chunk-NNNNNN.parquet, organizations/chunk-NNNNNN.parquet, memberships/chunk-NNNNNN.parquet
                             the community model's partnership and organization tables (model = "community")
     series/chunk-NNNNNN.npz     full per-run series (only with save_series = true)
     bands.parquet           per-cell, per-step quantile bands (written when the sweep completes)
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +51,7 @@ __all__ = [
     "table_path",
     "read_manifest",
     "check_chunk",
+    "stored_tables",
     "check_file",
     "stray_files",
     "ResultsError",
@@ -184,8 +186,22 @@ def check_file(out: Path, name: str, recorded: str | None) -> str | None:
     return None
 
 
+#: The extra tables a sweep of each model stored before ``manifest["tables"]`` recorded them (a community sweep
+#: then kept no membership table).
+_LEGACY_TABLES: dict[str, tuple[str, ...]] = {"community": ("partnerships", "organizations")}
+
+
+def stored_tables(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """The model's extra tables this sweep stores per chunk: ``manifest["tables"]``, or, for a folder written
+    before that record, the tables its model stored then."""
+    if "tables" in manifest:
+        return tuple(manifest["tables"])
+    model = _model(manifest)
+    return _LEGACY_TABLES.get(model, get_model(model).tables)
+
+
 def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None,
-                model: str = DEFAULT_MODEL) -> str | None:
+                model: str = DEFAULT_MODEL, tables: Sequence[str] | None = None) -> str | None:
     """What is wrong with a finished chunk's files, or None if they are as recorded.
 
     Parameters
@@ -198,6 +214,8 @@ def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None,
         Also check the chunk's series file: that it exists, or its hash too.
     model : str
         The sweep's model: its extra tables (each recorded under ``entry["tables"]``) are checked too.
+    tables : sequence of str, optional
+        The extra tables the sweep stores (:func:`stored_tables`; default: every table of ``model``).
     """
     path = chunk_path(out, entry["index"])
     rel = f"{RUNS_DIR}/{path.name}"
@@ -214,7 +232,7 @@ def check_chunk(out: Path, entry: dict[str, Any], series: str | None = None,
     elif sha256_file(path) != want:
         return _diagnose(path, entry, run_columns(model), entry.get("rows", entry.get("n_runs")))
     recorded = entry.get("tables", {})
-    for table in get_model(model).tables:
+    for table in get_model(model).tables if tables is None else tables:
         tpath = table_path(out, table, entry["index"])
         trel = f"{table}/{tpath.name}"
         if table not in recorded:
@@ -239,7 +257,7 @@ def stray_files(out: Path, manifest: dict[str, Any]) -> list[str]:
     indices = {int(c["index"]) for c in manifest.get("chunks", [])}
     out = Path(out)
     stray = []
-    tables = [(t, lambda o, i, t=t: table_path(o, t, i)) for t in get_model(_model(manifest)).tables]
+    tables = [(t, lambda o, i, t=t: table_path(o, t, i)) for t in stored_tables(manifest)]
     for sub, path_of in ((RUNS_DIR, chunk_path), (SERIES_DIR, series_path), *tables):
         d = out / sub
         if not d.is_dir():
@@ -268,7 +286,7 @@ def _verify(path: Path, manifest: dict[str, Any]) -> tuple[list[dict[str, Any]],
         if "sha256" not in entry and not (legacy and complete):  # not finished, or not yet recorded
             pending += chunk_path(path, entry["index"]).exists()
             continue
-        problem = check_chunk(path, entry, series, _model(manifest))
+        problem = check_chunk(path, entry, series, _model(manifest), stored_tables(manifest))
         if problem:
             problems.append(f"chunk {entry['index']}: {problem}")
         else:
@@ -306,8 +324,8 @@ class SweepResults:
         One row per run, sorted by ``run_id`` (columns: run_id, point_id,
         strategy, replicate, seed, every parameter, the summary outcomes of
         the sweep's model).
-    partnerships, organizations : pandas.DataFrame
-        A community sweep's partnership and organization tables
+    partnerships, organizations, memberships : pandas.DataFrame
+        A community sweep's partnership, organization and membership tables
         (``run_id`` first; join them to ``runs`` on it), see ``table(name)``.
     bands : pandas.DataFrame
         Long format: point_id, strategy, series, step, n, mean, q05, q25, q50,
@@ -339,9 +357,12 @@ class SweepResults:
         return _model(self.manifest)
 
     def table(self, name: str) -> pd.DataFrame:
-        """One of the model's extra tables (a community sweep's ``partnerships`` or ``organizations``), sorted by
-        ``run_id`` (within a run, in the engine's order)."""
+        """One of the model's extra tables (a community sweep's ``partnerships``, ``organizations`` or
+        ``memberships``), sorted by ``run_id`` (within a run, in the engine's order)."""
         columns = table_columns(self.model, name)  # KeyError naming the tables the model has
+        if name not in stored_tables(self.manifest):
+            raise KeyError(f"{self.path} has no {name} table: the sweep was stored before sweeps kept it (tables: "
+                           f"{', '.join(stored_tables(self.manifest))}); run it again with --force to have it")
         key = f"table {name}"
         if key not in self._cache:
             parts = []
@@ -364,6 +385,12 @@ class SweepResults:
     def organizations(self) -> pd.DataFrame:
         """A community sweep's organization table (``table(name)``)."""
         return self.table("organizations")
+
+    @property
+    def memberships(self) -> pd.DataFrame:
+        """A community sweep's membership table (``table(name)``): one row per membership of each run, who was in
+        which partnership, from when to when, and why it ended."""
+        return self.table("memberships")
 
     def _damaged(self, what: str, exc: Exception) -> IntegrityError:
         problem = f"{what} cannot be read ({type(exc).__name__}: {exc})"
@@ -431,7 +458,7 @@ class SweepResults:
     def _load_series(self, name: str) -> np.ndarray:
         if not self._cache.get("series verified"):
             problems = [f"chunk {c['index']}: {p}" for c in self.chunks
-                        if (p := check_chunk(self.path, c, "hash", self.model))]
+                        if (p := check_chunk(self.path, c, "hash", self.model, stored_tables(self.manifest)))]
             if problems:
                 raise IntegrityError(f"{self.path}: {len(problems)} series file(s) are not as the sweep wrote them:"
                                      "\n  " + "\n  ".join(problems) + "\nRepair them with: "
@@ -526,7 +553,7 @@ def export_csv(path: str | Path, to: str | Path | None = None) -> list[Path]:
     res = load_results(path)
     dest = Path(to) if to is not None else Path(path) / "csv"
     written = []
-    tables = [(name, res.table(name)) for name in get_model(res.model).tables]
+    tables = [(name, res.table(name)) for name in stored_tables(res.manifest)]
     for name, df in (("runs", res.runs), ("bands", res.bands), ("points", res.points), *tables):
         p = dest / f"{name}.csv"
         write_frame_atomic(p, df)
