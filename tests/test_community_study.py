@@ -256,3 +256,42 @@ def test_worked_pairs_needs_overlapping_memberships():
     assert not w[1, 2]                          # 1 left at 5, 2 joined at 10
     assert not w[3, 4]                          # 3 left at 30, 4 joined at 50
     assert not C.worked_pairs(mem, 5, month=0).any()
+
+
+def test_the_design_must_run_every_policy_of_the_study(tmp_path):
+    p = tmp_path / "four.toml"
+    p.write_text(TINY.replace('n_steps = 12\n', 'n_steps = 12\npolicies = ["none", "mandate", "patient", "staged"]\n'))
+    with pytest.raises(C.DesignError, match="policies must include .*applicant_led"):
+        C.load_design(p)
+
+
+def test_hcap_verdict_reads_the_survival_at_84_months():
+    def n_with(lo, hi):
+        comp = pd.DataFrame([{"point": pt, "origin": o, "alive_84_months_after_forming": v}
+                             for pt, o, v in ((0, C.HCAP, lo), (1, C.HCAP, hi), (0, "mandate", 0.0),
+                                              (1, "mandate", 0.6))])
+        data = type("D", (), {"points": [{"initial_trust": 0.3}, {"initial_trust": 0.9}]})()
+        return {"competing": comp, "profile_points": (0, 1), "data": data}
+
+    low = C.hcap_verdict(n_with(0.02, 0.7))
+    assert low.startswith("Letting the applicants choose their partners does not close the gap") and "only where" in low
+    assert "2% of `applicant_led` consortia" in low and "70% at 0.9 (60% of `mandate`'s)" in low
+    neither = C.hcap_verdict(n_with(0.02, 0.55))
+    assert "does not close" in neither and "at low trust or at high" in neither and "only where" not in neither
+    assert C.hcap_verdict(n_with(0.6, 0.8)).startswith("Letting the applicants choose their partners closes")
+
+
+def test_consortium_trust_records_every_new_consortium_and_the_lead_chooses_higher(tiny):
+    d, data = tiny
+    pt = int(data.roles[data.roles["role"] == "profile"]["point"].iloc[0])
+    t = C.consortium_trust(d, data.points[pt], d.replicates)
+    assert set(t["policy"]) == {C.MANDATE, C.HCAP}
+    assert t[["lead_trust", "pair_trust", "ready", "worked"]].apply(lambda c: c.between(0, 1).all()).all()
+    # the first call is in month 1 for every run: same lead, same trust table, so choosing cannot lower the trust
+    first = t[t["step"] == t["step"].min()].groupby("policy")["lead_trust"].mean()
+    assert first[C.HCAP] >= first[C.MANDATE]
+    assert not any(name.startswith("recorded_") for name in sim.policy_names())  # unregistered afterwards
+    # as many consortia as the study's own runs of the arm created (the same seeds, the same communities)
+    parts = data.partnerships
+    made = parts[(parts["point"] == pt) & (parts["policy"] == C.HCAP) & (parts["origin"] == C.HCAP)]
+    assert (t["policy"] == C.HCAP).sum() == len(made) > 0
