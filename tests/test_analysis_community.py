@@ -167,3 +167,16 @@ def test_where_and_by_slice_the_community_tables(grid_dir, capsys):
     assert main(["plot", str(grid_dir), "--format", "png", "--where", "funder_policy=mandate"]) == 0
     assert main(["plot", str(grid_dir), "--format", "png", "--where", "funder_policy=lavish"]) == 2
     assert "funder_policy" in capsys.readouterr().err
+
+
+def test_community_morris_through_the_same_analysis(tmp_path_factory):
+    text = SOBOL.replace('name = "community-sobol"', 'name = "community-morris"').replace(
+        'method = "sobol"\nn = 8\ncalc_second_order = false', 'method = "morris"\nn = 6\nnum_levels = 4')
+    res = load_results(_sweep(tmp_path_factory, text, "community-morris"))
+    assert res.manifest["sampling"]["method"] == "morris" and len(res.runs) == 6 * (3 + 1) * 2
+    s = sensitivity(res, outcomes="cumulative_benefit", num_resamples=100)
+    rows = s.indices.set_index("factor")
+    assert s.method == "morris" and set(rows.index) == {"gossip", "convene_rate", "dummy"}
+    # common random numbers: a step that moves only the dummy repeats its runs, so every elementary effect is 0
+    assert rows.loc["dummy", "mu_star"] == 0 and rows.loc["dummy", "sigma"] == 0
+    assert set(s.floor["factor"]) == {"gossip", "convene_rate"} and set(s.floor["index"]) == {"mu_star"}
