@@ -497,11 +497,16 @@ def _fill_seats(cb: CommunityBatch, rows: np.ndarray, slot: int, fill: np.ndarra
     mm = np.maximum(members, 0)
     n_a = ok.sum(axis=1)
     r_ = np.arange(len(rows))
-    score = np.zeros((len(rows), cb.n))
-    back = np.zeros((len(rows), cb.n))
+    n = cb.n
+    score = np.zeros((len(rows), n))
+    back = np.zeros((len(rows), n))
+    # the members' rows T[m, :] and columns T[:, m], (k, S, N), each gathered in one take at flat indices
+    at = (rows * n)[:, None] + mm
+    t_from = cb.trust.take(at[:, :, None] * n + np.arange(n))
+    t_to = cb.trust.take((rows * (n * n))[:, None, None] + mm[:, :, None] + np.arange(0, n * n, n))
     for s in range(cb.n_seats):  # ordered sums over seats
-        score += np.where(ok[:, [s]], cb.trust[rows, mm[:, s], :], 0.0)
-        back += np.where(ok[:, [s]], cb.trust[rows, :, mm[:, s]], 0.0)
+        score += np.where(ok[:, [s]], t_from[:, s], 0.0)
+        back += np.where(ok[:, [s]], t_to[:, s], 0.0)
     score /= np.maximum(n_a, 1)[:, None]
     back /= np.maximum(n_a, 1)[:, None]
     need = NEED[cb.level[rows, slot]]
@@ -857,6 +862,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     net_total = np.zeros(R)
     gossip = cb.params["gossip"]
     gossiping = np.flatnonzero(gossip > 0)
+    learn = np.zeros(cb.trust.size, dtype=bool)  # the month's learning pairs, flat; cleared after use
     sizes = [int(k) for k in np.unique(cb.params["n_community"][gossiping])]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for t in range(1, n_steps + 1):
@@ -875,12 +881,11 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
             contributors = np.zeros(R)
             starters = np.zeros(R)
             levels = np.zeros((R, N_LEVELS), dtype=np.int64)
-            learn = []  # flat indices of the pairs that worked together at level >= 2 in some slot
             for v in views:
                 b, s, r = v.batch, v.step, v.rows
                 cb.level_played[r, v.slot] = s.level
                 lrn = (s.level >= 2)[:, None, None] & (b.pairs > 0)  # the phase-5 pairs, before any dissolution
-                learn.append(v.flat[lrn])
+                learn.put(v.flat[lrn], True)  # pairs that worked together at level >= 2 in some slot
                 if slot_out is not None:
                     slot_out[v.slot].record(b, s, n_steps)
                     if s.dissolving.any():
@@ -902,9 +907,9 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 if dis.any():
                     table.close(cb, r[dis], np.full(int(dis.sum()), v.slot), np.full(int(dis.sum()), float(t)))
             # 4.L learning, once per pair per month
-            lr = np.sort(np.concatenate(learn)) if learn else np.zeros(0, dtype=np.int64)
-            lr = lr[np.r_[True, lr[1:] != lr[:-1]]] if len(lr) else lr  # each pair once (np.unique hashes: slow)
+            lr = np.flatnonzero(learn)  # each pair once, in index order
             if len(lr):
+                learn.put(lr, False)
                 dist = cb.dist.reshape(-1)  # a view: dist is contiguous
                 dist[lr] = rules.learned_distance(dist[lr], cb.params["cultural_learning"][lr // (cb.n * cb.n)])
             # 4.G reputation, each run at its own size: BLAS may sum a zero-padded product in another order, so
