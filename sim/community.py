@@ -497,16 +497,11 @@ def _fill_seats(cb: CommunityBatch, rows: np.ndarray, slot: int, fill: np.ndarra
     mm = np.maximum(members, 0)
     n_a = ok.sum(axis=1)
     r_ = np.arange(len(rows))
-    n = cb.n
-    score = np.zeros((len(rows), n))
-    back = np.zeros((len(rows), n))
-    # the members' rows T[m, :] and columns T[:, m], (k, S, N), each gathered in one take at flat indices
-    at = (rows * n)[:, None] + mm
-    t_from = cb.trust.take(at[:, :, None] * n + np.arange(n))
-    t_to = cb.trust.take((rows * (n * n))[:, None, None] + mm[:, :, None] + np.arange(0, n * n, n))
+    score = np.zeros((len(rows), cb.n))
+    back = np.zeros((len(rows), cb.n))
     for s in range(cb.n_seats):  # ordered sums over seats
-        score += np.where(ok[:, [s]], t_from[:, s], 0.0)
-        back += np.where(ok[:, [s]], t_to[:, s], 0.0)
+        score += np.where(ok[:, [s]], cb.trust[rows, mm[:, s], :], 0.0)
+        back += np.where(ok[:, [s]], cb.trust[rows, :, mm[:, s]], 0.0)
     score /= np.maximum(n_a, 1)[:, None]
     back /= np.maximum(n_a, 1)[:, None]
     need = NEED[cb.level[rows, slot]]

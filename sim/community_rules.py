@@ -143,24 +143,20 @@ def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray |
     changed pairs are written into ``out``, which is returned: the engine updates its trust in place rather
     than building a new (R, N, N) array every month.
     """
-    num, den = _referee_sums(trust, acquainted)
+    rho, has = reputation(trust, acquainted)
     n = trust.shape[-1]
-    stranger = acquainted < (den > 0.0)  # a referee, and they have not worked together
+    stranger = acquainted < has  # a referee, and they have not worked together
     stranger.reshape(-1, n * n)[:, :: n + 1] = False  # nor is anyone a stranger to itself
-    # Only the strangers change, so the step is taken at their flat indices alone; each is the same
-    # arithmetic, in the same order, as over the whole array: rho = num / den as in reputation, then
-    # (rho - T) g + T.
-    at = np.flatnonzero(stranger)
-    t_at = trust.take(at)
-    step = num.take(at) / den.take(at)
-    step -= t_at
     g = np.asarray(gossip, dtype=np.float64)
-    step *= g.reshape(-1)[at // (n * n)] if g.ndim else g  # each pair its run's weight
-    step += t_at
-    np.clip(step, 0.0, 1.0, out=step)
+    if g.ndim:
+        g = g.reshape(g.shape + (1, 1))
+    rho -= trust
+    rho *= g
+    rho += trust
+    np.clip(rho, 0.0, 1.0, out=rho)
     if out is None:
-        out = trust.copy()
-    out.put(at, step)
+        return np.where(stranger, rho, trust)
+    np.putmask(out, stranger, rho)  # faster than copyto(where=)
     return out
 
 
