@@ -859,6 +859,11 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     gossiping = np.flatnonzero(gossip > 0)
     learn = np.zeros(cb.trust.size, dtype=bool)  # the month's learning pairs, flat; cleared after use
     sizes = [int(k) for k in np.unique(cb.params["n_community"][gossiping])]
+    # the gossip step's work arrays, kept for the whole run (one set per community size)
+    whole = len(gossiping) == R and len(sizes) == 1
+    size_rows = {k: gossiping[cb.params["n_community"][gossiping] == k] for k in sizes}
+    scratch = ({0: cr.GossipScratch(cb.trust.shape)} if whole else
+               {k: cr.GossipScratch((len(g), k, k)) for k, g in size_rows.items()})
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for t in range(1, n_steps + 1):
             col = t - 1
@@ -909,12 +914,12 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 dist[lr] = rules.learned_distance(dist[lr], cb.params["cultural_learning"][lr // (cb.n * cb.n)])
             # 4.G reputation, each run at its own size: BLAS may sum a zero-padded product in another order, so
             # a run's reputation would depend on the largest community of its batch
-            if len(gossiping) == R and len(sizes) == 1:
-                cr.gossip_trust(cb.trust, cb.acquainted, gossip, out=cb.trust)
+            if whole:
+                cr.gossip_trust(cb.trust, cb.acquainted, gossip, out=cb.trust, scratch=scratch[0])
             else:
-                for k in sizes:
-                    g = gossiping[cb.params["n_community"][gossiping] == k]
-                    cb.trust[g, :k, :k] = cr.gossip_trust(cb.trust[g, :k, :k], cb.acquainted[g, :k, :k], gossip[g])
+                for k, g in size_rows.items():
+                    cb.trust[g, :k, :k] = cr.gossip_trust(cb.trust[g, :k, :k], cb.acquainted[g, :k, :k], gossip[g],
+                                                          scratch=scratch[k])
             # 4.B funder bookkeeping: remainders of ended grants return
             ended = cb.funder_money & (~cb.funded | ~cb.alive)
             if ended.any():

@@ -20,6 +20,7 @@ __all__ = [
     "recruit_candidate",
     "reputation",
     "gossip_trust",
+    "GossipScratch",
     "benefit_share",
     "gini",
 ]
@@ -98,7 +99,8 @@ def recruit_candidate(score: np.ndarray, eligible: np.ndarray) -> np.ndarray:
     return np.where(eligible.any(axis=-1), j, -1)
 
 
-def reputation(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reputation(trust: np.ndarray, acquainted: np.ndarray, *,
+               scratch: GossipScratch | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What i's acquaintances think of j: ``rho = (A @ A) / (A @ K)`` with ``A = K * T``.
 
     ``rho[i, j]`` is the mean, over referees k who have worked with both i and j, of k's trust in j, weighted
@@ -109,6 +111,10 @@ def reputation(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, n
     Always multiplies (..., N, N) by (..., N, N): BLAS blocks by shape, so this keeps a run's numbers the
     same in any batch (a stacked product equals each product alone, bit for bit).
 
+    With ``scratch`` (a :class:`GossipScratch` of ``trust``'s shape) the results are written into its arrays,
+    which are returned (valid until its next use), instead of into new ones: the same operations in the same
+    order, so the same numbers bit for bit.
+
     Returns
     -------
     rho : ndarray (..., N, N)
@@ -116,24 +122,37 @@ def reputation(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, n
     has_referee : ndarray of bool (..., N, N)
         Whether some referee with nonzero weight knows both.
     """
-    num, den = _referee_sums(trust, acquainted)
-    has = den > 0.0
+    w = GossipScratch(trust.shape) if scratch is None else scratch
+    if w.shape != trust.shape:
+        raise ValueError(f"scratch has shape {w.shape}, trust {trust.shape}: they must match")
+    k = w.k
+    np.copyto(k, acquainted)
+    a = np.multiply(k, trust, out=w.a)
+    num = np.matmul(a, a, out=w.num)
+    den = np.matmul(a, k, out=w.den)
+    has = np.greater(den, 0.0, out=w.has)
     # Without a referee every term of both sums is 0 (a, k >= 0), so num is 0 there: dividing it by 1 keeps it
     # 0, and one unmasked pass replaces patching den and num through masks (masked passes are slow).
-    den += ~has
+    den += np.invert(has, out=w.mask)
     num /= den
     return num, has
 
 
-def _referee_sums(trust: np.ndarray, acquainted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`reputation`'s numerator ``A @ A`` and denominator ``A @ K``."""
-    k = acquainted.astype(np.float64)
-    a = k * trust
-    return np.matmul(a, a), np.matmul(a, k)
+class GossipScratch:
+    """Work arrays for :func:`reputation` and :func:`gossip_trust` on trust of one shape (..., N, N).
+
+    The engine keeps one for its whole batch and reuses it every month, so the gossip step allocates nothing
+    (about ten (R, N, N) temporaries a month otherwise)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = tuple(shape)
+        self.k, self.a, self.num, self.den = (np.empty(self.shape) for _ in range(4))
+        self.has = np.empty(self.shape, dtype=bool)
+        self.mask = np.empty(self.shape, dtype=bool)
 
 
 def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray | float, *,
-                 out: np.ndarray | None = None) -> np.ndarray:
+                 out: np.ndarray | None = None, scratch: GossipScratch | None = None) -> np.ndarray:
     """Trust after one month of reputation: strangers' trust moves ``gossip`` of the way toward ``rho``.
 
     Only pairs that have not worked together (and have a referee) change:
@@ -141,11 +160,13 @@ def gossip_trust(trust: np.ndarray, acquainted: np.ndarray, gossip: np.ndarray |
     gossip after Burt & Knez (1995); "common third parties" after Gulati & Gargiulo. ``gossip`` is a
     scalar or one value per run. With ``out`` (``trust`` itself, or an array holding a copy of it) only the
     changed pairs are written into ``out``, which is returned: the engine updates its trust in place rather
-    than building a new (R, N, N) array every month.
+    than building a new (R, N, N) array every month. ``scratch`` (a :class:`GossipScratch` of ``trust``'s
+    shape) holds the work arrays; without it they are allocated for this call.
     """
-    rho, has = reputation(trust, acquainted)
+    w = GossipScratch(trust.shape) if scratch is None else scratch
+    rho, has = reputation(trust, acquainted, scratch=w)
     n = trust.shape[-1]
-    stranger = acquainted < has  # a referee, and they have not worked together
+    stranger = np.less(acquainted, has, out=w.mask)  # a referee, and they have not worked together
     stranger.reshape(-1, n * n)[:, :: n + 1] = False  # nor is anyone a stranger to itself
     g = np.asarray(gossip, dtype=np.float64)
     if g.ndim:
