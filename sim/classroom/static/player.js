@@ -120,30 +120,38 @@
     return v.toFixed(a >= 1 ? 1 : 2).replace(/0$/, "");
   }
 
-  // --- one partnership: the network, the ladder and its trust gauge ------------------------------
+  // --- what every drawing of one run shares: its svg, its text size, its title when two are side by side -----
 
-  class PartnershipView {
-    constructor(parent, data, run, index) {
+  class RunView {
+    constructor(parent, data, run, index, cls, aria) {
       this.data = data;
       this.run = run;
-      this.root = svg("svg", {viewBox: "0 0 600 420", class: "tlp-partnership", "data-run": index,
-                              preserveAspectRatio: "xMidYMid meet", role: "img",
-                              "aria-label": `network and ladder of ${run.label}`}, parent);
+      this.root = svg("svg", {viewBox: "0 0 600 420", class: cls, "data-run": index,
+                              preserveAspectRatio: "xMidYMid meet", role: "img", "aria-label": aria}, parent);
+      // two runs side by side are drawn smaller on screen: their small text is drawn larger
+      this.pair = data.runs.length > 1;
+      this.F = this.pair ? 1.125 : 1;
+      this.fs = size => (size * this.F).toFixed(1);
+      if (this.pair) {
+        const pal = data.palette;
+        tooltip(svg("text", {x: 300, y: 20, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
+                             fill: pal.runs[index % pal.runs.length]}, this.root, run.label), run.tooltip);
+      }
       this.build(index);
+    }
+  }
+
+  // --- one partnership: the network, the ladder and its trust gauge ------------------------------
+
+  class PartnershipView extends RunView {
+    constructor(parent, data, run, index) {
+      super(parent, data, run, index, "tlp-partnership", `network and ladder of ${run.label}`);
     }
 
     build(index) {
-      const {data, run, root} = this;
+      const {data, run, root, pair, F, fs} = this;
       const pal = data.palette;
       const n = run.n_orgs;
-      const pair = data.runs.length > 1;
-      // two partnerships side by side are drawn smaller on screen: their small text is drawn larger
-      const F = pair ? 1.125 : 1;
-      const fs = size => (size * F).toFixed(1);
-      if (pair) {
-        tooltip(svg("text", {x: 300, y: 20, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
-                             fill: data.palette.runs[index % data.palette.runs.length]}, root, run.label), run.tooltip);
-      }
       this.title = svg("text", {x: 300, y: pair ? 44 : 24, "text-anchor": "middle", "font-size": pair ? 17 : 21,
                                 "font-weight": "bold", class: "tlp-title"}, root);
       // network: organizations on a circle, the first at the top, clockwise (fixed: nobody moves)
@@ -302,27 +310,15 @@
 
   // --- a community: organizations by sector, and between two of them their strongest shared partnership ------
 
-  class CommunityView {
+  class CommunityView extends RunView {
     constructor(parent, data, run, index) {
-      this.data = data;
-      this.run = run;
-      this.root = svg("svg", {viewBox: "0 0 600 420", class: "tlp-community", "data-run": index,
-                              preserveAspectRatio: "xMidYMid meet", role: "img",
-                              "aria-label": `the community of ${run.label}`}, parent);
-      this.build(index);
+      super(parent, data, run, index, "tlp-community", `the community of ${run.label}`);
     }
 
     build(index) {
-      const {data, run, root} = this;
+      const {data, run, root, pair, F, fs} = this;
       const pal = data.palette;
       const n = run.n_orgs;
-      const pair = data.runs.length > 1;
-      const F = pair ? 1.125 : 1;
-      const fs = size => (size * F).toFixed(1);
-      if (pair) {
-        tooltip(svg("text", {x: 300, y: 20, "text-anchor": "middle", "font-size": 19, "font-weight": "bold",
-                             fill: pal.runs[index % pal.runs.length]}, root, run.label), run.tooltip);
-      }
       this.title = svg("text", {x: 300, y: pair ? 44 : 24, "text-anchor": "middle", "font-size": pair ? fs(17) : 20,
                                 "font-weight": "bold", class: "tlp-title"}, root);
       // organizations on a circle, grouped by sector (fixed: nobody moves between months)
