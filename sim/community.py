@@ -21,8 +21,9 @@ community of one all-member partnership reproduces it bit for bit (section 10; `
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -468,8 +469,12 @@ def self_formation(cb: CommunityBatch, t: int) -> np.ndarray:
 
 
 def recruit_from_community(cb: CommunityBatch, t: int, draws: dict[Purpose, np.ndarray]) -> np.ndarray:
-    """Phase 0: vacancies the membership rule fills take the most trusted eligible non-member, if it accepts."""
-    joined = np.zeros((cb.n_runs, cb.n_slots), dtype=np.int64)
+    """Phase 0: vacancies the membership rule fills take the most trusted eligible non-member, if it accepts.
+
+    Each run fills its vacancies in slot order, then seat order. What a vacancy's candidate and acceptance read
+    of the others is only the memberships counts (trust and the slots' members at the start of phase 0 do not
+    change during it), so the runs go in rounds: round k fills every run's k-th vacancy at once."""
+    fill = np.zeros((cb.n_runs, cb.n_slots, cb.n_seats), dtype=bool)
     p = cb.params
     names = p["membership"]
     for name in dict.fromkeys(names.tolist()):
@@ -482,78 +487,121 @@ def recruit_from_community(cb: CommunityBatch, t: int, draws: dict[Purpose, np.n
             if not len(rows):
                 continue
             state = MembershipState(t, vacant[rows], draws[Purpose.RECRUIT][rows, slot], _Rows(p, rows))
-            fill = np.asarray(variant.rule(state), dtype=bool) & vacant[rows]
-            some = fill.any(axis=1)
-            if some.any():
-                joined[rows[some], slot] = _fill_seats(cb, rows[some], slot, fill[some], t, draws)
+            fill[rows, slot] = np.asarray(variant.rule(state), dtype=bool) & vacant[rows]
+    joined = np.zeros((cb.n_runs, cb.n_slots), dtype=np.int64)
+    if fill.any():
+        _fill_seats(cb, fill, t, draws[Purpose.RECRUIT_ACCEPT], joined)
     return joined
 
 
-def _fill_seats(cb: CommunityBatch, rows: np.ndarray, slot: int, fill: np.ndarray, t: int,
-                draws: dict[Purpose, np.ndarray]) -> np.ndarray:
+def _fill_seats(cb: CommunityBatch, fill: np.ndarray, t: int, accept_draws: np.ndarray, joined: np.ndarray) -> None:
+    """Fill the seats ``fill`` (R, P, S) from the community, counting the newcomers into ``joined`` (R, P)."""
     p = cb.params
-    members = cb.org[rows, slot]  # A_p at the start of phase 0
+    qr, qp = np.nonzero(fill.any(axis=2))  # the (run, slot) pairs recruiting, run-major then slot order
+    members = cb.org[qr, qp]  # A_p at the start of phase 0
     ok = members >= 0
     mm = np.maximum(members, 0)
-    n_a = ok.sum(axis=1)
-    r_ = np.arange(len(rows))
-    score = np.zeros((len(rows), cb.n))
-    back = np.zeros((len(rows), cb.n))
-    for s in range(cb.n_seats):  # ordered sums over seats
-        score += np.where(ok[:, [s]], cb.trust[rows, mm[:, s], :], 0.0)
-        back += np.where(ok[:, [s]], cb.trust[rows, :, mm[:, s]], 0.0)
-    score /= np.maximum(n_a, 1)[:, None]
-    back /= np.maximum(n_a, 1)[:, None]
-    need = NEED[cb.level[rows, slot]]
-    M = p["max_memberships"][rows]
-    base = cb.exists[rows] & ~cb.was_member[rows, slot] & (score >= need[:, None])
-    n_joined = np.zeros(len(rows), dtype=np.int64)
-    for s in range(cb.n_seats):
-        want = fill[:, s]
-        if not want.any():
-            continue
-        eligible = base & (cb.n_memberships[rows] < M[:, None])
-        j = cr.recruit_candidate(score, eligible)
-        want &= j >= 0
+    n_a = np.maximum(ok.sum(axis=1), 1)[:, None]
+    # a candidate's mean trust from the members and theirs in it: sums over the seats in seat order (a
+    # reduction over a non-contiguous axis adds its terms in sequence)
+    score = np.add.reduce(np.where(ok[:, :, None], cb.trust[qr[:, None], mm, :], 0.0), axis=1) / n_a
+    back = np.add.reduce(np.where(ok[:, :, None], cb.trust[qr[:, None], :, mm], 0.0), axis=1) / n_a
+    need = NEED[cb.level[qr, qp]]
+    M = p["max_memberships"]
+    base = cb.exists[qr] & ~cb.was_member[qr, qp] & (score >= need[:, None])
+    wr, wp, ws = np.nonzero(fill)  # every run's vacancies in slot, then seat order
+    wq = np.searchsorted(qr * cb.n_slots + qp, wr * cb.n_slots + wp)  # each vacancy's recruiting pair
+    first = np.searchsorted(wr, wr)  # the run's first vacancy
+    rank = np.arange(len(wr)) - first
+    order = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[order], np.arange(int(rank.max()) + 2))
+    for k in range(len(bounds) - 1):
+        e = order[bounds[k]:bounds[k + 1]]  # round k: one vacancy per run, distinct runs
+        r, q, slot, seat = wr[e], wq[e], wp[e], ws[e]
+        eligible = base[q] & (cb.n_memberships[r] < M[r, None])
+        j = cr.recruit_candidate(score[q], eligible)
+        want = j >= 0
         jj = np.maximum(j, 0)
-        base[r_[want], jj[want]] = False  # not chosen again for a later seat this month
-        a = cr.acceptance_probability(back[r_, jj], need, cb.individualism[rows, jj], cb.n_memberships[rows, jj], M,
-                                      p["accept_bias"][rows])
-        yes = want & (draws[Purpose.RECRUIT_ACCEPT][rows, slot, s] < a)
-        if not yes.any():
-            continue
-        r, o = rows[yes], jj[yes]
-        cb.org[r, slot, s] = o
-        cb.recent_payoff[r, slot, s] = 0.0
-        cb.joined_step[r, slot, s] = t
-        cb.recruited[r, slot, s] = True
+        base[q[want], jj[want]] = False  # not chosen again for a later seat this month
+        a = cr.acceptance_probability(back[q, jj], need[q], cb.individualism[r, jj], cb.n_memberships[r, jj], M[r],
+                                      p["accept_bias"][r])
+        yes = want & (accept_draws[r, slot, seat] < a)
+        r, slot, seat, o = r[yes], slot[yes], seat[yes], jj[yes]
+        cb.org[r, slot, seat] = o
+        cb.recent_payoff[r, slot, seat] = 0.0
+        cb.joined_step[r, slot, seat] = t
+        cb.recruited[r, slot, seat] = True
         cb.n_memberships[r, o] += 1
         cb.joined_count[r, o] += 1
         cb.was_member[r, slot, o] = True
-        cb._acquaint(r, cb.org[r, slot])
-        n_joined[yes] += 1
-    return n_joined
+        joined[r, slot] += 1
+    grew = joined[qr, qp] > 0
+    cb._acquaint(qr[grew], cb.org[qr[grew], qp[grew]])  # once, with the final members: phase 0 reads no acquaintance
 
 
-# --- slot views ------------------------------------------------------------------------------------------------
+# --- the month view -------------------------------------------------------------------------------------------
+
+
+class _RowSlice(Mapping):
+    """Rows ``lo:hi`` of a parameter mapping (views of its arrays, not copies)."""
+
+    def __init__(self, params: Mapping[str, np.ndarray], lo: int, hi: int):
+        self._p, self._lo, self._hi = params, lo, hi
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._p[name][self._lo:self._hi]
+
+    def __iter__(self):
+        return iter(self._p)
+
+    def __len__(self) -> int:
+        return len(self._p)
 
 
 @dataclass(eq=False)
 class _View:
-    slot: int
-    rows: np.ndarray
-    orgs: np.ndarray  # (Rv, S) org index, 0 where vacant
-    at: np.ndarray  # (Rv, S) flat indices of the seats' organizations into the (R, N) arrays
-    active0: np.ndarray  # (Rv, S) the members when the view was built
-    flat: np.ndarray  # (Rv, S, S) flat indices into cb.trust
+    """The month's live partnerships as one Model 5 batch: a row per (run, live slot), slot-major (every run's
+    slot 0 first, then slot 1, ...), the seats' organizations as its members."""
+
+    rows: np.ndarray  # (V,) the row's run
+    slots: np.ndarray  # (V,) the row's slot
+    bounds: list[tuple[int, int, int]]  # (slot, lo, hi): slot's rows are lo:hi
+    orgs: np.ndarray  # (V, S) org index, 0 where vacant
+    at: np.ndarray  # (V, S) flat indices of the seats' organizations into the (R, N) arrays
+    active0: np.ndarray  # (V, S) the members when the view was built
+    flat: np.ndarray  # (V, S, S) flat indices into cb.trust
     batch: engine.Batch
     step: engine.Step
+    _segments: list | None = None
 
-
-def _gather_trust(cb: CommunityBatch, v: _View) -> np.ndarray:
-    trust = cb.trust.take(v.flat)
-    trust *= v.batch.pairs
-    return trust
+    def segments(self) -> list[tuple[int, slice, engine.Batch, engine.Step]]:
+        """Each live slot's rows as a Model 5 batch and step of their own whose arrays are views into the month
+        view's (so in-place writes reach it), in ascending slot order. Built on first use (after the phases
+        before trust's have filled the step) and kept for the month."""
+        if self._segments is not None:
+            return self._segments
+        merged, step = self.batch, self.step
+        uniform = all(len(groups) == 1 for groups in merged.variants.values())
+        out = []
+        for slot, lo, hi in self.bounds:
+            b = copy.copy(merged)
+            for f in fields(b):
+                value = getattr(b, f.name)
+                if isinstance(value, np.ndarray):
+                    setattr(b, f.name, value[lo:hi])
+            b.params = _RowSlice(merged.params, lo, hi)
+            if uniform:  # every row runs the same variants: the groups have no row masks to cut
+                b.variants, b._active_variants = merged.variants, merged._active_variants
+            else:
+                b._group_variants()
+            s = copy.copy(step)
+            for name, value in vars(s).items():
+                if isinstance(value, np.ndarray):
+                    setattr(s, name, value[lo:hi])
+            s.draws = {pur: d[lo:hi] for pur, d in step.draws.items()}
+            out.append((slot, slice(lo, hi), b, s))
+        self._segments = out
+        return out
 
 
 def _take(a: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -562,11 +610,22 @@ def _take(a: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.take(a.reshape(-1), at)
 
 
-def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: dict[Purpose, np.ndarray],
-              joined: np.ndarray) -> _View:
-    """A Model 5 Batch of the rows where ``slot`` is alive, seats as its organizations (design section 9)."""
+def month_view(cb: CommunityBatch, t: int, draws: dict[Purpose, np.ndarray], joined: np.ndarray) -> _View | None:
+    """The month's live partnerships as one Model 5 Batch (design section 9), or None when none is alive.
+
+    One batch for every live slot makes each Model 5 phase one call a month rather than one per slot; a row's
+    numbers do not depend on the other rows (the partnership engine is batch-invariant), and the two phases
+    that read what other partnerships write (trust, capacity) run slot by slot (:func:`partnership_phases`)."""
+    per_slot = [np.flatnonzero(cb.alive[:, p]) for p in range(cb.n_slots)]
+    sizes = [len(r) for r in per_slot]
+    if not sum(sizes):
+        return None
+    rows = np.concatenate(per_slot)
+    slots = np.repeat(np.arange(cb.n_slots), sizes)
+    ends = np.cumsum(sizes)
+    bounds = [(p, int(ends[p] - sizes[p]), int(ends[p])) for p in range(cb.n_slots) if sizes[p]]
     params = _Rows(cb.params, rows)  # sliced on first use
-    org = cb.org[rows, slot]
+    org = cb.org[rows, slots]
     active = org >= 0
     orgs = np.maximum(org, 0)
     n_v, S = len(rows), cb.n_seats
@@ -584,8 +643,8 @@ def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: di
     n_active = np.count_nonzero(active, axis=1)
     sector = take(cb.sector)
     free_rider = take(cb.free_rider) & active
-    strategy = cb.strategy[rows, slot]
-    # (indexing with the array ``rows`` copies already: the view owns its arrays)
+    strategy = cb.strategy[rows, slots]
+    pick = lambda a: a[rows, slots]  # noqa: E731  (fancy indexing copies: the view owns its arrays)
     b = engine.Batch(
         rows=rows, keys=cb.keys[rows], params=params, strategy=strategy, sector=sector, group=take(cb.group),
         communication=comm, leadership=lead, individualism=take(cb.individualism), identity=take(cb.identity),
@@ -594,106 +653,127 @@ def slot_view(cb: CommunityBatch, slot: int, rows: np.ndarray, t: int, draws: di
         no_pair=np.where(pairs > 0, 0.0, np.inf).reshape(n_v, -1),
         misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], comm[:, :, None],
                                             comm[:, None, :]),
-        seat=cb.seat_ok[rows], recent_payoff=cb.recent_payoff[rows, slot],
-        joined_step=cb.joined_step[rows, slot], seat_distance=np.zeros((n_v, S)), distance=np.ones(n_v),
-        fail_rate=cb.fail_rate[rows, slot], promised=cb.promised[rows, slot],
-        net_benefit=cb.net_benefit[rows, slot], n_joined=cb.n_joined[rows, slot],
-        n_left=cb.n_left[rows, slot], n_active=n_active, n_sectors=engine._n_sectors(sector, active),
-        level=cb.level[rows, slot], funded=cb.funded[rows, slot],
-        climb_count=cb.climb_count[rows, slot], fail_streak=cb.fail_streak[rows, slot],
-        cumulative_benefit=cb.cumulative_benefit[rows, slot], alive=np.ones(n_v, dtype=bool),
-        trust_given=engine._rowsum(trust), mean_communication=engine._rowsum(comm * active) / n_active,
-        total_capacity=engine._rowsum(capacity), n=S,
+        seat=cb.seat_ok[rows], recent_payoff=pick(cb.recent_payoff), joined_step=pick(cb.joined_step),
+        seat_distance=np.zeros((n_v, S)), distance=np.ones(n_v), fail_rate=pick(cb.fail_rate),
+        promised=pick(cb.promised), net_benefit=pick(cb.net_benefit), n_joined=pick(cb.n_joined),
+        n_left=pick(cb.n_left), n_active=n_active, n_sectors=engine._n_sectors(sector, active),
+        level=pick(cb.level), funded=pick(cb.funded), climb_count=pick(cb.climb_count),
+        fail_streak=pick(cb.fail_streak), cumulative_benefit=pick(cb.cumulative_benefit),
+        alive=np.ones(n_v, dtype=bool), trust_given=engine._rowsum(trust),
+        mean_communication=engine._rowsum(comm * active) / n_active, total_capacity=engine._rowsum(capacity), n=S,
         strategies=[get_strategy(s) for s in dict.fromkeys(strategy.tolist())],
     )
     b._group_variants()
     b.recruiting = False
     b.keep_payoff = True
-    sd = {pur: d[:, slot][rows] for pur, d in draws.items()}  # slot first, then the rows: half the time
-    s = engine.Step(t, b.level, sd, b.n_active)
-    s.joined = joined[rows, slot]
-    return _View(slot, rows, orgs, at, active.copy(), flat, b, s)
+    s = engine.Step(t, b.level, {pur: d[rows, slots] for pur, d in draws.items()}, b.n_active)
+    s.joined = joined[rows, slots]
+    return _View(rows, slots, bounds, orgs, at, active.copy(), flat, b, s)
+
+
+#: The phases that read what other partnerships write this month: trust (a pair in two partnerships is updated
+#: once per shared partnership, lower slot first) and capacity (an organization's growth in a lower slot is what
+#: a higher one grows from). They run slot by slot, each slot re-reading the community's state.
+_SLOT_BY_SLOT = (engine.update_trust, engine.grow_capacity)
 
 
 def _before(cb: CommunityBatch, v: _View, phase: Any) -> None:
     b, s = v.batch, v.step
-    if phase is engine.update_trust:
-        b.trust = _gather_trust(cb, v)  # what lower slots wrote this month
-    elif phase is engine.grow_capacity:
-        b.capacity = np.where(b.active, _take(cb.capacity, v.at), 0.0)
-    elif phase is engine.choose_level:
-        b.funded &= cb.award_remaining[v.rows, v.slot] > 0  # an exhausted award ends the grant
+    if phase is engine.choose_level:
+        b.funded &= cb.award_remaining[v.rows, v.slots] > 0  # an exhausted award ends the grant
         s.t_community = s.t
-        s.t = s.t - cb.strategy_start[v.rows, v.slot]  # the strategy clock counts from the award
+        s.t = s.t - cb.strategy_start[v.rows, v.slots]  # the strategy clock counts from the award
 
 
 def _after(cb: CommunityBatch, v: _View, phase: Any) -> None:
-    b, s, r, slot = v.batch, v.step, v.rows, v.slot
+    b, s, r, slots = v.batch, v.step, v.rows, v.slots
     if phase is engine.payoffs:
         s.funded_now = b.funded.copy()
-        paid, cb.award_remaining[r, slot] = funder.pay(s.grant_paid, cb.award_remaining[r, slot])
+        paid, cb.award_remaining[r, slots] = funder.pay(s.grant_paid, cb.award_remaining[r, slots])
         s.grant_paid = paid
-        cb.spent[r] += np.where(cb.funder_money[r, slot], paid, 0.0)
+        # np.add.at adds repeated indices one by one in the order given: slot-major rows add a run's (an
+        # organization's) partnerships in ascending slot order, the order of the twin's sums
+        np.add.at(cb.spent, r, np.where(cb.funder_money[r, slots], paid, 0.0))
         act = b.active
         share = np.where(act, cr.benefit_share(s.benefit[:, None], b.capacity, b.total_capacity[:, None]), 0.0)
-        # an organization holds at most one seat of a slot, so a view's indices are distinct and a plain
-        # indexed += adds once per member, as np.add.at would (and several times faster)
         ix = np.flatnonzero(act)
         at = v.at.take(ix)
-        cb.payoff.reshape(-1)[at] += s.payoff.take(ix)
-        cb.benefit_received.reshape(-1)[at] += share.take(ix)
-    elif phase is engine.update_trust:
-        ix = np.flatnonzero(b.pairs)  # the active pairs (flat indices: cheaper than boolean masks)
-        cb.trust.put(v.flat.take(ix), b.trust.take(ix))
-    elif phase is engine.grow_capacity:
-        ix = np.flatnonzero(b.active)
-        cb.capacity.put(v.at.take(ix), b.capacity.take(ix))
+        np.add.at(cb.payoff.reshape(-1), at, s.payoff.take(ix))
+        np.add.at(cb.benefit_received.reshape(-1), at, share.take(ix))
     elif phase is engine.choose_level:
         s.t = s.t_community
 
 
-def partnership_phases(cb: CommunityBatch, views: Sequence[_View],
-                       phases: Sequence[Any] = engine.PHASES[1:]) -> None:
-    """4.P: Model 5's phases 1-8, phase-major: each phase over every live slot in ascending slot order."""
+def _slot_by_slot(cb: CommunityBatch, v: _View, phase: Any) -> None:
+    """Run ``phase`` on each live slot's rows in ascending order, each reading the community's trust or capacity
+    as the lower slots left it and writing its own back."""
+    merged = v.batch
+    for k, (_, rs, b, s) in enumerate(v.segments()):
+        before = {f.name: getattr(b, f.name) for f in fields(b)}
+        if phase is engine.update_trust:
+            if k:  # what lower slots wrote this month (the lowest live slot's trust is as the view gathered it)
+                np.multiply(cb.trust.take(v.flat[rs]), b.pairs, out=b.trust)
+        else:
+            b.capacity[...] = np.where(b.active, _take(cb.capacity, v.at[rs]), 0.0)
+        phase(b, s)
+        for name, old in before.items():  # fields the phase replaced rather than wrote into
+            new = getattr(b, name)
+            if new is not old and isinstance(new, np.ndarray):
+                getattr(merged, name)[rs] = new
+                setattr(b, name, getattr(merged, name)[rs])  # a view again, for the next phase
+        if phase is engine.update_trust:
+            ix = np.flatnonzero(b.pairs)  # the active pairs (flat indices: cheaper than boolean masks)
+            cb.trust.put(v.flat[rs].take(ix), b.trust.take(ix))
+        else:
+            ix = np.flatnonzero(b.active)
+            cb.capacity.put(v.at[rs].take(ix), b.capacity.take(ix))
+
+
+def partnership_phases(cb: CommunityBatch, v: _View, phases: Sequence[Any] = engine.PHASES[1:]) -> None:
+    """4.P: Model 5's phases 1-8 over the month's live partnerships, phase-major (each phase over every live slot
+    before the next phase), trust and capacity slot by slot in ascending slot order."""
     for phase in phases:
-        for v in views:
-            _before(cb, v, phase)
-            phase(v.batch, v.step)
-            _after(cb, v, phase)
+        if phase in _SLOT_BY_SLOT:
+            _slot_by_slot(cb, v, phase)
+            continue
+        _before(cb, v, phase)
+        phase(v.batch, v.step)
+        _after(cb, v, phase)
 
 
 def _absorb(cb: CommunityBatch, v: _View, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Write a view's end-of-month state back; exits vacate seats, dissolution releases every member.
+    """Write the view's end-of-month state back; exits vacate seats, dissolution releases every member.
     Returns (dissolving, left) per view row."""
-    b, s, r, slot = v.batch, v.step, v.rows, v.slot
+    b, s, r, slots = v.batch, v.step, v.rows, v.slots
     dis = s.dissolving
     left = np.where(dis, 0, np.count_nonzero(s.leaving, axis=1)) if s.leaving is not None else np.zeros(len(r), int)
     b.cumulative_benefit[dis] -= s.benefit[dis]  # the dissolving month's benefit is lost with the partnership
     b.net_benefit += np.where(dis, 0.0, s.net_benefit)
-    cb.cumulative_benefit[r, slot] = b.cumulative_benefit
-    cb.net_benefit[r, slot] = b.net_benefit
-    cb.fail_rate[r, slot] = b.fail_rate
-    cb.climb_count[r, slot] = b.climb_count
-    cb.fail_streak[r, slot] = b.fail_streak
-    cb.funded[r, slot] = b.funded
-    cb.recent_payoff[r, slot] = b.recent_payoff
-    cb.level[r, slot] = b.level
-    cb.n_joined[r, slot] += s.joined  # every recruit (the membership table has a row for each)
-    cb.n_left[r, slot] += left
-    cb.funded_months[r, slot] += s.grant_paid > 0
-    cb.grant_total[r, slot] += s.grant_paid
+    # (run, slot) pairs are distinct rows: plain fancy assignment and += are exact
+    cb.cumulative_benefit[r, slots] = b.cumulative_benefit
+    cb.net_benefit[r, slots] = b.net_benefit
+    cb.fail_rate[r, slots] = b.fail_rate
+    cb.climb_count[r, slots] = b.climb_count
+    cb.fail_streak[r, slots] = b.fail_streak
+    cb.funded[r, slots] = b.funded
+    cb.recent_payoff[r, slots] = b.recent_payoff
+    cb.level[r, slots] = b.level
+    cb.n_joined[r, slots] += s.joined  # every recruit (the membership table has a row for each)
+    cb.n_left[r, slots] += left
+    cb.funded_months[r, slots] += s.grant_paid > 0
+    cb.grant_total[r, slots] += s.grant_paid
     lvl = s.level
-    cb.peak_level[r, slot] = np.maximum(cb.peak_level[r, slot], np.where(dis, 0, lvl))
-    fs = cb.first_step[r, slot, np.maximum(lvl, 1) - 1]
-    cb.first_step[r, slot, np.maximum(lvl, 1) - 1] = np.where(np.isnan(fs) & ~dis, t, fs)
+    cb.peak_level[r, slots] = np.maximum(cb.peak_level[r, slots], np.where(dis, 0, lvl))
+    fs = cb.first_step[r, slots, np.maximum(lvl, 1) - 1]
+    cb.first_step[r, slots, np.maximum(lvl, 1) - 1] = np.where(np.isnan(fs) & ~dis, t, fs)
     gone = v.active0 & (s.leaving if s.leaving is not None else False)
     gone |= v.active0 & dis[:, None]
     rr, ss = np.nonzero(gone)
-    cb.members_log.leave(cb, r[rr], slot, ss, t, np.where(dis[rr], "ended", "exit"))
-    cb.n_memberships[r[rr], v.orgs[rr, ss]] -= 1  # distinct (run, organization) pairs within a view
-    cb.org[r[rr], slot, ss] = -1
-    cb.alive[r[dis], slot] = False
-    cb.n_ended[r[dis]] += 1
+    cb.members_log.leave(cb, r[rr], slots[rr], ss, t, np.where(dis[rr], "ended", "exit"))
+    np.subtract.at(cb.n_memberships, (r[rr], v.orgs[rr, ss]), 1)  # an organization may leave two partnerships
+    cb.org[r[rr], slots[rr], ss] = -1
+    cb.alive[r[dis], slots[dis]] = False
+    np.add.at(cb.n_ended, r[dis], 1)
     return dis, left
 
 
@@ -876,39 +956,41 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
             drawn = step_uniforms(cb.keys, t, cb.layout)
             draws = {pur: d for (pur, _), d in zip(cb.layout, drawn, strict=True)}
             joined = recruit_from_community(cb, t, draws)
-            views = [slot_view(cb, p, np.flatnonzero(cb.alive[:, p]), t, draws, joined)
-                     for p in range(P) if cb.alive[:, p].any()]
-            partnership_phases(cb, views)
+            v = month_view(cb, t, draws, joined)
             stats = {name: np.zeros(R) for name in ("benefit", "net_benefit", "grant")}
             counts = {name: np.zeros(R, dtype=np.int64) for name in ("joined", "left", "ended", "funded")}
             contributors = np.zeros(R)
             starters = np.zeros(R)
             levels = np.zeros((R, N_LEVELS), dtype=np.int64)
-            for v in views:
+            if v is not None:
+                partnership_phases(cb, v)
                 b, s, r = v.batch, v.step, v.rows
-                cb.level_played[r, v.slot] = s.level
+                cb.level_played[r, v.slots] = s.level
                 lrn = (s.level >= 2)[:, None, None] & (b.pairs > 0)  # the phase-5 pairs, before any dissolution
                 learn.put(v.flat[lrn], True)  # pairs that worked together at level >= 2 in some slot
                 if slot_out is not None:
-                    slot_out[v.slot].record(b, s, n_steps)
-                    if s.dissolving.any():
-                        slot_out[v.slot].dissolve(b, s)
+                    v._segments = None  # again, with the step's later fields (dissolving, ...)
+                    for slot, _, sb, ss in v.segments():
+                        slot_out[slot].record(sb, ss, n_steps)
+                        if ss.dissolving.any():
+                            slot_out[slot].dissolve(sb, ss)
                     b.cumulative_benefit[s.dissolving] += s.benefit[s.dissolving]  # _absorb removes it once
                     b.net_benefit -= np.where(s.dissolving, 0.0, s.net_benefit)
                 dis, left = _absorb(cb, v, t)
                 live = ~dis
-                stats["benefit"][r] += np.where(live, s.benefit, 0.0)
-                stats["net_benefit"][r] += np.where(live, s.net_benefit, 0.0)
-                stats["grant"][r] += np.where(live, s.grant_paid, 0.0)  # as the partnership series: 0 once ending
-                counts["joined"][r] += s.joined
-                counts["left"][r] += left
-                counts["ended"][r] += dis
-                counts["funded"][r] += s.funded_now
-                contributors[r] += np.count_nonzero(s.contributed, axis=1)
-                starters[r] += s.n_start
+                # a run's partnerships add in ascending slot order (np.add.at takes slot-major rows in turn)
+                np.add.at(stats["benefit"], r, np.where(live, s.benefit, 0.0))
+                np.add.at(stats["net_benefit"], r, np.where(live, s.net_benefit, 0.0))
+                np.add.at(stats["grant"], r, np.where(live, s.grant_paid, 0.0))  # as the partnership series
+                np.add.at(counts["joined"], r, s.joined)
+                np.add.at(counts["left"], r, left)
+                np.add.at(counts["ended"], r, dis)
+                np.add.at(counts["funded"], r, s.funded_now)
+                np.add.at(contributors, r, np.count_nonzero(s.contributed, axis=1))
+                np.add.at(starters, r, s.n_start)
                 np.add.at(levels, (r[live], s.level[live] - 1), 1)
                 if dis.any():
-                    table.close(cb, r[dis], np.full(int(dis.sum()), v.slot), np.full(int(dis.sum()), float(t)))
+                    table.close(cb, r[dis], v.slots[dis], np.full(int(dis.sum()), float(t)))
             # 4.L learning, once per pair per month
             lr = np.flatnonzero(learn)  # each pair once, in index order
             if len(lr):

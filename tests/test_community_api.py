@@ -179,11 +179,12 @@ def test_shared_pair_updates_in_ascending_slot_order_by_hand():
     assert cb.level[0].tolist() == [1, 4] and (cb.trust[0][cb.pair_ok[0]] > 0).all()
     t = 1
     draws = dict(zip([p for p, _ in cb.layout], step_uniforms(cb.keys, t, cb.layout), strict=True))
-    views = [C.slot_view(cb, p, rows, t, draws, np.zeros((1, 2), dtype=np.int64)) for p in (0, 1)]
+    view = C.month_view(cb, t, draws, np.zeros((1, 2), dtype=np.int64))
+    assert view.slots.tolist() == [0, 1] and view.rows.tolist() == [0, 0]  # slot-major rows
     upto = engine.PHASES.index(engine.update_trust) + 1
-    C.partnership_phases(cb, views, engine.PHASES[1:upto])
-    assert [bool(v.step.success[0]) for v in views] == [True, False]
-    assert all(v.step.contributed.all() and not v.step.seen_free.any() for v in views)
+    C.partnership_phases(cb, view, engine.PHASES[1:upto])
+    assert view.step.success.tolist() == [True, False]
+    assert view.step.contributed.all() and not view.step.seen_free.any()
     T = cb.trust[0]
     by_hand = {(0, 1): 0.44032, (1, 0): 0.356384, (0, 2): 0.512, (2, 0): 0.512, (1, 2): 0.512, (0, 3): 0.43,
                (3, 1): 0.43, (2, 3): 0.5, (3, 2): 0.5}
