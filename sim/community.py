@@ -22,6 +22,7 @@ community of one all-member partnership reproduces it bit for bit (section 10; `
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -182,6 +183,12 @@ class CommunityBatch:
     @property
     def n_runs(self) -> int:
         return len(self.seeds)
+
+    @functools.cached_property
+    def size_groups(self) -> dict[int, np.ndarray]:
+        """The runs (rows, ascending) of each community size ``n_community``, sizes ascending."""
+        n = np.asarray(self.params["n_community"])
+        return {int(k): np.flatnonzero(n == k) for k in np.unique(n)}
 
     @classmethod
     def start(cls, seeds: np.ndarray, params: Mapping[str, np.ndarray]) -> CommunityBatch:
@@ -868,33 +875,60 @@ def _record(cb: CommunityBatch, series: dict[str, np.ndarray], col: int, stats: 
     series["members"][:, col] = (cb.n_memberships > 0).sum(axis=1)
     series["budget"][:, col] = cb.free
     series["committed"][:, col] = engine._rowsum(np.where(cb.funder_money, cb.award_remaining, 0.0))
-    t = cb.trust
-    r = t.shape[0]
-    n_pairs = cb.n_pairs
-    series["mean_trust"][:, col] = _ordered_total(t) / np.maximum(n_pairs, 1)
-    k = cb.acquainted
-    n_k = np.count_nonzero(k.reshape(r, -1), axis=1)
+    total, worked, n_k, ready = _trust_census(cb)
+    n_pairs = np.maximum(cb.n_pairs, 1)
+    series["mean_trust"][:, col] = total / n_pairs
     with np.errstate(invalid="ignore", divide="ignore"):
-        series["mean_trust_worked"][:, col] = np.where(n_k > 0, _ordered_total(t * k) / n_k, np.nan)
-    # the share of pairs whose trust meets each rung's need (the diagonal and absent organizations hold 0); a
-    # comparison per rung is several times faster than binning every pair with searchsorted
-    flat = t.reshape(r, -1)
-    meets = np.empty(flat.shape, dtype=bool)
+        series["mean_trust_worked"][:, col] = np.where(n_k > 0, worked / n_k, np.nan)
     for lvl in range(1, N_LEVELS + 1):
-        np.greater_equal(flat, NEED[lvl], out=meets)
-        n_ready = np.add.reduce(meets.view(np.uint8), axis=1, dtype=np.uint32)  # twice count_nonzero's speed
-        series[f"ready_level_{lvl}"][:, col] = n_ready / np.maximum(n_pairs, 1)
+        series[f"ready_level_{lvl}"][:, col] = ready[lvl - 1] / n_pairs
 
 
-def _ordered_total(a: np.ndarray) -> np.ndarray:
-    """Sum over the last two axes: each row in index order, then the rows in order, as
-    ``engine._rowsum(engine._rowsum(a))`` and the twin's ``ordered_sum`` of ordered sums, bit for bit.
-    The rows are summed as a reduction over the middle axis of the transposed copy: that axis is not the
-    contiguous one, so NumPy adds its terms strictly in sequence (no pairwise blocks) while reading whole
-    contiguous rows; ``add.accumulate`` then adds the row sums in sequence (its last element is the ordered sum).
-    About twice as fast as accumulating along the rows (``_rowsum`` walks the columns with a stride: slower still)."""
-    rows = np.add.reduce(np.ascontiguousarray(np.swapaxes(a, -1, -2)), axis=-2)
-    return np.add.accumulate(rows, axis=-1)[..., -1]
+#: Runs per block of :func:`_trust_census`: a block's trust (64 x 30 x 30 doubles, 460 KB) stays in the core's
+#: cache for its eight passes, which then cost about a third of eight passes over the whole batch.
+_CENSUS_BLOCK = 64
+
+
+def _trust_census(cb: CommunityBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The month's trust totals and counts per run: ``(total, worked, n_worked, ready)``.
+
+    ``total`` is the sum of the run's n x n trust table and ``worked`` that of ``T * K`` (its acquainted pairs),
+    each NumPy's pairwise sum (``np.add.reduce``) of the run's own contiguous n x n table, flattened: what the
+    Mesa twin computes on its table (``CommunityModel._record_state``), bit for bit. A 2-D reduction along its
+    contiguous rows sums each row exactly as the 1-D reduction of that row alone
+    (``tests/test_community.py``), so a run's totals do not depend on its batch or block; runs are taken at
+    their own size (a table padded with zeros would be summed in other blocks). ``n_worked`` counts the
+    acquainted pairs and ``ready`` (5, R) the pairs whose trust meets each rung's need (the diagonal and
+    padding hold 0, below every need): a comparison per rung, several times faster than binning every pair.
+    """
+    R = cb.n_runs
+    total, worked = np.empty(R), np.empty(R)
+    n_k = np.empty(R, dtype=np.int64)
+    ready = np.empty((N_LEVELS, R), dtype=np.int64)
+    need = [float(x) for x in NEED[1:]]
+    c = min(_CENSUS_BLOCK, R)
+    for n, rows in cb.size_groups.items():
+        whole = len(rows) == R and n == cb.n  # the batch itself: blocks are slices, no copies
+        prod = np.empty((c, n * n))
+        meets = np.empty((c, n * n), dtype=bool)
+        for s in range(0, len(rows), c):
+            e = min(s + c, len(rows))
+            m = e - s
+            if whole:
+                t = cb.trust[s:e].reshape(m, -1)
+                k = cb.acquainted[s:e].reshape(m, -1)
+            else:
+                t = cb.trust[rows[s:e], :n, :n].reshape(m, -1)  # a copy: contiguous
+                k = cb.acquainted[rows[s:e], :n, :n].reshape(m, -1)
+            at = rows[s:e]
+            total[at] = np.add.reduce(t, axis=1)
+            worked[at] = np.add.reduce(np.multiply(t, k, out=prod[:m]), axis=1)
+            n_k[at] = np.add.reduce(k.view(np.uint8), axis=1, dtype=np.uint32)  # exact below 65,536 organizations
+            hit = meets[:m]
+            for lvl in range(N_LEVELS):
+                np.greater_equal(t, need[lvl], out=hit)
+                ready[lvl, at] = np.add.reduce(hit.view(np.uint8), axis=1, dtype=np.uint32)  # twice int64's speed
+    return total, worked, n_k, ready
 
 
 def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_steps: int,

@@ -339,10 +339,11 @@ class CommunityModel(mesa.Model):
         now["budget"] = self.funder.free
         now["committed"] = ordered_sum(s.award_remaining for s in self.partnerships if s.funder_money)
         n_pairs = n * (n - 1)
-        now["mean_trust"] = ordered_sum(ordered_sum(row) for row in self.trust.tolist()) / max(n_pairs, 1)
+        # the table's total is NumPy's pairwise sum of its n x n values, flattened (as the engine's, bit for bit)
+        now["mean_trust"] = float(np.add.reduce(self.trust.reshape(-1))) / max(n_pairs, 1)
         k = self.acquainted()
         n_k = int(k.sum())
-        worked = ordered_sum(ordered_sum(row) for row in (self.trust * k).tolist())
+        worked = float(np.add.reduce((self.trust * k).reshape(-1)))
         now["mean_trust_worked"] = worked / n_k if n_k else math.nan
         for lvl in range(1, N_LEVELS + 1):
             now[f"ready_level_{lvl}"] = int((self.trust >= NEED[lvl]).sum()) / max(n_pairs, 1)

@@ -264,3 +264,47 @@ def test_a_registered_policy_runs_through_the_engine():
     finally:
         sim.funder.unregister_policy("hcap_engine_test")
     assert "hcap_engine_test" not in sim.policy_names()
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 8, 9, 127, 128, 129, 300, 900, 1024, 4001])
+def test_a_row_wise_reduction_sums_each_row_as_its_own_1d_reduction(length):
+    """The month's trust totals rest on this: ``np.add.reduce`` of a 2-D block along its contiguous rows equals,
+    bit for bit, the 1-D reduction of each row alone (what the twin computes on one run), whatever the block's
+    rows, so a run's totals cannot depend on its batch or on the census's blocks."""
+    rs = np.random.default_rng(length)
+    a = rs.random((70, length)) ** 3 * np.where(rs.random((70, length)) < 0.2, 0.0, 1.0)
+    each = np.array([np.add.reduce(a[i].copy()) for i in range(len(a))])
+    assert np.array_equal(np.add.reduce(a, axis=1), each)
+    for start, stop in ((0, 1), (3, 9), (5, 70)):
+        assert np.array_equal(np.add.reduce(a[start:stop], axis=1), each[start:stop])
+    picked = rs.permutation(70)[:13]
+    assert np.array_equal(np.add.reduce(a[picked], axis=1), each[picked])
+    if length >= 129:  # past NumPy's pairwise blocks: the order of the terms shows, so the check above has teeth
+        ordered = np.add.accumulate(a, axis=1)[:, -1]
+        assert not np.array_equal(ordered, each)
+
+
+def test_trust_census_equals_each_runs_own_table_in_any_block(monkeypatch):
+    """Mixed sizes padded to the largest: each run's totals are the 1-D pairwise sums of its own n x n table (the
+    twin's definition), its counts exact, with blocks of 3 runs as with the default blocks."""
+    r = 11
+    p = community_params(r, {"n_community": np.array([6, 24, 13, 24, 6, 9, 24, 13, 24, 24, 6]), "n_orgs": 4,
+                             "prior_ties": 0.4})
+    cb = C.CommunityBatch.start(run_seeds(5, r), p)
+    rs = np.random.default_rng(5)
+    cb.trust = rs.random(cb.trust.shape) * cb.pair_ok
+    cb.acquainted = (rs.random(cb.trust.shape) < 0.4) & cb.pair_ok
+    default = C._trust_census(cb)
+    monkeypatch.setattr(C, "_CENSUS_BLOCK", 3)
+    small = C._trust_census(cb)
+    for a, b in zip(default, small, strict=True):
+        assert np.array_equal(a, b)
+    total, worked, n_k, ready = small
+    for i, n in enumerate(p["n_community"]):
+        t, k = cb.trust[i, :n, :n].copy(), cb.acquainted[i, :n, :n]
+        assert total[i] == np.add.reduce(t.reshape(-1))
+        assert worked[i] == np.add.reduce((t * k).reshape(-1))
+        assert n_k[i] == k.sum()
+        assert [ready[lvl - 1, i] for lvl in range(1, 6)] == [(t >= NEED[lvl]).sum() for lvl in range(1, 6)]
+    whole = C.CommunityBatch.start(run_seeds(5, 4), community_params(4, {"n_community": 24, "n_orgs": 4}))
+    assert list(whole.size_groups) == [24]  # one size: the census reads the batch in place
