@@ -42,8 +42,9 @@ from .rng import (
     run_keys,
     slot_org_index,
     slot_pair_index,
-    step_uniforms,
+    slot_uniforms,
     uniforms,
+    uniforms_at,
 )
 from .strategies import get_strategy
 from .variants import MembershipState, get_variant
@@ -54,15 +55,16 @@ _SETUP, _CONVENED = 0, 1
 
 
 def community_step_layout(n_slots: int, n_seats: int) -> list[tuple[Purpose, np.ndarray]]:
-    """One pass of a month's slot draws: (P, S) for CONTRIBUTE, EXIT, RECRUIT and RECRUIT_ACCEPT; (P, 1) for
-    SUCCESS and DISSOLVE; (P, S, S) for MISJUDGE, at the slot-offset indices of :mod:`sim.rng`."""
+    """A month's partnership draws (phases 1-8; phase 0's RECRUIT and RECRUIT_ACCEPT are drawn where they are
+    used): (P, S) for CONTRIBUTE and EXIT; (P, 1) for SUCCESS and DISSOLVE; (P, S, S) for MISJUDGE, at the
+    slot-offset indices of :mod:`sim.rng`."""
     p = np.arange(n_slots, dtype=np.uint64)
     s = np.arange(n_seats, dtype=np.uint64)
     org = slot_org_index(p[:, None], s[None, :])
     run = p[:, None].copy()
     pair = slot_pair_index(p[:, None, None], s[None, :, None], s[None, None, :])
     return [(Purpose.CONTRIBUTE, org), (Purpose.SUCCESS, run), (Purpose.MISJUDGE, pair), (Purpose.EXIT, org),
-            (Purpose.RECRUIT, org), (Purpose.RECRUIT_ACCEPT, org), (Purpose.DISSOLVE, run)]
+            (Purpose.DISSOLVE, run)]
 
 
 class _Rows(Mapping):
@@ -475,7 +477,7 @@ def self_formation(cb: CommunityBatch, t: int) -> np.ndarray:
 # --- phase 0: recruiting from the community ---------------------------------------------------------------------
 
 
-def recruit_from_community(cb: CommunityBatch, t: int, draws: dict[Purpose, np.ndarray]) -> np.ndarray:
+def recruit_from_community(cb: CommunityBatch, t: int) -> np.ndarray:
     """Phase 0: vacancies the membership rule fills take the most trusted eligible non-member, if it accepts.
 
     Each run fills its vacancies in slot order, then seat order. What a vacancy's candidate and acceptance read
@@ -483,6 +485,7 @@ def recruit_from_community(cb: CommunityBatch, t: int, draws: dict[Purpose, np.n
     change during it), so the runs go in rounds: round k fills every run's k-th vacancy at once."""
     fill = np.zeros((cb.n_runs, cb.n_slots, cb.n_seats), dtype=bool)
     p = cb.params
+    seats = np.arange(cb.n_seats)[None, :]
     names = p["membership"]
     for name in dict.fromkeys(names.tolist()):
         variant = get_variant("membership", name)
@@ -493,15 +496,17 @@ def recruit_from_community(cb: CommunityBatch, t: int, draws: dict[Purpose, np.n
             rows = np.flatnonzero((names == name) & vacant.any(axis=1))
             if not len(rows):
                 continue
-            state = MembershipState(t, vacant[rows], draws[Purpose.RECRUIT][rows, slot], _Rows(p, rows))
+            u = (uniforms_at(cb.keys[rows, None], t, Purpose.RECRUIT, slot_org_index(slot, seats)) if variant.draws
+                 else None)
+            state = MembershipState(t, vacant[rows], u, _Rows(p, rows))
             fill[rows, slot] = np.asarray(variant.rule(state), dtype=bool) & vacant[rows]
     joined = np.zeros((cb.n_runs, cb.n_slots), dtype=np.int64)
     if fill.any():
-        _fill_seats(cb, fill, t, draws[Purpose.RECRUIT_ACCEPT], joined)
+        _fill_seats(cb, fill, t, joined)
     return joined
 
 
-def _fill_seats(cb: CommunityBatch, fill: np.ndarray, t: int, accept_draws: np.ndarray, joined: np.ndarray) -> None:
+def _fill_seats(cb: CommunityBatch, fill: np.ndarray, t: int, joined: np.ndarray) -> None:
     """Fill the seats ``fill`` (R, P, S) from the community, counting the newcomers into ``joined`` (R, P)."""
     p = cb.params
     qr, qp = np.nonzero(fill.any(axis=2))  # the (run, slot) pairs recruiting, run-major then slot order
@@ -520,6 +525,7 @@ def _fill_seats(cb: CommunityBatch, fill: np.ndarray, t: int, accept_draws: np.n
     wq = np.searchsorted(qr * cb.n_slots + qp, wr * cb.n_slots + wp)  # each vacancy's recruiting pair
     first = np.searchsorted(wr, wr)  # the run's first vacancy
     rank = np.arange(len(wr)) - first
+    accept_draw = uniforms_at(cb.keys[wr], t, Purpose.RECRUIT_ACCEPT, slot_org_index(wp, ws))
     order = np.argsort(rank, kind="stable")
     bounds = np.searchsorted(rank[order], np.arange(int(rank.max()) + 2))
     for k in range(len(bounds) - 1):
@@ -532,7 +538,7 @@ def _fill_seats(cb: CommunityBatch, fill: np.ndarray, t: int, accept_draws: np.n
         base[q[want], jj[want]] = False  # not chosen again for a later seat this month
         a = cr.acceptance_probability(back[q, jj], need[q], cb.individualism[r, jj], cb.n_memberships[r, jj], M[r],
                                       p["accept_bias"][r])
-        yes = want & (accept_draws[r, slot, seat] < a)
+        yes = want & (accept_draw[e] < a)
         r, slot, seat, o = r[yes], slot[yes], seat[yes], jj[yes]
         cb.org[r, slot, seat] = o
         cb.recent_payoff[r, slot, seat] = 0.0
@@ -617,7 +623,7 @@ def _take(a: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.take(a.reshape(-1), at)
 
 
-def month_view(cb: CommunityBatch, t: int, draws: dict[Purpose, np.ndarray], joined: np.ndarray) -> _View | None:
+def month_view(cb: CommunityBatch, t: int, joined: np.ndarray) -> _View | None:
     """The month's live partnerships as one Model 5 Batch (design section 9), or None when none is alive.
 
     One batch for every live slot makes each Model 5 phase one call a month rather than one per slot; a row's
@@ -673,7 +679,8 @@ def month_view(cb: CommunityBatch, t: int, draws: dict[Purpose, np.ndarray], joi
     b._group_variants()
     b.recruiting = False
     b.keep_payoff = True
-    s = engine.Step(t, b.level, {pur: d[rows, slots] for pur, d in draws.items()}, b.n_active)
+    drawn = slot_uniforms(cb.keys, t, cb.layout, rows, bounds)
+    s = engine.Step(t, b.level, {pur: d for (pur, _), d in zip(cb.layout, drawn, strict=True)}, b.n_active)
     s.joined = joined[rows, slots]
     return _View(rows, slots, bounds, orgs, at, active.copy(), flat, b, s)
 
@@ -987,10 +994,8 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
             before = cb.n_formed.copy()  # the month's formations: the funder's consortia and the convened one
             awarded = funder_call(cb, t)
             self_formation(cb, t)
-            drawn = step_uniforms(cb.keys, t, cb.layout)
-            draws = {pur: d for (pur, _), d in zip(cb.layout, drawn, strict=True)}
-            joined = recruit_from_community(cb, t, draws)
-            v = month_view(cb, t, draws, joined)
+            joined = recruit_from_community(cb, t)
+            v = month_view(cb, t, joined)
             stats = {name: np.zeros(R) for name in ("benefit", "net_benefit", "grant")}
             counts = {name: np.zeros(R, dtype=np.int64) for name in ("joined", "left", "ended", "funded")}
             contributors = np.zeros(R)

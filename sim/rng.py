@@ -49,6 +49,8 @@ __all__ = [
     "community_trait_index",
     "slot_org_index",
     "slot_pair_index",
+    "uniforms_at",
+    "slot_uniforms",
 ]
 
 MAX_ORGS = 64
@@ -262,5 +264,45 @@ def step_uniforms(keys: np.ndarray, step: int, layout: list[tuple[Purpose, np.nd
     out, off = [], 0
     for (_, idx), size in zip(layout, sizes, strict=False):
         out.append(u[:, off:off + size].reshape((keys.shape[0],) + np.shape(idx)))
+        off += size
+    return out
+
+
+def uniforms_at(keys: np.ndarray, step: int, purpose: Purpose, index: np.ndarray) -> np.ndarray:
+    """Uniforms elementwise: ``keys`` and ``index`` broadcast together (not an outer product, as in
+    :func:`uniforms`), each value the one :func:`uniforms` draws for that key and index."""
+    k = step_keys(np.asarray(keys, dtype=np.uint64), step, purpose)
+    z = k + (np.asarray(index, dtype=np.uint64) + np.uint64(1)) * GOLDEN
+    z = _mix_inplace(np.array(z, dtype=np.uint64, ndmin=1))
+    z >>= _S11
+    return (z.astype(np.float64) * _TO_UNIT).reshape(np.broadcast_shapes(np.shape(keys), np.shape(index)))
+
+
+def slot_uniforms(keys: np.ndarray, step: int, layout: list[tuple[Purpose, np.ndarray]], rows: np.ndarray,
+                  bounds: list[tuple[int, int, int]]) -> list[np.ndarray]:
+    """One month's partnership draws for slot-major rows of a community batch, in one pass.
+
+    ``layout`` holds each purpose's indices per slot, shape (P, ...); ``bounds`` lists ``(slot, lo, hi)``: rows
+    ``lo:hi`` are partnerships in ``slot`` of the runs ``rows[lo:hi]``. Row ``v`` of the result for a purpose
+    is ``uniforms(keys[rows[v]], step, purpose, idx[slot])``, as :func:`step_uniforms` of the whole batch would
+    give at ``[rows, slots]``, without drawing the slots no run uses or gathering.
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    sizes = [int(np.size(idx[0])) for _, idx in layout]
+    k = [step_keys(keys, step, purpose)[rows] for purpose, _ in layout]
+    flat = [(np.asarray(idx, dtype=np.uint64).reshape(len(idx), -1) + np.uint64(1)) * GOLDEN for _, idx in layout]
+    z = np.empty((len(rows), sum(sizes)), dtype=np.uint64)
+    for slot, lo, hi in bounds:
+        off = 0
+        for kk, ff, size in zip(k, flat, sizes, strict=True):
+            np.add(kk[lo:hi, None], ff[slot][None, :], out=z[lo:hi, off:off + size])
+            off += size
+    _mix_inplace(z)
+    z >>= _S11
+    u = z.astype(np.float64)
+    u *= _TO_UNIT
+    out, off = [], 0
+    for (_, idx), size in zip(layout, sizes, strict=True):
+        out.append(u[:, off:off + size].reshape((len(rows),) + np.shape(idx)[1:]))
         off += size
     return out

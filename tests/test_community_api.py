@@ -161,7 +161,6 @@ def test_shared_pair_updates_in_ascending_slot_order_by_hand():
     """
     from sim import community as C
     from sim import engine
-    from sim.rng import step_uniforms
 
     params = community_params(1, {
         "n_community": 4, "n_orgs": 3, "max_partnerships": 2, "max_memberships": 2, "gossip": 0.0, "prior_ties": 0.0,
@@ -178,8 +177,7 @@ def test_shared_pair_updates_in_ascending_slot_order_by_hand():
     cb.trust[0, 1, 0] = 0.4
     assert cb.level[0].tolist() == [1, 4] and (cb.trust[0][cb.pair_ok[0]] > 0).all()
     t = 1
-    draws = dict(zip([p for p, _ in cb.layout], step_uniforms(cb.keys, t, cb.layout), strict=True))
-    view = C.month_view(cb, t, draws, np.zeros((1, 2), dtype=np.int64))
+    view = C.month_view(cb, t, np.zeros((1, 2), dtype=np.int64))
     assert view.slots.tolist() == [0, 1] and view.rows.tolist() == [0, 0]  # slot-major rows
     upto = engine.PHASES.index(engine.update_trust) + 1
     C.partnership_phases(cb, view, engine.PHASES[1:upto])
