@@ -55,6 +55,48 @@ def test_gossip_zero_is_identity_and_batch_invariant():
     assert ((whole >= 0) & (whole <= 1)).all()
 
 
+def _gossip_reference(t: np.ndarray, k: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The gossip step written plainly, as the engine first had it (masked writes; the twin docked to it)."""
+    kf = k.astype(np.float64)
+    a = kf * t
+    num, den = a @ a, a @ kf
+    has = den > 0
+    rho = np.where(has, num / np.where(has, den, 1.0), 0.0)
+    n = t.shape[-1]
+    stranger = ~k & has & ~np.eye(n, dtype=bool)
+    new = np.clip(t + g[:, None, None] * (rho - t), 0.0, 1.0)
+    return np.where(stranger, new, t)
+
+
+@pytest.mark.parametrize("n", [4, 7, 30])
+def test_gossip_equals_the_plain_masked_step_bit_for_bit(n):
+    """The fused passes (a zeroed step added to every pair, den floored at the smallest double) give the plain
+    masked step's bits, in place or not, with and without work arrays, with isolated organizations (no referee),
+    tiny trust (a subnormal weight) and trust at 0 and 1."""
+    rs = np.random.default_rng(n)
+    r = 12
+    t = rs.random((r, n, n)) ** 2
+    t[rs.random((r, n, n)) < 0.1] = 1.0
+    t[rs.random((r, n, n)) < 0.1] = 0.0
+    t[0] *= 1e-300  # products of weights underflow to subnormals and to 0
+    k = rs.random((r, n, n)) < 0.35
+    k[:, :, -1] = k[:, -1, :] = False  # the last organization knows no one
+    k = k | k.transpose(0, 2, 1)
+    k[:, np.arange(n), np.arange(n)] = False
+    t[:, np.arange(n), np.arange(n)] = 0.0
+    g = rs.random(r)
+    g[1] = 1.0
+    ref = _gossip_reference(t, k, g)
+    assert not np.array_equal(ref, t)  # some pairs move
+    assert np.array_equal(cr.gossip_trust(t, k, g), ref)
+    w = cr.GossipScratch(t.shape)
+    assert np.array_equal(cr.gossip_trust(t, k, g, scratch=w), ref)
+    inplace = t.copy()
+    assert cr.gossip_trust(inplace, k, g, out=inplace, scratch=w) is inplace
+    assert np.array_equal(inplace, ref)
+    assert np.array_equal(np.signbit(inplace), np.signbit(ref))  # not even a zero's sign differs
+
+
 def test_convener_is_smallest_u_candidate_and_none_without_candidates():
     u = np.array([[0.5, 0.02, 0.01, 0.03], [0.9, 0.9, 0.9, 0.9]])
     p = np.full((2, 4), 0.04)
