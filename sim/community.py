@@ -182,6 +182,7 @@ class CommunityBatch:
     n_awarded: np.ndarray
     origins: tuple[str, ...] = ()
     layout: list = field(default_factory=list)
+    view_variants: tuple | None = None  # the month view's variant groups, when every run has the same
 
     @property
     def n_runs(self) -> int:
@@ -588,6 +589,12 @@ class _View:
     at: np.ndarray  # (V, S) flat indices of the seats' organizations into the (R, N) arrays
     active0: np.ndarray  # (V, S) the members when the view was built
     flat: np.ndarray  # (V, S, S) flat indices into cb.trust
+    pair_ix: np.ndarray  # the active pairs' flat positions in the view's (V, S, S) arrays, slot-major
+    pair_to: np.ndarray  # ... and in cb.trust
+    pair_cut: np.ndarray  # slot k of ``bounds`` has pair_ix[pair_cut[k]:pair_cut[k + 1]]
+    seat_ix: np.ndarray  # the members' flat positions in the view's (V, S) arrays
+    seat_to: np.ndarray  # ... and in the (R, N) organization arrays
+    seat_cut: np.ndarray
     batch: engine.Batch
     step: engine.Step
     _segments: list | None = None
@@ -603,10 +610,10 @@ class _View:
         out = []
         for slot, lo, hi in self.bounds:
             b = copy.copy(merged)
-            for f in fields(b):
-                value = getattr(b, f.name)
+            for name in _BATCH_FIELDS:
+                value = getattr(b, name)
                 if isinstance(value, np.ndarray):
-                    setattr(b, f.name, value[lo:hi])
+                    setattr(b, name, value[lo:hi])
             b.params = _RowSlice(merged.params, lo, hi)
             if uniform:  # every row runs the same variants: the groups have no row masks to cut
                 b.variants, b._active_variants = merged.variants, merged._active_variants
@@ -680,14 +687,27 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray) -> _View | None:
         mean_communication=engine._rowsum(comm * active) / n_active, total_capacity=engine._rowsum(capacity), n=S,
         strategies=[get_strategy(s) for s in dict.fromkeys(strategy.tolist())],
     )
-    b._group_variants()
+    if cb.view_variants is None:
+        b._group_variants()
+        if all(len(np.unique(cb.params[kind])) == 1 for kind in b.variants):  # the same every month
+            cb.view_variants = (b.variants, b._active_variants)
+    else:
+        b.variants, b._active_variants = cb.view_variants
     b.recruiting = False
     b.keep_payoff = True
     drawn = slot_uniforms(cb.keys, t, cb.layout, rows, bounds)
     s = engine.Step(t, b.level, {pur: d for (pur, _), d in zip(cb.layout, drawn, strict=True)}, b.n_active)
     s.joined = joined[rows, slots]
-    return _View(rows, slots, bounds, orgs, at, active.copy(), flat, b, s)
+    # phases 5 and 6 write back the active pairs and members (fixed until the exits of phase 7), slot by slot
+    starts = [lo for _, lo, _ in bounds] + [n_v]
+    pair_ix = np.flatnonzero(pairs)
+    seat_ix = np.flatnonzero(active)
+    return _View(rows, slots, bounds, orgs, at, active.copy(), flat, pair_ix, flat.reshape(-1).take(pair_ix),
+                 np.searchsorted(pair_ix, np.array(starts) * S * S), seat_ix, at.reshape(-1).take(seat_ix),
+                 np.searchsorted(seat_ix, np.array(starts) * S), b, s)
 
+
+_BATCH_FIELDS = tuple(f.name for f in fields(engine.Batch))
 
 #: The phases that read what other partnerships write this month: trust (a pair in two partnerships is updated
 #: once per shared partnership, lower slot first) and capacity (an organization's growth in a lower slot is what
@@ -726,25 +746,28 @@ def _slot_by_slot(cb: CommunityBatch, v: _View, phase: Any) -> None:
     """Run ``phase`` on each live slot's rows in ascending order, each reading the community's trust or capacity
     as the lower slots left it and writing its own back."""
     merged = v.batch
+    trust, capacity = merged.trust.reshape(-1), merged.capacity.reshape(-1)
     for k, (_, rs, b, s) in enumerate(v.segments()):
-        before = {f.name: getattr(b, f.name) for f in fields(b)}
+        before = [getattr(b, name) for name in _BATCH_FIELDS]
         if phase is engine.update_trust:
-            if k:  # what lower slots wrote this month (the lowest live slot's trust is as the view gathered it)
-                np.multiply(cb.trust.take(v.flat[rs]), b.pairs, out=b.trust)
+            pairs = slice(v.pair_cut[k], v.pair_cut[k + 1])
+            if k:  # what lower slots wrote this month (the lowest live slot's trust is as the view gathered it;
+                # the other pairs hold 0 from the gather and nothing writes them before this phase)
+                trust.put(v.pair_ix[pairs], cb.trust.take(v.pair_to[pairs]))
         else:
-            b.capacity[...] = np.where(b.active, _take(cb.capacity, v.at[rs]), 0.0)
+            seats = slice(v.seat_cut[k], v.seat_cut[k + 1])
+            b.capacity[...] = 0.0
+            capacity.put(v.seat_ix[seats], cb.capacity.take(v.seat_to[seats]))
         phase(b, s)
-        for name, old in before.items():  # fields the phase replaced rather than wrote into
+        for name, old in zip(_BATCH_FIELDS, before, strict=True):  # fields the phase replaced, not wrote into
             new = getattr(b, name)
             if new is not old and isinstance(new, np.ndarray):
                 getattr(merged, name)[rs] = new
                 setattr(b, name, getattr(merged, name)[rs])  # a view again, for the next phase
         if phase is engine.update_trust:
-            ix = np.flatnonzero(b.pairs)  # the active pairs (flat indices: cheaper than boolean masks)
-            cb.trust.put(v.flat[rs].take(ix), b.trust.take(ix))
+            cb.trust.put(v.pair_to[pairs], trust.take(v.pair_ix[pairs]))
         else:
-            ix = np.flatnonzero(b.active)
-            cb.capacity.put(v.at[rs].take(ix), b.capacity.take(ix))
+            cb.capacity.put(v.seat_to[seats], merged.capacity.reshape(-1).take(v.seat_ix[seats]))
 
 
 def partnership_phases(cb: CommunityBatch, v: _View, phases: Sequence[Any] = engine.PHASES[1:]) -> None:
