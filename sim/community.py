@@ -137,7 +137,6 @@ class CommunityBatch:
     acquainted: np.ndarray
     other_group: np.ndarray
     pair_ok: np.ndarray  # (R, N, N) i != j, both exist
-    misjudge_scale: np.ndarray  # (R, N, N) rules.misjudge_scale of the pair, fixed for a run
     # slots (R, P)
     alive: np.ndarray
     level: np.ndarray
@@ -226,9 +225,6 @@ class CommunityBatch:
         trust = rules.initial_trust(base, params["prejudice"][:, None, None], d0, params["trust_noise"][:, None, None],
                                     zt)
         trust *= pair_ok
-        comm = traits[:, 0]
-        # the pair's fixed part of the misjudging chance (Model 5's Batch computes it once per run likewise)
-        misjudge = rules.misjudge_scale(params["misperception"][:, None, None], comm[:, :, None], comm[:, None, :])
         P, S = n_slots, n_seats
         zi = lambda *shape: np.zeros((r, *shape), dtype=np.int64)  # noqa: E731
         zf = lambda *shape: np.zeros((r, *shape))  # noqa: E731
@@ -242,7 +238,6 @@ class CommunityBatch:
             free_rider=np.arange(n)[None, :] < params["free_riders"][:, None], n_memberships=zi(n),
             convened=zi(n), months_member=zi(n), joined_count=zi(n), payoff=zf(n), benefit_received=zf(n),
             trust=trust, dist=d0.astype(np.float64), acquainted=tie, other_group=other, pair_ok=pair_ok,
-            misjudge_scale=misjudge,
             alive=zb(P), level=zi(P), strategy=np.full((r, P), "", dtype=object), strategy_start=zi(P),
             funded=zb(P), award_remaining=zf(P), funder_money=zb(P), award_tag=zi(P), ever_awarded=zb(P),
             origin=zi(P), convener=zi(P), formed_step=zi(P), number=zi(P), climb_count=zi(P), fail_streak=zi(P),
@@ -676,8 +671,9 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray) -> _View | None:
         active=active, capacity=capacity, free_rider=free_rider, willing=active & ~free_rider,
         softening=rules.failure_softening(lead), trust=trust, other_group=dist, pairs=pairs,
         no_pair=np.where(pairs > 0, 0.0, np.inf).reshape(n_v, -1),
-        misjudge_scale=np.take(cb.misjudge_scale.reshape(-1), flat), seat=cb.seat_ok[rows],
-        recent_payoff=pick(cb.recent_payoff), joined_step=pick(cb.joined_step),
+        misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], comm[:, :, None],
+                                            comm[:, None, :]),
+        seat=cb.seat_ok[rows], recent_payoff=pick(cb.recent_payoff), joined_step=pick(cb.joined_step),
         seat_distance=np.zeros((n_v, S)), distance=np.ones(n_v), fail_rate=pick(cb.fail_rate),
         promised=pick(cb.promised), net_benefit=pick(cb.net_benefit), n_joined=pick(cb.n_joined),
         n_left=pick(cb.n_left), n_active=n_active, n_sectors=engine._n_sectors(sector, active),

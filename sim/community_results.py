@@ -22,10 +22,10 @@ from .results import MemoryEstimate, check_request, one_n_steps
 __all__ = ["CommunityResults", "simulate_community", "community_chunk_size", "community_memory_estimate"]
 
 #: Bytes of a community run's working state in a chunk, per ordered pair of organizations (trust, perceived
-#: distance, misjudging scale, acquaintance, the pair masks and the gossip step's temporaries), per seat of a
-#: slot, per seat pair of a slot (the month view's Model 5 arrays) and per month of every community series (the
-#: engine fills them all); measured with ``tracemalloc`` (tests/test_community_api.py checks the estimate).
-_PAIR_BYTES = 8 * 13  # with the gossip step's work arrays, kept for the run (4 floats and 2 bools a pair)
+#: distance, acquaintance, the pair masks and the gossip step's temporaries), per seat of a slot, per seat pair of
+#: a slot (a slot view's Model 5 arrays) and per month of every community series (the engine fills them all);
+#: measured with ``tracemalloc`` (tests/test_community_api.py checks the estimate against it).
+_PAIR_BYTES = 8 * 12  # with the gossip step's work arrays, kept for the run (4 floats and 2 bools a pair)
 _SEAT_BYTES = 8 * 60
 _SEAT_PAIR_BYTES = 8 * 12
 _SERIES_BYTES = 8 * 40
