@@ -1004,7 +1004,8 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     net_total = np.zeros(R)
     gossip = cb.params["gossip"]
     gossiping = np.flatnonzero(gossip > 0)
-    learn = np.zeros(cb.trust.size, dtype=bool)  # the month's learning pairs, flat; cleared after use
+    learn = np.zeros(cb.trust.shape, dtype=bool)  # the month's learning pairs; cleared after use
+    cultural_learning = cb.params["cultural_learning"][:, None, None]
     sizes = [int(k) for k in np.unique(cb.params["n_community"][gossiping])]
     # the gossip step's work arrays, kept for the whole run (one set per community size)
     whole = len(gossiping) == R and len(sizes) == 1
@@ -1028,8 +1029,9 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 partnership_phases(cb, v)
                 b, s, r = v.batch, v.step, v.rows
                 cb.level_played[r, v.slots] = s.level
-                lrn = (s.level >= 2)[:, None, None] & (b.pairs > 0)  # the phase-5 pairs, before any dissolution
-                learn.put(v.flat[lrn], True)  # pairs that worked together at level >= 2 in some slot
+                # pairs that worked together at level >= 2 in some slot and are still partners after the exits
+                lrn = (s.level >= 2)[:, None, None] & (b.pairs > 0)
+                learn.put(v.flat[lrn], True)
                 if slot_out is not None:
                     v._segments = None  # again, with the step's later fields (dissolving, ...)
                     for slot, _, sb, ss in v.segments():
@@ -1054,11 +1056,9 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 if dis.any():
                     table.close(cb, r[dis], v.slots[dis], np.full(int(dis.sum()), float(t)))
             # 4.L learning, once per pair per month
-            lr = np.flatnonzero(learn)  # each pair once, in index order
-            if len(lr):
-                learn.put(lr, False)
-                dist = cb.dist.reshape(-1)  # a view: dist is contiguous
-                dist[lr] = rules.learned_distance(dist[lr], cb.params["cultural_learning"][lr // (cb.n * cb.n)])
+            # (over the whole table, kept where a pair learns: two passes, cheaper than gathering the pairs)
+            np.copyto(cb.dist, rules.learned_distance(cb.dist, cultural_learning), where=learn)
+            learn.fill(False)
             # 4.G reputation, each run at its own size: BLAS may sum a zero-padded product in another order, so
             # a run's reputation would depend on the largest community of its batch
             if whole:
