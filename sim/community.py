@@ -1005,7 +1005,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     gossip = cb.params["gossip"]
     gossiping = np.flatnonzero(gossip > 0)
     learn = np.zeros(cb.trust.shape, dtype=bool)  # the month's learning pairs; cleared after use
-    cultural_learning = cb.params["cultural_learning"][:, None, None]
+    cultural_learning = cb.params["cultural_learning"]
     sizes = [int(k) for k in np.unique(cb.params["n_community"][gossiping])]
     # the gossip step's work arrays, kept for the whole run (one set per community size)
     whole = len(gossiping) == R and len(sizes) == 1
@@ -1031,7 +1031,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 cb.level_played[r, v.slots] = s.level
                 # pairs that worked together at level >= 2 in some slot and are still partners after the exits
                 lrn = (s.level >= 2)[:, None, None] & (b.pairs > 0)
-                learn.put(v.flat[lrn], True)
+                learn.reshape(-1).put(v.flat[lrn], True)
                 if slot_out is not None:
                     v._segments = None  # again, with the step's later fields (dissolving, ...)
                     for slot, _, sb, ss in v.segments():
@@ -1057,9 +1057,11 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 if dis.any():
                     table.close(cb, r[dis], v.slots[dis], np.full(int(dis.sum()), float(t)))
             # 4.L learning, once per pair per month
-            # (over the whole table, kept where a pair learns: two passes, cheaper than gathering the pairs)
-            np.copyto(cb.dist, rules.learned_distance(cb.dist, cultural_learning), where=learn)
-            learn.fill(False)
+            lr = np.flatnonzero(learn)  # each pair once, in index order
+            if len(lr):
+                learn.reshape(-1).put(lr, False)
+                dist = cb.dist.reshape(-1)  # a view: dist is contiguous
+                dist.put(lr, rules.learned_distance(dist.take(lr), cultural_learning.take(lr // (cb.n * cb.n))))
             # 4.G reputation, each run at its own size: BLAS may sum a zero-padded product in another order, so
             # a run's reputation would depend on the largest community of its batch
             if whole:
