@@ -8,11 +8,14 @@ One month, in this order: the funder's call (4.C) -> self-formation, at most one
 community (phase 0) -> Model 5's phases 1-8 **phase-major** over the live slots in ascending slot order
 (4.P) -> learning of cultural distance (4.L) -> reputation (4.G) -> funder bookkeeping (4.B) -> record.
 
-Each slot runs as a *slot view*: a Model 5 :class:`sim.engine.Batch` holding only the rows where the slot is
-alive, with the seats' organizations as its members, so every partnership rule is Model 5's own phase
-function (:data:`sim.engine.PHASES`). Community state enters and leaves the views at fixed points: trust is
-re-gathered before phase 5 and written back after it, slot by slot in ascending order (a pair in two
-partnerships is updated once per shared partnership, lower slot first); capacity likewise around phase 6.
+The month's live partnerships run as one *month view*: a Model 5 :class:`sim.engine.Batch` with a row per
+(run, live slot), slot-major (every run's slot 0, then slot 1, ...), the seats' organizations as its members, so
+every partnership rule is Model 5's own phase function (:data:`sim.engine.PHASES`), called once a month for all
+partnerships. Community state enters and leaves the view at fixed points: trust is re-read before phase 5 and
+written back after it, slot by slot in ascending order (each slot's rows as a batch of views into the month
+view's arrays), so a pair in two partnerships is updated once per shared partnership, lower slot first; capacity
+likewise in phase 6. Sums over a run's partnerships (payoffs, the month's totals) add them in ascending slot
+order (``np.add.at`` over slot-major rows), as the Mesa twin does.
 
 Every draw is keyed by (run seed, month, purpose, index) (:mod:`sim.rng`); Model 5's partnership purposes are
 used with a slot offset (``p * 64 + s``), so slot 0 draws exactly what the partnership model draws and a
@@ -231,7 +234,7 @@ class CommunityBatch:
         zb = lambda *shape: np.zeros((r, *shape), dtype=bool)  # noqa: E731
         cb = cls(
             seeds=seeds, keys=keys, params=dict(params), n=n, n_slots=P, n_seats=S, exists=exists,
-            # the traits contiguous, so a slot view gathers its seats' values with one flat take
+            # the traits contiguous, so the month view gathers its seats' values with one flat take
             sector=sector, group=group, communication=np.ascontiguousarray(traits[:, 0]),
             leadership=np.ascontiguousarray(traits[:, 1]), individualism=np.ascontiguousarray(traits[:, 2]),
             identity=np.ascontiguousarray(traits[:, 3]), capacity=np.where(exists, 1.0, 0.0),

@@ -23,7 +23,7 @@ __all__ = ["CommunityResults", "simulate_community", "community_chunk_size", "co
 
 #: Bytes of a community run's working state in a chunk, per ordered pair of organizations (trust, perceived
 #: distance, acquaintance, the pair masks and the gossip step's temporaries), per seat of a slot, per seat pair of
-#: a slot (a slot view's Model 5 arrays) and per month of every community series (the engine fills them all);
+#: a slot (the month view's Model 5 arrays) and per month of every community series (the engine fills them all);
 #: measured with ``tracemalloc`` (tests/test_community_api.py checks the estimate against it).
 _PAIR_BYTES = 8 * 12  # with the gossip step's work arrays, kept for the run (4 floats and 2 bools a pair)
 _SEAT_BYTES = 8 * 60
