@@ -15,6 +15,7 @@ import pandas as pd
 
 from .community import run_community_batch
 from .community_params import COMMUNITY_VOCABULARY, check_community_params
+from .community_rules import GOSSIP_BLOCK
 from .outputs import community_outputs
 from .params import chunk_params
 from .results import MemoryEstimate, check_request, one_n_steps
@@ -22,10 +23,13 @@ from .results import MemoryEstimate, check_request, one_n_steps
 __all__ = ["CommunityResults", "simulate_community", "community_chunk_size", "community_memory_estimate"]
 
 #: Bytes of a community run's working state in a chunk, per ordered pair of organizations (trust, perceived
-#: distance, acquaintance, the pair masks and the gossip step's temporaries), per seat of a slot, per seat pair of
-#: a slot (the month view's Model 5 arrays) and per month of every community series (the engine fills them all);
-#: measured with ``tracemalloc`` (tests/test_community_api.py checks the estimate against it).
-_PAIR_BYTES = 8 * 12  # with the gossip step's work arrays, kept for the run (4 floats and 2 bools a pair)
+#: distance, acquaintance and the pair masks), per seat of a slot, per seat pair of a slot (the month view's Model 5
+#: arrays) and per month of every community series (the engine fills them all); measured with ``tracemalloc``
+#: (tests/test_community_api.py checks the estimate against it).
+_PAIR_BYTES = 8 * 8
+#: The gossip step's work arrays (4 floats and 2 bools a pair), kept for the run, for a block of runs of about
+#: ``GOSSIP_BLOCK`` pairs (at least one run): a chunk's fixed cost.
+_GOSSIP_PAIR_BYTES = 4 * 8 + 2
 _SEAT_BYTES = 8 * 60
 _SEAT_PAIR_BYTES = 8 * 12
 _SERIES_BYTES = 8 * 40
@@ -81,8 +85,8 @@ def community_memory_estimate(n_runs: int, n_steps: int, keep: Iterable[str] | N
     tables = partnerships * (_PARTNERSHIP_ROW + (n_seats + 2) * _MEMBERSHIP_ROW) + n_community * _ORGANIZATION_ROW
     chunk = min(chunk_size, n_runs)
     return MemoryEstimate(series=n_runs * n_steps * step_bytes, summary=int(n_runs * (2 * 8 * columns + tables)),
-                          working=_FIXED + chunk * (_per_run_work(n_community, n_slots, n_seats, n_steps)
-                                                    + 2 * n_steps * step_bytes))
+                          working=_FIXED + _GOSSIP_PAIR_BYTES * max(GOSSIP_BLOCK, n_community * n_community)
+                          + chunk * (_per_run_work(n_community, n_slots, n_seats, n_steps) + 2 * n_steps * step_bytes))
 
 
 @dataclass

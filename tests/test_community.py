@@ -308,3 +308,23 @@ def test_trust_census_equals_each_runs_own_table_in_any_block(monkeypatch):
         assert [ready[lvl - 1, i] for lvl in range(1, 6)] == [(t >= NEED[lvl]).sum() for lvl in range(1, 6)]
     whole = C.CommunityBatch.start(run_seeds(5, 4), community_params(4, {"n_community": 24, "n_orgs": 4}))
     assert list(whole.size_groups) == [24]  # one size: the census reads the batch in place
+
+
+def test_largest_components_in_one_call_equal_each_runs_own():
+    """The whole batch's networks as one block-diagonal graph give each run the largest component its network has
+    alone (scipy on the run's own n x n matrix), padding left out; sparse and dense networks, isolated organizations."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rs = np.random.default_rng(8)
+    sizes = np.array([2, 5, 30, 17, 30, 9, 3, 30])
+    R, N = len(sizes), int(sizes.max())
+    exists = np.arange(N)[None, :] < sizes[:, None]
+    k = (rs.random((R, N, N)) < rs.uniform(0.0, 0.15, R)[:, None, None]) & exists[:, :, None] & exists[:, None, :]
+    k = k | k.transpose(0, 2, 1)
+    k[:, np.arange(N), np.arange(N)] = False
+    got = C._largest_components(k, exists)
+    want = [np.bincount(connected_components(csr_matrix(k[r, :n, :n]), directed=False)[1]).max()
+            for r, n in enumerate(sizes)]
+    assert got.tolist() == want
+    assert 1 in want and len(set(want)) > 3  # isolated-only runs and runs of several component sizes

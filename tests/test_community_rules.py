@@ -70,9 +70,9 @@ def _gossip_reference(t: np.ndarray, k: np.ndarray, g: np.ndarray) -> np.ndarray
 
 @pytest.mark.parametrize("n", [4, 7, 30])
 def test_gossip_equals_the_plain_masked_step_bit_for_bit(n):
-    """The fused passes (a zeroed step added to every pair, den floored at the smallest double) give the plain
-    masked step's bits, in place or not, with and without work arrays, with isolated organizations (no referee),
-    tiny trust (a subnormal weight) and trust at 0 and 1."""
+    """The fused passes (a zeroed step added to every pair, den floored at the smallest double), a block of runs at
+    a time, give the plain masked step's bits, in place or not, with and without work arrays, in one block or
+    several, with isolated organizations (no referee), tiny trust (a subnormal weight) and trust at 0 and 1."""
     rs = np.random.default_rng(n)
     r = 12
     t = rs.random((r, n, n)) ** 2
@@ -95,6 +95,12 @@ def test_gossip_equals_the_plain_masked_step_bit_for_bit(n):
     assert cr.gossip_trust(inplace, k, g, out=inplace, scratch=w) is inplace
     assert np.array_equal(inplace, ref)
     assert np.array_equal(np.signbit(inplace), np.signbit(ref))  # not even a zero's sign differs
+    blocks = cr.GossipScratch(t.shape, block=5 * n * n)  # blocks of 5, 5 and 2 runs
+    assert blocks.k.shape == (5, n, n)
+    inplace = t.copy()
+    cr.gossip_trust(inplace, k, g, out=inplace, scratch=blocks)
+    assert np.array_equal(inplace, ref)
+    assert np.array_equal(cr.gossip_trust(t, k, 0.3, scratch=blocks), _gossip_reference(t, k, np.full(r, 0.3)))
 
 
 def test_convener_is_smallest_u_candidate_and_none_without_candidates():
