@@ -129,3 +129,48 @@ def test_trait_index_is_trait_times_max_orgs_plus_org():
     assert idx.shape == (len(rng.TRAITS), 3)
     assert idx[2, 1] == 2 * rng.MAX_ORGS + 1
     assert rng.TRAITS == ("communication", "leadership", "individualism", "identity")
+
+
+def _mix_plain(z: np.ndarray) -> np.ndarray:
+    """The mix as first written (whole-array passes), the reference of the blocked one."""
+    z = z.copy()
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return z
+
+
+def _uniforms_plain(keys, step, purpose, index) -> np.ndarray:
+    k = rng.step_keys(keys, step, purpose)
+    idx = (np.asarray(index, dtype=np.uint64).reshape(-1) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    z = _mix_plain(np.add.outer(k, idx))
+    return ((z >> np.uint64(11)).astype(np.float64) * 2.0**-53).reshape(np.shape(keys) + np.shape(index))
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1, 2 * rng._MIX_BLOCK + 5])
+def test_blocked_mix_and_uniforms_give_the_plain_bits(extra):
+    """The mix and the uniforms go through large arrays a cache-sized block at a time; every value is the plain
+    whole-array computation's (and the pure-Python SplitMix64's), on each side of a block's edge, contiguous or not."""
+    n = rng._MIX_BLOCK + extra
+    rs = np.random.default_rng(n)
+    z = rs.integers(0, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + rs.integers(0, 2, size=n, dtype=np.uint64)
+    want = _mix_plain(z)
+    assert np.array_equal(rng._mix_inplace(z.copy()), want)
+    assert np.array_equal(rng._mix_inplace(z.copy().reshape(-1, 1)).reshape(-1), want)  # any contiguous shape
+    wide = np.stack([z, z], axis=1)
+    assert np.array_equal(rng._mix_inplace(wide[:, 0]), want)  # a strided view, mixed in place
+    assert np.array_equal(wide[:, 0], want) and np.array_equal(wide[:, 1], z)
+    for i in rs.integers(0, n, 5):
+        assert int(want[i]) == splitmix64_reference((int(z[i]) - 0x9E3779B97F4A7C15) % 2**64, 1)[0]
+    keys = rng.run_keys(rng.run_seeds(11, 3))
+    index = np.arange(n // 3 + 1, dtype=np.uint64)
+    u = rng.uniforms(keys, 7, Purpose.MISJUDGE, index)
+    assert np.array_equal(u, _uniforms_plain(keys, 7, Purpose.MISJUDGE, index))
+    assert np.array_equal(rng.uniforms(keys[1], 7, Purpose.MISJUDGE, index), u[1])
+    layout = [(Purpose.CONTRIBUTE, np.arange(5, dtype=np.uint64)), (Purpose.MISJUDGE, index)]
+    for (purpose, idx), got in zip(layout, rng.step_uniforms(keys, 7, layout), strict=True):
+        assert np.array_equal(got, _uniforms_plain(keys, 7, purpose, idx))
+    at = rng.uniforms_at(keys[:, None], 7, Purpose.MISJUDGE, index[None, :])
+    assert np.array_equal(at, u)
