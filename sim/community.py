@@ -917,9 +917,10 @@ def _record(cb: CommunityBatch, series: dict[str, np.ndarray], col: int, stats: 
         series[f"ready_level_{lvl}"][:, col] = ready[lvl - 1] / n_pairs
 
 
-#: Runs per block of :func:`_trust_census`: a block's trust (64 x 30 x 30 doubles, 460 KB) stays in the core's
-#: cache for its eight passes, which then cost about a third of eight passes over the whole batch.
-_CENSUS_BLOCK = 64
+#: Pairs per block of :func:`_trust_census` (whole runs, at least one), as the gossip step's: a block's trust (64 x
+#: 30 x 30 doubles, 460 KB) stays in the core's cache for its eight passes, which then cost about a third of eight
+#: passes over the whole batch.
+_CENSUS_BLOCK = cr.GOSSIP_BLOCK
 
 
 def _trust_census(cb: CommunityBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -939,9 +940,9 @@ def _trust_census(cb: CommunityBatch) -> tuple[np.ndarray, np.ndarray, np.ndarra
     n_k = np.empty(R, dtype=np.int64)
     ready = np.empty((N_LEVELS, R), dtype=np.int64)
     need = [float(x) for x in NEED[1:]]
-    c = min(_CENSUS_BLOCK, R)
     for n, rows in cb.size_groups.items():
         whole = len(rows) == R and n == cb.n  # the batch itself: blocks are slices, no copies
+        c = min(len(rows), max(1, _CENSUS_BLOCK // (n * n)))
         prod = np.empty((c, n * n))
         meets = np.empty((c, n * n), dtype=bool)
         for s in range(0, len(rows), c):

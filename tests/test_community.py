@@ -286,7 +286,7 @@ def test_a_row_wise_reduction_sums_each_row_as_its_own_1d_reduction(length):
 
 def test_trust_census_equals_each_runs_own_table_in_any_block(monkeypatch):
     """Mixed sizes padded to the largest: each run's totals are the 1-D pairwise sums of its own n x n table (the
-    twin's definition), its counts exact, with blocks of 3 runs as with the default blocks."""
+    twin's definition), its counts exact, with blocks of one or two runs as with the default blocks."""
     r = 11
     p = community_params(r, {"n_community": np.array([6, 24, 13, 24, 6, 9, 24, 13, 24, 24, 6]), "n_orgs": 4,
                              "prior_ties": 0.4})
@@ -295,7 +295,7 @@ def test_trust_census_equals_each_runs_own_table_in_any_block(monkeypatch):
     cb.trust = rs.random(cb.trust.shape) * cb.pair_ok
     cb.acquainted = (rs.random(cb.trust.shape) < 0.4) & cb.pair_ok
     default = C._trust_census(cb)
-    monkeypatch.setattr(C, "_CENSUS_BLOCK", 3)
+    monkeypatch.setattr(C, "_CENSUS_BLOCK", 100)  # pairs: blocks of 2 runs of 6 organizations, else of 1 run
     small = C._trust_census(cb)
     for a, b in zip(default, small, strict=True):
         assert np.array_equal(a, b)
