@@ -98,3 +98,28 @@ def test_dask_local_from_the_command_line(reference, tmp_path, capsys):
     assert main(["sweep", str(spec), "--out", str(tmp_path / "out"), "--dask-local", "1", "--chunk-size", "40"]) == 0
     assert "Dask LocalCluster of 1 worker on 127.0.0.1" in capsys.readouterr().err
     pd.testing.assert_frame_equal(load_results(tmp_path / "out").runs, ref.runs)
+
+
+def test_own_cluster_tracks_its_futures_on_its_own_loop_while_another_client_is_current(client, reference, tmp_path,
+                                                                                        monkeypatch):
+    """A regression: ``as_completed([])`` without ``loop`` follows the *default* client, here the module's (its
+    ``with`` block makes it current), so a sweep on an executor's own LocalCluster had its completions tracked on
+    another client's loop and could wait forever (seen once in a full run of the suite)."""
+    import distributed
+
+    assert distributed.default_client() is client  # the situation: another client is current
+    loops = []
+    real = distributed.as_completed
+
+    def spy(*args, **kwargs):
+        ac = real(*args, **kwargs)
+        loops.append(ac.loop)
+        return ac
+
+    monkeypatch.setattr(distributed, "as_completed", spy)
+    spec, ref = reference
+    with DaskExecutor(n_workers=1) as ex:
+        out = run_sweep(spec, tmp_path / "out", chunk_size=40, executor=ex, progress=False)
+        assert ex.client is not client and ex.client.loop is not client.loop
+        assert loops and all(loop is ex.client.loop for loop in loops)
+    pd.testing.assert_frame_equal(load_results(out).runs, ref.runs)

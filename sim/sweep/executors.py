@@ -254,7 +254,10 @@ class DaskExecutor(Executor):
         distributed = _import_distributed()
         it = iter(tasks)
         in_flight = max(2, 2 * self.workers)
-        ac = distributed.as_completed([], with_results=True)
+        # on this executor's client's loop: without ``loop``, as_completed tracks futures on the *default* client's,
+        # which is another client whenever one is current (a ``with Client(...)`` block around the sweep); its
+        # completion events then fire on the wrong loop and the sweep can wait forever
+        ac = distributed.as_completed([], loop=self.client.loop, with_results=True)
         n_pending = 0
 
         def submit() -> bool:
