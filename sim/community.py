@@ -1010,6 +1010,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
     gossiping = np.flatnonzero(gossip > 0)
     learn = np.zeros(cb.trust.shape, dtype=bool)  # the month's learning pairs; cleared after use
     cultural_learning = cb.params["cultural_learning"]
+    one_learning = bool((cultural_learning == cultural_learning[0]).all())  # then a scalar, not a gather
     sizes = [int(k) for k in np.unique(cb.params["n_community"][gossiping])]
     # the gossip step's work arrays, kept for the whole run (one set per community size)
     whole = len(gossiping) == R and len(sizes) == 1
@@ -1033,8 +1034,9 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
                 partnership_phases(cb, v)
                 b, s, r = v.batch, v.step, v.rows
                 cb.level_played[r, v.slots] = s.level
-                # pairs that worked together at level >= 2 in some slot and are still partners after the exits
-                lrn = (s.level >= 2)[:, None, None] & (b.pairs > 0)
+                # pairs that worked together at level >= 2 in some slot and are still partners after the exits; a
+                # pair at distance 0 (one group, the view's other_group holds the distance) has nothing to learn
+                lrn = (s.level >= 2)[:, None, None] & (b.pairs > 0) & (b.other_group > 0)
                 learn.reshape(-1).put(v.flat[lrn], True)
                 if slot_out is not None:
                     v._segments = None  # again, with the step's later fields (dissolving, ...)
@@ -1065,7 +1067,8 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
             if len(lr):
                 learn.reshape(-1).put(lr, False)
                 dist = cb.dist.reshape(-1)  # a view: dist is contiguous
-                dist.put(lr, rules.learned_distance(dist.take(lr), cultural_learning.take(lr // (cb.n * cb.n))))
+                c = cultural_learning[0] if one_learning else cultural_learning.take(lr // (cb.n * cb.n))
+                dist.put(lr, rules.learned_distance(dist.take(lr), c))
             # 4.G reputation, each run at its own size: BLAS may sum a zero-padded product in another order, so
             # a run's reputation would depend on the largest community of its batch
             if whole:
