@@ -495,9 +495,10 @@ def recruit_from_community(cb: CommunityBatch, t: int) -> np.ndarray:
         variant = get_variant("membership", name)
         if variant.inert:
             continue
+        mine = names == name
         for slot in range(cb.n_slots):
             vacant = cb.seat_ok & (cb.org[:, slot] < 0) & cb.alive[:, [slot]]
-            rows = np.flatnonzero((names == name) & vacant.any(axis=1))
+            rows = np.flatnonzero(mine & vacant.any(axis=1))
             if not len(rows):
                 continue
             u = (uniforms_at(cb.keys[rows, None], t, Purpose.RECRUIT, slot_org_index(slot, seats)) if variant.draws
@@ -633,7 +634,7 @@ def _take(a: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.take(a.reshape(-1), at)
 
 
-def month_view(cb: CommunityBatch, t: int, joined: np.ndarray) -> _View | None:
+def month_view(cb: CommunityBatch, t: int, joined: np.ndarray, *, min_trust: bool = True) -> _View | None:
     """The month's live partnerships as one Model 5 Batch (design section 9), or None when none is alive.
 
     One batch for every live slot makes each Model 5 phase one call a month rather than one per slot; a row's
@@ -655,7 +656,8 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray) -> _View | None:
     at = rows[:, None] * cb.n + orgs
     take = lambda a: _take(a, at)  # noqa: E731
     comm, lead = take(cb.communication), take(cb.leadership)
-    pairs = engine._pairs(active)
+    paired = engine._pairs(active, as_bool=True)
+    pairs = paired.astype(np.float64)
     flat = at[:, :, None] * cb.n + orgs[:, None, :]  # (row, i, j) flat into the (R, N, N) arrays
     trust = np.take(cb.trust.reshape(-1), flat)
     trust *= pairs
@@ -673,7 +675,8 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray) -> _View | None:
         communication=comm, leadership=lead, individualism=take(cb.individualism), identity=take(cb.identity),
         active=active, capacity=capacity, free_rider=free_rider, willing=active & ~free_rider,
         softening=rules.failure_softening(lead), trust=trust, other_group=dist, pairs=pairs,
-        no_pair=np.where(pairs > 0, 0.0, np.inf).reshape(n_v, -1),
+        # no_pair serves only the partnership recorder's min_trust (keep_slot_series); else left unset
+        no_pair=np.where(paired, 0.0, np.inf).reshape(n_v, -1) if min_trust else np.empty((n_v, S * S)),
         misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], comm[:, :, None],
                                             comm[:, None, :]),
         seat=cb.seat_ok[rows], recent_payoff=pick(cb.recent_payoff), joined_step=pick(cb.joined_step),
@@ -699,7 +702,7 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray) -> _View | None:
     s.joined = joined[rows, slots]
     # phases 5 and 6 write back the active pairs and members (fixed until the exits of phase 7), slot by slot
     starts = [lo for _, lo, _ in bounds] + [n_v]
-    pair_ix = np.flatnonzero(pairs)
+    pair_ix = np.flatnonzero(paired)
     seat_ix = np.flatnonzero(active)
     return _View(rows, slots, bounds, orgs, at, active.copy(), flat, pair_ix, flat.reshape(-1).take(pair_ix),
                  np.searchsorted(pair_ix, np.array(starts) * S * S), seat_ix, at.reshape(-1).take(seat_ix),
@@ -1024,7 +1027,7 @@ def run_community_batch(seeds: np.ndarray, params: Mapping[str, np.ndarray], n_s
             awarded = funder_call(cb, t)
             self_formation(cb, t)
             joined = recruit_from_community(cb, t)
-            v = month_view(cb, t, joined)
+            v = month_view(cb, t, joined, min_trust=slot_out is not None)
             stats = {name: np.zeros(R) for name in ("benefit", "net_benefit", "grant")}
             counts = {name: np.zeros(R, dtype=np.int64) for name in ("joined", "left", "ended", "funded")}
             contributors = np.zeros(R)

@@ -112,10 +112,11 @@ def _n_sectors(sector: np.ndarray, active: np.ndarray) -> np.ndarray:
     return present.sum(axis=1)
 
 
-def _pairs(active: np.ndarray) -> np.ndarray:
-    """The active ordered pairs ``(i, j)``, ``i != j``, as 0/1 floats, shape (R, n, n)."""
+def _pairs(active: np.ndarray, as_bool: bool = False) -> np.ndarray:
+    """The active ordered pairs ``(i, j)``, ``i != j``, as 0/1 floats (or booleans), shape (R, n, n)."""
     n = active.shape[-1]
-    return (active[:, :, None] & active[:, None, :] & ~np.eye(n, dtype=bool)).astype(np.float64)
+    paired = active[:, :, None] & active[:, None, :] & ~np.eye(n, dtype=bool)
+    return paired if as_bool else paired.astype(np.float64)
 
 
 @dataclass(eq=False)
