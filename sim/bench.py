@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -172,10 +173,13 @@ def community_twin_throughput(runs: int, seed: int = 1, **params: Any) -> dict[s
 
 
 def community_benchmark(runs: int = 1_000, n_community: int = 30, max_partnerships: int = 8, n_steps: int = 120,
-                        seed: int = 1, memory_runs: int = 100, mesa_runs: int = 0, **params: Any) -> dict[str, Any]:
+                        seed: int = 1, memory_runs: int | Sequence[int] = (100, 400), mesa_runs: int = 0,
+                        **params: Any) -> dict[str, Any]:
     """The community engine on one stated workload (issue 15): wall and CPU time of ``runs`` communities in one
-    process, and peak traced memory per run measured separately on ``memory_runs`` runs.
+    process, and peak traced memory measured separately at each batch size of ``memory_runs``.
 
+    With two or more sizes, ``kib_per_run`` is the slope of peak memory against the batch size (what one more
+    community costs) and ``fixed_mib`` its intercept; with one, ``kib_per_run`` is the peak over that many runs.
     CPU time is reported because the machines are shared: on an oversubscribed machine the wall time measures the
     queue as much as the engine. With ``mesa_runs`` > 0 the Mesa twin is timed on the workload's first
     ``mesa_runs`` communities too (:func:`community_twin_throughput`), and ``mesa_over_engine`` (wall) and
@@ -185,14 +189,24 @@ def community_benchmark(runs: int = 1_000, n_community: int = 30, max_partnershi
     t0, c0 = time.perf_counter(), time.process_time()
     res = simulate_community(n_runs=runs, seed=seed, **kw)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    tracemalloc.start()
-    try:
-        simulate_community(n_runs=memory_runs, seed=seed, **kw)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    sizes = sorted({int(memory_runs)} if np.ndim(memory_runs) == 0 else {int(n) for n in memory_runs})
+    memory = []
+    for n in sizes:
+        tracemalloc.start()
+        try:
+            simulate_community(n_runs=n, seed=seed, **kw)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        memory.append({"runs": n, "peak_mib": peak / 2**20})
+    if len(memory) > 1:
+        slope, fixed = np.polyfit(sizes, [m["peak_mib"] for m in memory], 1)
+        per_run, fixed_mib = slope * 1024, float(fixed)
+    else:
+        per_run, fixed_mib = memory[0]["peak_mib"] * 1024 / sizes[0], None
     out = {"workload": {"runs": runs, "seed": seed, **kw}, "seconds": seconds, "cpu_seconds": cpu,
-           "ms_per_run": 1000 * seconds / runs, "peak_mib": peak / 2**20, "kib_per_run": peak / memory_runs / 1024,
+           "ms_per_run": 1000 * seconds / runs, "memory": memory, "peak_mib": memory[-1]["peak_mib"],
+           "kib_per_run": float(per_run), "fixed_mib": fixed_mib,
            "mean_partnerships": float(res.series("partnerships").mean()),
            "formed_per_run": float(res.summary["n_formed"].mean())}
     if mesa_runs > 0:

@@ -318,6 +318,14 @@ def test_community_bench_times_the_twin_on_the_engines_communities(capsys):
                               funder_policy="mandate", n_orgs=4, call_size=3)
     m = out["mesa"]
     assert m["runs"] == 2 and m["seconds"] > 0 and m["cpu_seconds"] > 0
+    assert [x["runs"] for x in out["memory"]] == [3] and out["fixed_mib"] is None
+    assert out["kib_per_run"] == pytest.approx(out["peak_mib"] * 1024 / 3)
+    two = community_benchmark(runs=2, n_community=8, max_partnerships=2, n_steps=4, memory_runs=(8, 2), n_orgs=4)
+    (small, large) = two["memory"]
+    assert (small["runs"], large["runs"]) == (2, 8) and large["peak_mib"] > small["peak_mib"]
+    slope = (large["peak_mib"] - small["peak_mib"]) / 6 * 1024  # two points: the line through them
+    assert two["kib_per_run"] == pytest.approx(slope) and two["fixed_mib"] == pytest.approx(
+        small["peak_mib"] - slope * 2 / 1024)
     assert out["mesa_over_engine"] == pytest.approx((m["seconds"] / 2) / (out["seconds"] / 6))
     assert out["mesa_over_engine_cpu"] == pytest.approx((m["cpu_seconds"] / 2) / (out["cpu_seconds"] / 6))
     assert "mesa" not in community_benchmark(runs=3, n_community=8, max_partnerships=2, n_steps=3, memory_runs=2,

@@ -101,7 +101,9 @@ def _community(args: argparse.Namespace) -> int:
     print(f"community engine:   {out['seconds']:.1f} s wall, {out['cpu_seconds']:.1f} s CPU "
           f"({out['ms_per_run']:.1f} ms a community; "
           f"{out['mean_partnerships']:.1f} partnerships alive on average, {out['formed_per_run']:.1f} formed a run)")
-    print(f"memory:             {out['kib_per_run']:.0f} KiB per community (peak {out['peak_mib']:.1f} MiB for 100)")
+    peaks = ", ".join(f"{m['peak_mib']:.1f} MiB at {m['runs']:,}" for m in out["memory"])
+    fixed = f" + {out['fixed_mib']:.1f} MiB" if out["fixed_mib"] is not None else ""
+    print(f"memory:             {out['kib_per_run']:.0f} KiB per community{fixed} (traced peaks: {peaks})")
     if "mesa" in out:
         m = out["mesa"]
         print(f"mesa twin:          {m['ms_per_run']:,.0f} ms a community wall, {m['cpu_ms_per_run']:,.0f} ms CPU "
