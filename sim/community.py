@@ -678,7 +678,7 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray, *, min_trust: boo
         # no_pair serves only the partnership recorder's min_trust (keep_slot_series); else left unset
         no_pair=np.where(paired, 0.0, np.inf).reshape(n_v, -1) if min_trust else np.empty((n_v, S * S)),
         misjudge_scale=rules.misjudge_scale(params["misperception"][:, None, None], comm[:, :, None],
-                                            comm[:, None, :]),
+                                            comm[:, None, :], out=np.empty((n_v, S, S))),
         seat=cb.seat_ok[rows], recent_payoff=pick(cb.recent_payoff), joined_step=pick(cb.joined_step),
         seat_distance=np.zeros((n_v, S)), distance=np.ones(n_v), fail_rate=pick(cb.fail_rate),
         promised=pick(cb.promised), net_benefit=pick(cb.net_benefit), n_joined=pick(cb.n_joined),

@@ -107,9 +107,18 @@ def funder_payment(grant, cost, contributed_capacity):
     return grant * cost * contributed_capacity
 
 
-def misjudge_scale(misperception, k_i, k_j):
-    """Phase 4: the part of the misjudging chance fixed for a run, ``misperception (1 - (k_i + k_j) / 2)``."""
-    return misperception * (1.0 - (k_i + k_j) / 2.0)
+def misjudge_scale(misperception, k_i, k_j, *, out=None):
+    """Phase 4: the part of the misjudging chance fixed for a run, ``misperception (1 - (k_i + k_j) / 2)``.
+
+    With ``out`` (an array of the broadcast shape) the same operations, in the same order, are done in it: the
+    same numbers, without three temporaries."""
+    if out is None:
+        return misperception * (1.0 - (k_i + k_j) / 2.0)
+    np.add(k_i, k_j, out=out)
+    out /= 2.0
+    np.subtract(1.0, out, out=out)
+    out *= misperception
+    return out
 
 
 def misjudge_probability(scale, distance, *, out=None):

@@ -358,3 +358,17 @@ def test_run_batch_runs_a_given_phase_sequence():
     m = frozen.series["mean_trust"]
     assert np.array_equal(m, np.broadcast_to(m[:, :1], m.shape))  # no trust update, no exits: trust never moves
     assert not np.array_equal(default.series["mean_trust"], m)
+
+
+def test_misjudge_scale_in_place_equals_the_expression():
+    """rules.misjudge_scale(..., out=) does the expression's operations in its buffer: the same numbers bit for bit
+    (the community's month view uses it; the Mesa twins use the plain expression on scalars)."""
+    rng = np.random.default_rng(5)
+    m = rng.random((40, 1, 1))
+    k = rng.random((40, 6))
+    out = np.empty((40, 6, 6))
+    got = rules.misjudge_scale(m, k[:, :, None], k[:, None, :], out=out)
+    assert got is out
+    assert np.array_equal(got, rules.misjudge_scale(m, k[:, :, None], k[:, None, :]))
+    assert all(rules.misjudge_scale(float(m[a, 0, 0]), float(k[a, i]), float(k[a, j])) == got[a, i, j]
+               for a in range(0, 40, 7) for i in range(6) for j in range(6))
