@@ -363,6 +363,8 @@ def test_run_batch_runs_a_given_phase_sequence():
 def test_misjudge_scale_in_place_equals_the_expression():
     """rules.misjudge_scale(..., out=) does the expression's operations in its buffer: the same numbers bit for bit
     (the community's month view uses it; the Mesa twins use the plain expression on scalars)."""
+    from sim import rules
+
     rng = np.random.default_rng(5)
     m = rng.random((40, 1, 1))
     k = rng.random((40, 6))
