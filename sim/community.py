@@ -669,7 +669,8 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray, *, min_trust: boo
     sector = take(cb.sector)
     free_rider = take(cb.free_rider) & active
     strategy = cb.strategy[rows, slots]
-    pick = lambda a: a[rows, slots]  # noqa: E731  (fancy indexing copies: the view owns its arrays)
+    rp = rows * cb.n_slots + slots  # (run, slot) flat: one take beats fancy 2-D indexing
+    pick = lambda a: a.reshape((len(cb.seeds) * cb.n_slots,) + a.shape[2:]).take(rp, axis=0)  # noqa: E731  (copies)
     b = engine.Batch(
         rows=rows, keys=cb.keys[rows], params=params, strategy=strategy, sector=sector, group=take(cb.group),
         communication=comm, leadership=lead, individualism=take(cb.individualism), identity=take(cb.identity),
