@@ -699,7 +699,11 @@ def month_view(cb: CommunityBatch, t: int, joined: np.ndarray, *, min_trust: boo
     b.recruiting = False
     b.keep_payoff = True
     drawn = slot_uniforms(cb.keys, t, cb.layout, rows, bounds)
-    s = engine.Step(t, b.level, {pur: d for (pur, _), d in zip(cb.layout, drawn, strict=True)}, b.n_active)
+    # n_start a copy, not b.n_active itself: the partnership recorder's dissolve (keep_slot_series) zeroes the
+    # dissolving rows' n_active in place, which would reach the month's starters (contribution_rate) whenever
+    # no member of any live slot left this month (exits then keep b.n_active, the same array)
+    s = engine.Step(t, b.level, {pur: d for (pur, _), d in zip(cb.layout, drawn, strict=True)},
+                    b.n_active.copy())
     s.joined = joined[rows, slots]
     # phases 5 and 6 write back the active pairs and members (fixed until the exits of phase 7), slot by slot
     starts = [lo for _, lo, _ in bounds] + [n_v]

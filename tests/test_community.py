@@ -86,6 +86,32 @@ def test_batch_and_chunk_invariance(chunk):
     assert np.array_equal(alone.series("benefit")[0], whole.series("benefit")[4])
 
 
+
+def test_slot_series_change_no_community_output():
+    """keep_slot_series only adds the per-slot series: the partnership recorder's dissolve zeroes the dissolving
+    rows' n_active in place, which must not reach the month's starters (contribution_rate), nor any other output,
+    and a run's outputs with slot series must not depend on its batch (the month view merges every run's slots)."""
+    r = 30
+    p = community_params(r, {**_mixed(r), "dissolution": "decision"})
+    seeds = run_seeds(31, r)
+    plain = C.run_community_batch(seeds, p, 48)
+    slots = C.run_community_batch(seeds, p, 48, keep_slot_series=True)
+    assert slots.series["ended"].sum() > 0
+    for name in plain.series:
+        assert np.array_equal(plain.series[name], slots.series[name], equal_nan=True), name
+    for part in ("summary", "partnerships", "organizations", "memberships"):
+        a, b = getattr(plain, part), getattr(slots, part)
+        for name in a:
+            assert np.array_equal(a[name], b[name], equal_nan=a[name].dtype.kind == "f"), (part, name)
+    for i in (0, 7, 19):
+        one = C.run_community_batch(seeds[[i]], {k: v[[i]] for k, v in p.items()}, 48, keep_slot_series=True)
+        assert np.array_equal(one.series["contribution_rate"][0], plain.series["contribution_rate"][i],
+                              equal_nan=True), i
+        n_slots = int(p["max_partnerships"][i])
+        for name in one.slot_series:
+            assert np.array_equal(one.slot_series[name][0, :n_slots], slots.slot_series[name][i, :n_slots],
+                                  equal_nan=True), (i, name)
+
 def _policy_run(policy, r=30, **extra):
     p = {"funder_policy": policy, "n_steps": 48, "call_start": 1, "call_interval": 12, "n_calls": 3,
          "grants_per_call": 2, "prior_ties": 0.0, "convene_rate": 0.03, "initial_trust": 0.5, **extra}
