@@ -618,6 +618,7 @@ class _View:
                 b.variants, b._active_variants = merged.variants, merged._active_variants
             else:
                 b._group_variants()
+                b.recruiting = merged.recruiting  # False: phase 0 is the community's (no per-seat distances)
             s = copy.copy(step)
             for name, value in vars(s).items():
                 if isinstance(value, np.ndarray):

@@ -112,6 +112,25 @@ def test_slot_series_change_no_community_output():
             assert np.array_equal(one.slot_series[name][0, :n_slots], slots.slot_series[name][i, :n_slots],
                                   equal_nan=True), (i, name)
 
+
+def test_month_view_segments_leave_recruiting_to_phase_0():
+    """A mixed batch's slot-by-slot segments regroup their variants; like the month view they must not recruit
+    (phase 0 is the community's), so phase 5 keeps no per-seat distances."""
+    from sim import engine
+
+    p = community_params(2, {"n_community": 8, "n_orgs": 3, "max_partnerships": 2, "gossip": 0.0,
+                             "membership": np.array(["recruiting", "closed"], dtype=object)})
+    cb = C.CommunityBatch.start(run_seeds(4, 2), p)
+    for slot in (0, 1):
+        cb.open_slot(np.array([0, 1]), np.array([slot, slot]), np.array([[0, 1, 2], [3, 4, 5]]) + slot, step=0,
+                     origin=1, convener=0, strategy=np.array(["stepwise"] * 2, dtype=object), level=np.ones(2, int),
+                     funded=False, award=np.full(2, np.inf), funder_money=False, promised=np.zeros(2))
+    view = C.month_view(cb, 1, np.zeros((2, 2), dtype=np.int64))
+    C.partnership_phases(cb, view, engine.PHASES[1:engine.PHASES.index(engine.update_trust) + 1])
+    segments = view.segments()
+    assert len(segments) == 2 and not view.batch.recruiting
+    assert all(len(b.variants["membership"]) == 2 and not b.recruiting for _, _, b, _ in segments)
+
 def _policy_run(policy, r=30, **extra):
     p = {"funder_policy": policy, "n_steps": 48, "call_start": 1, "call_interval": 12, "n_calls": 3,
          "grants_per_call": 2, "prior_ties": 0.0, "convene_rate": 0.03, "initial_trust": 0.5, **extra}
