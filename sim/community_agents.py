@@ -388,9 +388,8 @@ class Partnership(mesa.Agent):
         if not vacant.any():
             return 0
         t = model.month
-        u = self._draw(Purpose.RECRUIT)
-        fill = np.asarray(variant.rule(MembershipState(t, vacant[None, :], u[None, :], model.params)),
-                          dtype=bool)[0] & vacant
+        u = self._draw(Purpose.RECRUIT)[None, :] if variant.draws else None  # the uniform only for rules that draw
+        fill = np.asarray(variant.rule(MembershipState(t, vacant[None, :], u, model.params)), dtype=bool)[0] & vacant
         if not fill.any():
             return 0
         members = self.members
