@@ -34,6 +34,7 @@ import numpy as np
 
 from . import community_rules as cr
 from . import engine, funder, rules
+from .engine import _Rows
 from .levels import N_LEVELS, NEED, SECTORS
 from .outputs import community_outputs
 from .rng import (
@@ -68,24 +69,6 @@ def community_step_layout(n_slots: int, n_seats: int) -> list[tuple[Purpose, np.
     pair = slot_pair_index(p[:, None, None], s[None, :, None], s[None, None, :])
     return [(Purpose.CONTRIBUTE, org), (Purpose.SUCCESS, run), (Purpose.MISJUDGE, pair), (Purpose.EXIT, org),
             (Purpose.DISSOLVE, run)]
-
-
-class _Rows(Mapping):
-    """Some runs' parameters, sliced on first use."""
-
-    def __init__(self, params: Mapping[str, np.ndarray], rows: np.ndarray):
-        self._p, self._rows, self._cache = params, rows, {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._cache:
-            self._cache[name] = self._p[name][self._rows]
-        return self._cache[name]
-
-    def __iter__(self):
-        return iter(self._p)
-
-    def __len__(self) -> int:
-        return len(self._p)
 
 
 def _strategy_start(names: np.ndarray, params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -560,22 +543,6 @@ def _fill_seats(cb: CommunityBatch, fill: np.ndarray, t: int, joined: np.ndarray
 # --- the month view -------------------------------------------------------------------------------------------
 
 
-class _RowSlice(Mapping):
-    """Rows ``lo:hi`` of a parameter mapping (views of its arrays, not copies)."""
-
-    def __init__(self, params: Mapping[str, np.ndarray], lo: int, hi: int):
-        self._p, self._lo, self._hi = params, lo, hi
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._p[name][self._lo:self._hi]
-
-    def __iter__(self):
-        return iter(self._p)
-
-    def __len__(self) -> int:
-        return len(self._p)
-
-
 @dataclass(eq=False)
 class _View:
     """The month's live partnerships as one Model 5 batch: a row per (run, live slot), slot-major (every run's
@@ -613,7 +580,7 @@ class _View:
                 value = getattr(b, name)
                 if isinstance(value, np.ndarray):
                     setattr(b, name, value[lo:hi])
-            b.params = _RowSlice(merged.params, lo, hi)
+            b.params = _Rows(merged.params, slice(lo, hi))  # views of the month view's
             if uniform:  # every row runs the same variants: the groups have no row masks to cut
                 b.variants, b._active_variants = merged.variants, merged._active_variants
             else:

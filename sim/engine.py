@@ -758,7 +758,9 @@ def run_batch(
 
 
 class _Rows(Mapping):
-    """The parameters of some runs, indexed on first use (a strategy reads only a few)."""
+    """The parameters of some runs, indexed on first use (a strategy reads only a few).
+
+    ``rows`` is anything that indexes a run axis: row numbers, a mask, or a slice (then the values are views)."""
 
     def __init__(self, params: Mapping[str, np.ndarray], rows: np.ndarray):
         self._params, self._rows, self._cache = params, rows, {}
