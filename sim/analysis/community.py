@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..manifest import now_iso, write_bytes_atomic
+from ..manifest import now_iso
 from ..outputs import community_outputs
 from .catalog import FigureSpec, is_grid, sampling_method, sensitivity_figure_specs
 from .data import (
@@ -35,7 +35,7 @@ from .data import (
     format_value,
     select_runs,
 )
-from .report import _CSS, _details, _figure_html, _partial_banner, _sensitivity_section, _table
+from .report import _CSS, _details, _figure_html, _partial_banner, _sensitivity_section, _table, _write_html
 from .sensitivity import sensitivity as sensitivity_analysis
 from .stats import bootstrap_ci
 from .style import figure_style
@@ -344,12 +344,4 @@ def build_community_report(results: Any, *, title: str | None = None, outcomes: 
 
 def write_community_report(results: Any, path: str | Path | None = None, **kwargs: Any) -> Path:
     """Write :func:`build_community_report` to ``path`` (default ``<results folder>/report.html``) atomically."""
-    folder = Path(results) if isinstance(results, (str, Path)) else getattr(results, "path", None)
-    results = _check(results)
-    if path is None:
-        if folder is None:
-            raise ValueError("give path: these results have no folder to write report.html into")
-        path = Path(folder) / "report.html"
-    path = Path(path)
-    write_bytes_atomic(path, build_community_report(results, **kwargs).encode("utf-8"))
-    return path
+    return _write_html(results, path, _check, build_community_report, **kwargs)

@@ -288,14 +288,20 @@ def _partial_banner(results: Any) -> str:
 
 def write_report(results: Any, path: str | Path | None = None, **kwargs: Any) -> Path:
     """Write :func:`build_report` to ``path`` (default ``<results folder>/report.html``) atomically."""
+    return _write_html(results, path, as_results, build_report, **kwargs)
+
+
+def _write_html(results: Any, path: str | Path | None, load: Any, build: Any, **kwargs: Any) -> Path:
+    """Write ``build(load(results), **kwargs)`` to ``path`` (default ``<results folder>/report.html``) atomically:
+    the partnership and the community report alike."""
     folder = Path(results) if isinstance(results, (str, Path)) else getattr(results, "path", None)
-    results = as_results(results)
+    results = load(results)
     if path is None:
         if folder is None:
             raise ValueError("give path: these results have no folder to write report.html into")
         path = Path(folder) / "report.html"
     path = Path(path)
-    write_bytes_atomic(path, build_report(results, **kwargs).encode("utf-8"))
+    write_bytes_atomic(path, build(results, **kwargs).encode("utf-8"))
     return path
 
 
