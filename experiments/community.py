@@ -48,6 +48,7 @@ import sim
 from sim import analysis as A
 from sim import community_rules
 from sim.analysis.crossover import crossover, first_crossing
+from sim.analysis.figures import draw_crossover
 from sim.analysis.stats import cell_seed
 from sim.analysis.style import LEVEL_COLORS, figure_bytes, figure_style, save_figure
 from sim.community_params import CommunityParams, community_param_names, community_params
@@ -968,15 +969,7 @@ def plot_crossovers(cross: pd.DataFrame, outcome: str = "cumulative_benefit"):
             off = 0.22 * (1 - k)
             g = c[c["b"] == b].set_index("line")
             for name, yy in zip(names, y, strict=True):
-                r = g.loc[name]
-                low, high = (float(np.clip(v, lo_x, hi_x)) for v in (r["low"], r["high"]))
-                ax.plot([low, high], [yy + off] * 2, color=POLICY_COLORS[b], lw=2)
-                if r["status"] == "crossing":
-                    ax.plot(r["crossing"], yy + off, "o", color=POLICY_COLORS[b], ms=5)
-                elif r["status"] == "never":
-                    ax.plot(hi_x, yy + off, ">", color=POLICY_COLORS[b], ms=7)
-                else:
-                    ax.plot(lo_x, yy + off, "<", color=POLICY_COLORS[b], ms=7)
+                draw_crossover(ax, g.loc[name], yy + off, lo_x, hi_x, POLICY_COLORS[b])
             ax.plot([], [], "o-", color=POLICY_COLORS[b], label=f"against {b}")
         ax.plot([], [], ">", color="0.3", label=f"never up to {hi_x:g}")
         ax.plot([], [], "<", color="0.3", label=f"already at {lo_x:g}")

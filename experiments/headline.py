@@ -46,6 +46,7 @@ from statsmodels.stats.proportion import proportion_confint
 import sim
 from sim import analysis as A
 from sim.analysis.crossover import crossover
+from sim.analysis.figures import draw_crossover
 from sim.analysis.sensitivity import noise_floor
 from sim.analysis.stats import cell_seed
 from sim.analysis.style import STRATEGY_COLORS, figure_style, save_figure, strategy_label
@@ -630,16 +631,7 @@ def plot_robustness(table: pd.DataFrame):
                 off = 0.15 if k == 0 else -0.15
                 g = table[(table["counterfactual"] == cf) & (table["outcome"] == outcome)].set_index("setting")
                 for name, yy in zip(names, y, strict=True):
-                    r = g.loc[name]
-                    low = float(np.clip(r["low"], lo_x, hi_x))
-                    high = float(np.clip(r["high"], lo_x, hi_x))
-                    ax.plot([low, high], [yy + off] * 2, color=colors[outcome], lw=2)
-                    if r["status"] == "crossing":
-                        ax.plot(r["crossing"], yy + off, "o", color=colors[outcome], ms=5)
-                    elif r["status"] == "never":
-                        ax.plot(hi_x, yy + off, ">", color=colors[outcome], ms=7)
-                    else:
-                        ax.plot(lo_x, yy + off, "<", color=colors[outcome], ms=7)
+                    draw_crossover(ax, g.loc[name], yy + off, lo_x, hi_x, colors[outcome])
                 ax.plot([], [], "o-", color=colors[outcome], label=OUTCOMES[outcome])
             ax.set_xlim(lo_x - 0.03, hi_x + 0.03)
             ax.axvspan(max(TRUST), hi_x + 0.03, color="0.9", lw=0)

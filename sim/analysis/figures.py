@@ -68,8 +68,23 @@ __all__ = [
     "plot_phase_diagram",
     "plot_sensitivity",
     "level_shares",
+    "draw_crossover",
     "SERIES_LABELS",
 ]
+
+def draw_crossover(ax: Any, row: Any, y: float, lo_x: float, hi_x: float, color: str) -> None:
+    """One crossover estimate (a row of :func:`sim.analysis.crossover.crossover`'s table) at height ``y``: its
+    interval clipped to [lo_x, hi_x], and a dot at the crossing, or an arrow at the edge when the difference
+    never turns positive up to ``hi_x`` (right) or is positive already at ``lo_x`` (left)."""
+    low, high = (float(np.clip(row[k], lo_x, hi_x)) for k in ("low", "high"))
+    ax.plot([low, high], [y, y], color=color, lw=2)
+    if row["status"] == "crossing":
+        ax.plot(row["crossing"], y, "o", color=color, ms=5)
+    elif row["status"] == "never":
+        ax.plot(hi_x, y, ">", color=color, ms=7)
+    else:
+        ax.plot(lo_x, y, "<", color=color, ms=7)
+
 
 #: Axis labels of the per-step series (read from the output vocabulary, :data:`sim.outputs.SERIES`).
 SERIES_LABELS = {name: spec.axis_label() for name, spec in SERIES.items()}
