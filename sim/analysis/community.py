@@ -205,12 +205,7 @@ def plot_community_series(results: Any, series: Sequence[str] | None = None, *, 
     labels = community_outputs("series")
     colors = _cell_colors(len(cells))
     with figure_style():
-        ncols = min(3, len(names))
-        nrows = -(-len(names) // ncols)
-        fig = Figure(figsize=(min(11.0, 3.7 * ncols), 2.9 * nrows + 1.3), layout="constrained")
-        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()
-        for ax in axes[len(names):]:
-            ax.set_visible(False)
+        fig, axes = _panels(len(names), sharex=True)
         for ax, name in zip(axes, names, strict=False):
             sub = bands[bands["series"] == name]
             for color, (_, c) in zip(colors, cells.iterrows(), strict=True):
@@ -226,6 +221,17 @@ def plot_community_series(results: Any, series: Sequence[str] | None = None, *, 
     return fig
 
 
+def _panels(n: int, sharex: bool = False) -> tuple[Figure, np.ndarray]:
+    """A figure of ``n`` panels, up to three a row (the unused ones hidden), and its axes in order."""
+    ncols = min(3, n)
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(min(11.0, 3.7 * ncols), 2.9 * nrows + 1.3), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=sharex).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def plot_community_outcomes(results: Any, outcomes: Sequence[str] | None = None, *,
                             by: Sequence[str] | str | None = None, where: Where = None) -> Figure:
     """Box plots of per-run community outcomes, one box per cell (:func:`community_cells`)."""
@@ -237,12 +243,7 @@ def plot_community_outcomes(results: Any, outcomes: Sequence[str] | None = None,
     known = community_outputs("summary")
     colors = _cell_colors(len(cells))
     with figure_style():
-        ncols = min(3, len(names))
-        nrows = -(-len(names) // ncols)
-        fig = Figure(figsize=(min(11.0, 3.7 * ncols), 2.9 * nrows + 1.3), layout="constrained")
-        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[len(names):]:
-            ax.set_visible(False)
+        fig, axes = _panels(len(names))
         for ax, name in zip(axes, names, strict=False):
             data = []
             for i in range(len(cells)):
