@@ -149,12 +149,24 @@ def _community(args: argparse.Namespace, results: Any, where: dict[str, Any]) ->
                                                                 confidence_level=args.confidence,
                                                                 n_resamples=args.resamples, seed=args.seed),
                   "partnerships": partnership_summary(results, by=by, where=where)}
-        for stem, df in tables.items():
-            _show(stem.replace("_", " "), df.drop(columns=[c for c in ("point_id", "strategy") if c in df]),
-                  args.quiet)
-            written += write_table(df, out, stem)
-            record["tables"][stem] = f"{stem}.csv"
+        written += _write_tables(tables, out, record, args.quiet, hide=("point_id", "strategy"))
     written += _sensitivity(args, results, methods, where, out, record)
+    return _finish(written, out, record)
+
+
+def _write_tables(tables: dict[str, Any], out: Path, record: dict[str, Any], quiet: bool,
+                  hide: tuple[str, ...] = ()) -> list[Path]:
+    """Print each table (without the ``hide`` columns) and write it into ``out``, naming it in ``record``."""
+    written: list[Path] = []
+    for stem, df in tables.items():
+        _show(stem.replace("_", " "), df.drop(columns=[c for c in hide if c in df]), quiet)
+        written += write_table(df, out, stem)
+        record["tables"][stem] = f"{stem}.csv"
+    return written
+
+
+def _finish(written: list[Path], out: Path, record: dict[str, Any]) -> int:
+    """Write ``analysis.json`` (the record of what was analysed and written) and say what was written."""
     write_json_atomic(out / "analysis.json", record)
     print(f"\nwrote {len(written) + 1} files into {out}/ (CSV and JSON per table, analysis.json)")
     return 0
@@ -192,11 +204,6 @@ def main(args: argparse.Namespace) -> int:
             tables["logrank"] = logrank_tests(results, reference=args.reference, by=by, where=where)
             tables["logrank_after_grant"] = logrank_tests(results, reference=args.reference, by=by, where=where,
                                                           after_grant=True, window=args.window)
-        for stem, df in tables.items():
-            _show(stem.replace("_", " "), df, args.quiet)
-            written += write_table(df, out, stem)
-            record["tables"][stem] = f"{stem}.csv"
+        written += _write_tables(tables, out, record, args.quiet)
     written += _sensitivity(args, results, todo, where, out, record)
-    write_json_atomic(out / "analysis.json", record)
-    print(f"\nwrote {len(written) + 1} files into {out}/ (CSV and JSON per table, analysis.json)")
-    return 0
+    return _finish(written, out, record)
